@@ -1,0 +1,333 @@
+//! The durable catalog: schemas and tables, loaded from the `meta` column family at start and
+//! changed only through DDL, which commits the catalog record in the same epoch as any data.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use datafusion::common::DFSchema;
+use datafusion::logical_expr::Expr;
+use datafusion::prelude::SessionContext;
+use eddy_common::{Error, Result, SqlState, TableId};
+use eddy_storage::{Cf, Store, WriteSet, table_prefix};
+
+use crate::codec::TableCodec;
+use crate::defs::{SchemaDef, TableDef};
+
+const SCHEMA_PREFIX: &[u8] = b"cat/schema/";
+const TABLE_PREFIX: &[u8] = b"cat/table/";
+const NEXT_ID_KEY: &[u8] = b"cat/next_id";
+const ROWID_PREFIX: &[u8] = b"rowid/";
+/// Ids below this are reserved for built-in objects (pg_catalog, information_schema).
+const FIRST_USER_ID: u32 = 16384;
+
+/// A table as the engine uses it: its definition plus everything derived from it once.
+#[derive(Debug)]
+pub struct TableEntry {
+    pub def: TableDef,
+    pub codec: TableCodec,
+    pub defaults: HashMap<String, Expr>,
+    /// Next hidden row id for tables without a primary key.
+    next_rowid: AtomicU64,
+}
+
+impl TableEntry {
+    fn new(def: TableDef, next_rowid: u64) -> Result<TableEntry> {
+        let codec = TableCodec::new(&def)?;
+        let mut defaults = HashMap::new();
+        let ctx = SessionContext::new();
+        for c in &def.columns {
+            if let Some(sql) = &c.default {
+                let expr = ctx.parse_sql_expr(sql, &DFSchema::empty())?;
+                defaults.insert(c.name.clone(), expr);
+            }
+        }
+        Ok(TableEntry {
+            def,
+            codec,
+            defaults,
+            next_rowid: AtomicU64::new(next_rowid),
+        })
+    }
+
+    /// Reserves `n` row ids and records the new high-water mark in `writes`, so ids are never
+    /// reused once a commit that used them is durable.
+    pub fn allocate_rowids(&self, n: u64, writes: &mut WriteSet) -> u64 {
+        let start = self.next_rowid.fetch_add(n, Ordering::Relaxed);
+        writes.put(
+            Cf::Meta,
+            rowid_key(self.def.id),
+            (start + n).to_be_bytes().to_vec(),
+        );
+        start
+    }
+
+    pub fn id(&self) -> TableId {
+        self.def.id
+    }
+}
+
+fn rowid_key(id: TableId) -> Vec<u8> {
+    let mut k = ROWID_PREFIX.to_vec();
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn table_key(id: TableId) -> Vec<u8> {
+    let mut k = TABLE_PREFIX.to_vec();
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn schema_key(name: &str) -> Vec<u8> {
+    let mut k = SCHEMA_PREFIX.to_vec();
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+#[derive(Default)]
+struct State {
+    schemas: BTreeMap<String, SchemaDef>,
+    tables: BTreeMap<(String, String), Arc<TableEntry>>,
+    next_id: u32,
+}
+
+pub struct Catalog {
+    store: Store,
+    state: RwLock<State>,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Catalog")
+    }
+}
+
+impl Catalog {
+    /// Loads the catalog from storage; a new data directory gets `public` (and `pg_catalog`
+    /// and `information_schema` are always there, as in PostgreSQL).
+    pub fn load(store: Store) -> Result<Catalog> {
+        let snap = store.snapshot();
+        let mut state = State {
+            next_id: FIRST_USER_ID,
+            ..State::default()
+        };
+        snap.scan_prefix(Cf::Meta, SCHEMA_PREFIX, |_, v| {
+            let s: SchemaDef = serde_json::from_slice(v)
+                .map_err(|e| Error::internal(format!("corrupt schema record: {e}")))?;
+            state.schemas.insert(s.name.clone(), s);
+            Ok(())
+        })?;
+        let mut defs = vec![];
+        snap.scan_prefix(Cf::Meta, TABLE_PREFIX, |_, v| {
+            let t: TableDef = serde_json::from_slice(v)
+                .map_err(|e| Error::internal(format!("corrupt table record: {e}")))?;
+            defs.push(t);
+            Ok(())
+        })?;
+        for def in defs {
+            let next = snap
+                .get(Cf::Meta, &rowid_key(def.id))?
+                .map(|v| u64::from_be_bytes(v.as_slice().try_into().unwrap_or([0; 8])))
+                .unwrap_or(1);
+            let key = (def.schema.clone(), def.name.clone());
+            state
+                .tables
+                .insert(key, Arc::new(TableEntry::new(def, next)?));
+        }
+        if let Some(v) = snap.get(Cf::Meta, NEXT_ID_KEY)? {
+            state.next_id = u32::from_be_bytes(v.as_slice().try_into().unwrap_or([0; 4]));
+        }
+        let catalog = Catalog {
+            store,
+            state: RwLock::new(state),
+        };
+        if !catalog.schema_exists(crate::DEFAULT_SCHEMA) {
+            catalog.create_schema(crate::DEFAULT_SCHEMA, false)?;
+        }
+        Ok(catalog)
+    }
+
+    pub fn schema_exists(&self, name: &str) -> bool {
+        self.state
+            .read()
+            .expect("catalog lock")
+            .schemas
+            .contains_key(name)
+    }
+
+    pub fn schemas(&self) -> Vec<SchemaDef> {
+        self.state
+            .read()
+            .expect("catalog lock")
+            .schemas
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn table(&self, schema: &str, name: &str) -> Option<Arc<TableEntry>> {
+        let state = self.state.read().expect("catalog lock");
+        state
+            .tables
+            .get(&(schema.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    pub fn tables_in(&self, schema: &str) -> Vec<Arc<TableEntry>> {
+        let state = self.state.read().expect("catalog lock");
+        state
+            .tables
+            .values()
+            .filter(|t| t.def.schema == schema)
+            .cloned()
+            .collect()
+    }
+
+    pub fn all_tables(&self) -> Vec<Arc<TableEntry>> {
+        self.state
+            .read()
+            .expect("catalog lock")
+            .tables
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    fn take_id(state: &mut State, writes: &mut WriteSet) -> u32 {
+        let id = state.next_id;
+        state.next_id += 1;
+        writes.put(
+            Cf::Meta,
+            NEXT_ID_KEY.to_vec(),
+            state.next_id.to_be_bytes().to_vec(),
+        );
+        id
+    }
+
+    /// Creates a schema. Callers hold the coordinator's commit lock.
+    pub fn create_schema(&self, name: &str, if_not_exists: bool) -> Result<()> {
+        let mut state = self.state.write().expect("catalog lock");
+        if state.schemas.contains_key(name) || is_builtin_schema(name) {
+            if if_not_exists {
+                return Ok(());
+            }
+            return Err(Error::new(
+                SqlState::DUPLICATE_SCHEMA,
+                format!("schema \"{name}\" already exists"),
+            ));
+        }
+        let mut writes = WriteSet::default();
+        let def = SchemaDef {
+            id: Self::take_id(&mut state, &mut writes),
+            name: name.to_string(),
+        };
+        writes.put(
+            Cf::Meta,
+            schema_key(name),
+            serde_json::to_vec(&def).expect("serializable"),
+        );
+        let _epoch = self.store.commit(writes)?;
+        state.schemas.insert(name.to_string(), def);
+        Ok(())
+    }
+
+    /// Drops an empty schema (or, with `cascade`, its tables too).
+    pub fn drop_schema(&self, name: &str, if_exists: bool, cascade: bool) -> Result<()> {
+        let mut state = self.state.write().expect("catalog lock");
+        if !state.schemas.contains_key(name) {
+            if if_exists {
+                return Ok(());
+            }
+            return Err(Error::new(
+                SqlState::INVALID_SCHEMA_NAME,
+                format!("schema \"{name}\" does not exist"),
+            ));
+        }
+        let tables: Vec<_> = state
+            .tables
+            .keys()
+            .filter(|(s, _)| s == name)
+            .cloned()
+            .collect();
+        if !tables.is_empty() && !cascade {
+            return Err(Error::new(
+                SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!("cannot drop schema {name} because other objects depend on it"),
+            )
+            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+        }
+        let mut writes = WriteSet::default();
+        for key in &tables {
+            let entry = &state.tables[key];
+            writes.delete(Cf::Meta, table_key(entry.def.id));
+            writes.delete_range(Cf::Data, table_prefix(entry.def.id).to_vec());
+        }
+        writes.delete(Cf::Meta, schema_key(name));
+        let _epoch = self.store.commit(writes)?;
+        for key in tables {
+            state.tables.remove(&key);
+        }
+        state.schemas.remove(name);
+        Ok(())
+    }
+
+    /// Creates a table; `def.id` is assigned here. Callers hold the commit lock.
+    pub fn create_table(&self, mut def: TableDef, if_not_exists: bool) -> Result<bool> {
+        let mut state = self.state.write().expect("catalog lock");
+        if !state.schemas.contains_key(&def.schema) {
+            return Err(Error::new(
+                SqlState::INVALID_SCHEMA_NAME,
+                format!("schema \"{}\" does not exist", def.schema),
+            ));
+        }
+        let key = (def.schema.clone(), def.name.clone());
+        if state.tables.contains_key(&key) {
+            if if_not_exists {
+                return Ok(false);
+            }
+            return Err(Error::new(
+                SqlState::DUPLICATE_TABLE,
+                format!("relation \"{}\" already exists", def.name),
+            ));
+        }
+        let mut writes = WriteSet::default();
+        def.id = Self::take_id(&mut state, &mut writes);
+        // Plan the entry (defaults, codec) before committing so a bad DEFAULT fails cleanly.
+        let entry = TableEntry::new(def, 1)?;
+        writes.put(
+            Cf::Meta,
+            table_key(entry.def.id),
+            serde_json::to_vec(&entry.def).expect("json"),
+        );
+        let _epoch = self.store.commit(writes)?;
+        state.tables.insert(key, Arc::new(entry));
+        Ok(true)
+    }
+
+    /// Drops a table and its rows. Callers hold the commit lock.
+    pub fn drop_table(&self, schema: &str, name: &str, if_exists: bool) -> Result<()> {
+        let mut state = self.state.write().expect("catalog lock");
+        let key = (schema.to_string(), name.to_string());
+        let Some(entry) = state.tables.get(&key).cloned() else {
+            if if_exists {
+                return Ok(());
+            }
+            return Err(Error::new(
+                SqlState::UNDEFINED_TABLE,
+                format!("table \"{name}\" does not exist"),
+            ));
+        };
+        let mut writes = WriteSet::default();
+        writes.delete(Cf::Meta, table_key(entry.def.id));
+        writes.delete(Cf::Meta, rowid_key(entry.def.id));
+        writes.delete_range(Cf::Data, table_prefix(entry.def.id).to_vec());
+        let _epoch = self.store.commit(writes)?;
+        state.tables.remove(&key);
+        Ok(())
+    }
+}
+
+pub fn is_builtin_schema(name: &str) -> bool {
+    matches!(name, "pg_catalog" | "information_schema")
+}

@@ -1,0 +1,22 @@
+//! `eddy-catalog`: what exists (schemas, tables) and how to read it through DataFusion.
+//!
+//! It owns the durable catalog (kept in the storage `meta` column family and loaded at start),
+//! the row codec that turns Arrow batches into storage keys and values and back, and the
+//! DataFusion `CatalogProvider`/`SchemaProvider`/`TableProvider` implementations that read a
+//! storage snapshot (plus a transaction's uncommitted writes). It depends on `eddy-common` and
+//! `eddy-storage` only; it must never depend on the SQL front end, the wire or the server.
+
+mod catalog;
+mod codec;
+mod defs;
+mod provider;
+
+pub use catalog::{Catalog, TableEntry};
+pub use codec::{ROW_KEY_COLUMN, TableCodec};
+pub use defs::{ColumnDef, SchemaDef, TableDef};
+pub use provider::{EddyCatalogProvider, ReadContext, ReadSlot};
+
+/// The name of the one database (DataFusion catalog) Eddy serves.
+pub const DATABASE_NAME: &str = "eddy";
+/// The schema unqualified names resolve to.
+pub const DEFAULT_SCHEMA: &str = "public";

@@ -1,0 +1,18 @@
+//! `eddy-common`: the vocabulary every other Eddy crate shares.
+//!
+//! It owns the error type (every error carries a PostgreSQL `SQLSTATE`), the mapping between
+//! PostgreSQL types and Arrow types (`PgType`), epochs and ids. It has no I/O and must never
+//! depend on another Eddy crate: everything else depends on it.
+
+pub mod error;
+pub mod types;
+
+pub use error::{Error, Result, SqlState};
+pub use types::PgType;
+
+/// A logical time: every committed write belongs to exactly one epoch, and epochs only move
+/// forward. Issue 3's dataflow closes epochs with barriers; today each commit is one epoch.
+pub type Epoch = u64;
+
+/// Identifies a table (and later a view or state table) in storage keys and the catalog.
+pub type TableId = u32;

@@ -1,0 +1,482 @@
+//! The `pgwire` handlers: startup, simple and extended query, COPY and cancel, all driving a
+//! [`Session`] kept in the connection's session extensions.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::BytesMut;
+use datafusion::arrow::array::RecordBatch;
+use futures::{Sink, SinkExt, stream};
+use pgwire::api::auth::{
+    ServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
+    save_startup_parameters_to_metadata,
+};
+use pgwire::api::cancel::DefaultCancelHandler;
+use pgwire::api::copy::CopyHandler;
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{CopyResponse, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::stmt::QueryParser;
+use pgwire::api::store::PortalStore;
+use pgwire::api::{
+    ClientInfo, ClientPortalStore, ConnectionHandle, ConnectionManager, ErrorHandler,
+    PgWireServerHandlers, PidSecretKeyGenerator, RandomPidSecretKeyGenerator, Type,
+};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
+use pgwire::messages::data::DataRow;
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use tokio::net::TcpListener;
+
+use crate::encode::{binary_value, text_value};
+use crate::{Backend, Column, Described, Output, Session};
+
+/// A statement prepared with Parse: the session's statement plus its described types.
+#[derive(Clone)]
+pub struct Prepared<T> {
+    stmt: T,
+    described: Described,
+}
+
+pub struct Handlers<B: Backend> {
+    inner: Arc<EddyHandler<B>>,
+    cancel: Arc<DefaultCancelHandler>,
+}
+
+impl<B: Backend> Handlers<B> {
+    pub fn new(backend: Arc<B>) -> Self {
+        let manager = Arc::new(ConnectionManager::new());
+        Handlers {
+            inner: Arc::new(EddyHandler {
+                backend,
+                manager: manager.clone(),
+                pids: RandomPidSecretKeyGenerator::default(),
+                parser: Arc::new(EddyParser {
+                    _b: std::marker::PhantomData,
+                }),
+            }),
+            cancel: Arc::new(DefaultCancelHandler::new(manager)),
+        }
+    }
+}
+
+/// Accepts connections forever, one task each.
+pub async fn serve<B: Backend>(listener: TcpListener, backend: Arc<B>) -> std::io::Result<()> {
+    let handlers = Arc::new(Handlers::new(backend));
+    loop {
+        let (socket, _) = listener.accept().await?;
+        let _ = socket.set_nodelay(true);
+        let h = handlers.clone();
+        tokio::spawn(async move {
+            if let Err(e) = pgwire::tokio::process_socket(socket, None, h).await {
+                tracing::debug!("connection ended with an error: {e}");
+            }
+        });
+    }
+}
+
+impl<B: Backend> PgWireServerHandlers for Handlers<B> {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        self.inner.clone()
+    }
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        self.inner.clone()
+    }
+    fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        self.inner.clone()
+    }
+    fn copy_handler(&self) -> Arc<impl CopyHandler> {
+        self.inner.clone()
+    }
+    fn error_handler(&self) -> Arc<impl ErrorHandler> {
+        self.inner.clone()
+    }
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        self.cancel.clone()
+    }
+}
+
+struct EddyHandler<B: Backend> {
+    backend: Arc<B>,
+    manager: Arc<ConnectionManager>,
+    pids: RandomPidSecretKeyGenerator,
+    parser: Arc<EddyParser<B>>,
+}
+
+struct EddyParser<B> {
+    _b: std::marker::PhantomData<fn() -> B>,
+}
+
+pub(crate) fn to_wire(e: eddy_common::Error) -> PgWireError {
+    let mut info = ErrorInfo::new("ERROR".into(), e.state.code().into(), e.message);
+    info.detail = e.detail;
+    info.hint = e.hint;
+    info.where_context = e.context;
+    PgWireError::UserError(Box::new(info))
+}
+
+fn session<B: Backend, C: ClientInfo>(client: &C) -> PgWireResult<Arc<B::S>> {
+    client.session_extensions().get::<B::S>().ok_or_else(|| {
+        to_wire(eddy_common::Error::new(
+            eddy_common::SqlState::PROTOCOL_VIOLATION,
+            "no session: the startup handshake did not complete",
+        ))
+    })
+}
+
+struct Params(Vec<(String, String)>);
+
+impl ServerParameterProvider for Params {
+    fn server_parameters<C: ClientInfo>(&self, client: &C) -> Option<HashMap<String, String>> {
+        let mut p: HashMap<String, String> = self.0.iter().cloned().collect();
+        if let Some(app) = client.metadata().get("application_name") {
+            p.insert("application_name".into(), app.clone());
+        }
+        if let Some(user) = client.metadata().get("user") {
+            p.insert("session_authorization".into(), user.clone());
+        }
+        Some(p)
+    }
+}
+
+#[async_trait]
+impl<B: Backend> StartupHandler for EddyHandler<B> {
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let PgWireFrontendMessage::Startup(startup) = message else {
+            return Ok(());
+        };
+        protocol_negotiation(client, &startup).await?;
+        save_startup_parameters_to_metadata(client, &startup);
+        let user = client
+            .metadata()
+            .get("user")
+            .cloned()
+            .unwrap_or_else(|| "eddy".into());
+        let database = client
+            .metadata()
+            .get("database")
+            .cloned()
+            .unwrap_or_else(|| user.clone());
+        let session = self.backend.new_session(&user, &database).map_err(|e| {
+            let mut info = ErrorInfo::new("FATAL".into(), e.state.code().into(), e.message);
+            info.detail = e.detail;
+            PgWireError::UserError(Box::new(info))
+        })?;
+        client.session_extensions().insert(session);
+        let (pid, key) = self.pids.generate(client);
+        client.set_pid_and_secret_key(pid, key.clone());
+        let (handle, guard) = self.manager.register(pid, key);
+        client
+            .session_extensions()
+            .insert::<Arc<ConnectionHandle>>(handle);
+        client.session_extensions().insert(guard);
+        finish_authentication(client, &Params(self.backend.server_parameters())).await
+    }
+}
+
+impl<B: Backend> ErrorHandler for EddyHandler<B> {
+    fn on_error<C: ClientInfo>(&self, client: &C, error: &mut PgWireError) {
+        if let PgWireError::QueryCanceled = error
+            && let Some(s) = client.session_extensions().get::<B::S>()
+        {
+            s.abort();
+        }
+    }
+}
+
+fn field_infos(columns: &[Column], format: Option<&Format>) -> Vec<FieldInfo> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let ty = Type::from_oid(c.ty.oid()).unwrap_or(Type::TEXT);
+            let fmt = format.map(|f| f.format_for(i)).unwrap_or(FieldFormat::Text);
+            let table = (c.table_oid != 0).then_some(c.table_oid as i32);
+            let attnum = (c.attnum != 0).then_some(c.attnum);
+            FieldInfo::new(c.name.clone(), table, attnum, ty, fmt)
+                .with_type_modifier(c.ty.typmod())
+                .with_type_size(c.ty.typlen())
+        })
+        .collect()
+}
+
+/// Encodes batches into DataRows in the requested per-column formats.
+fn encode_rows(
+    columns: &[Column],
+    batches: &[RecordBatch],
+    format: Option<&Format>,
+) -> PgWireResult<Vec<PgWireResult<DataRow>>> {
+    let mut rows = vec![];
+    let mut text = String::new();
+    for batch in batches {
+        for r in 0..batch.num_rows() {
+            let mut data = BytesMut::new();
+            for (i, col) in columns.iter().enumerate() {
+                let array = batch.column(i);
+                if array.is_null(r) {
+                    data.extend_from_slice(&(-1i32).to_be_bytes());
+                    continue;
+                }
+                let binary = format.is_some_and(|f| f.is_binary(i));
+                if binary {
+                    let at = data.len();
+                    data.extend_from_slice(&[0; 4]);
+                    binary_value(array, r, &col.ty, &mut data).map_err(to_wire)?;
+                    let len = (data.len() - at - 4) as i32;
+                    data[at..at + 4].copy_from_slice(&len.to_be_bytes());
+                } else {
+                    text.clear();
+                    text_value(array, r, &col.ty, &mut text).map_err(to_wire)?;
+                    data.extend_from_slice(&(text.len() as i32).to_be_bytes());
+                    data.extend_from_slice(text.as_bytes());
+                }
+            }
+            rows.push(Ok(DataRow::new(data, columns.len() as i16)));
+        }
+    }
+    Ok(rows)
+}
+
+fn to_response(output: Output, format: Option<&Format>) -> PgWireResult<Response> {
+    Ok(match output {
+        Output::Rows {
+            columns,
+            batches,
+            tag,
+        } => {
+            let fields = Arc::new(field_infos(&columns, format));
+            let rows = encode_rows(&columns, &batches, format)?;
+            let mut resp = QueryResponse::new(fields, stream::iter(rows));
+            resp.set_command_tag(&tag);
+            Response::Query(resp)
+        }
+        Output::Command(tag) => match tag.as_str() {
+            "BEGIN" | "START TRANSACTION" => Response::TransactionStart(Tag::new(&tag)),
+            "COMMIT" | "ROLLBACK" => Response::TransactionEnd(Tag::new(&tag)),
+            _ => Response::Execution(Tag::new(&tag)),
+        },
+        Output::CopyIn { columns } => {
+            Response::CopyIn(CopyResponse::new(0, columns, stream::empty()))
+        }
+        Output::CopyOut { columns, rows } => {
+            let data = rows.into_iter().map(|b| Ok(CopyData::new(b)));
+            Response::CopyOut(CopyResponse::new(
+                0,
+                columns,
+                stream::iter(data.collect::<Vec<_>>()),
+            ))
+        }
+        Output::Empty => Response::EmptyQuery,
+    })
+}
+
+#[async_trait]
+impl<B: Backend> SimpleQueryHandler for EddyHandler<B> {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let session = session::<B, C>(client)?;
+        let stmts = match session.parse(query) {
+            Ok(s) => s,
+            Err(e) => return Err(to_wire(e)),
+        };
+        let mut out = vec![];
+        for stmt in stmts {
+            match session.execute(&stmt, vec![]).await {
+                Ok(o) => {
+                    let copy_in = matches!(o, Output::CopyIn { .. });
+                    out.push(to_response(o, None)?);
+                    if copy_in {
+                        // The rest of a multi-statement string after COPY FROM STDIN would
+                        // run before the data arrives; PostgreSQL's clients never send that.
+                        break;
+                    }
+                }
+                Err(e) => {
+                    if out.is_empty() {
+                        return Err(to_wire(e));
+                    }
+                    let PgWireError::UserError(info) = to_wire(e) else {
+                        unreachable!()
+                    };
+                    out.push(Response::Error(info));
+                    break;
+                }
+            }
+        }
+        if out.is_empty() {
+            out.push(Response::EmptyQuery);
+        }
+        Ok(out)
+    }
+}
+
+fn pg_type_of_oid(oid: u32) -> Option<eddy_common::PgType> {
+    let t = Type::from_oid(oid)?;
+    eddy_common::PgType::parse(t.name())
+        .ok()
+        .or_else(|| match oid {
+            1043 => Some(eddy_common::PgType::Varchar(None)),
+            1700 => Some(eddy_common::PgType::Numeric(None)),
+            _ => None,
+        })
+}
+
+#[async_trait]
+impl<B: Backend> QueryParser for EddyParser<B> {
+    type Statement = Prepared<<B::S as Session>::Stmt>;
+
+    async fn parse_sql<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Self::Statement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let session = session::<B, C>(client)?;
+        let mut stmts = session.parse(sql).map_err(to_wire)?;
+        if stmts.len() > 1 {
+            return Err(to_wire(eddy_common::Error::syntax(
+                "cannot insert multiple commands into a prepared statement",
+            )));
+        }
+        let Some(stmt) = stmts.pop() else {
+            return Ok(None);
+        };
+        let hints: Vec<_> = types
+            .iter()
+            .map(|t| t.as_ref().and_then(|t| pg_type_of_oid(t.oid())))
+            .collect();
+        let described = session.describe(&stmt, &hints).await.map_err(to_wire)?;
+        Ok(Some(Prepared { stmt, described }))
+    }
+
+    fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
+        Ok(stmt
+            .described
+            .params
+            .iter()
+            .map(|t| Type::from_oid(t.oid()).unwrap_or(Type::TEXT))
+            .collect())
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &Self::Statement,
+        format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        Ok(stmt
+            .described
+            .columns
+            .as_deref()
+            .map(|c| field_infos(c, format))
+            .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl<B: Backend> ExtendedQueryHandler for EddyHandler<B> {
+    type Statement = Prepared<<B::S as Session>::Stmt>;
+    type QueryParser = EddyParser<B>;
+
+    fn query_parser(&self) -> Arc<Self::QueryParser> {
+        self.parser.clone()
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Self::Statement>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let session = session::<B, C>(client)?;
+        let prepared = &portal.statement.statement;
+        let want = prepared.described.params.len();
+        if portal.parameters.len() != want {
+            return Err(to_wire(eddy_common::Error::new(
+                eddy_common::SqlState::PROTOCOL_VIOLATION,
+                format!(
+                    "bind message supplies {} parameters, but prepared statement requires {want}",
+                    portal.parameters.len()
+                ),
+            )));
+        }
+        let mut params = Vec::with_capacity(want);
+        for (i, raw) in portal.parameters.iter().enumerate() {
+            let ty = &prepared.described.params[i];
+            let binary = portal.parameter_format.is_binary(i);
+            params.push(crate::params::decode(raw.as_deref(), ty, binary).map_err(to_wire)?);
+        }
+        let output = session
+            .execute(&prepared.stmt, params)
+            .await
+            .map_err(to_wire)?;
+        to_response(output, Some(&portal.result_column_format))
+    }
+}
+
+#[async_trait]
+impl<B: Backend> CopyHandler for EddyHandler<B> {
+    async fn on_copy_data<C>(&self, client: &mut C, copy_data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let session = session::<B, C>(client)?;
+        session.copy_data(copy_data.data).await.map_err(to_wire)
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let session = session::<B, C>(client)?;
+        let rows = session.copy_done().await.map_err(to_wire)?;
+        let tag = Tag::new("COPY").with_rows(rows as usize);
+        client
+            .send(PgWireBackendMessage::CommandComplete(tag.into()))
+            .await?;
+        Ok(())
+    }
+
+    async fn on_copy_fail<C>(&self, client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if let Ok(session) = session::<B, C>(client) {
+            session.copy_fail(fail.message.clone()).await;
+        }
+        to_wire(eddy_common::Error::new(
+            eddy_common::SqlState::QUERY_CANCELED,
+            format!("COPY from stdin failed: {}", fail.message),
+        ))
+    }
+}

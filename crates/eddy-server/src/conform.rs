@@ -1,0 +1,369 @@
+//! Making computed rows fit a table: cast each column to its declared type with PostgreSQL's
+//! errors, and enforce what the type or constraint demands (NOT NULL, `varchar(n)` length, valid
+//! and normalized `jsonb`, canonical `uuid`).
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
+use datafusion::arrow::compute::{CastOptions, cast_with_options};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::util::display::FormatOptions;
+use eddy_catalog::{ColumnDef, TableEntry};
+use eddy_common::{Error, PgType, Result, SqlState};
+
+use crate::json;
+
+/// Casts and checks `columns` (one per table column, in table order) into a batch of the
+/// table's schema.
+pub fn conform(entry: &TableEntry, columns: Vec<ArrayRef>, rows: usize) -> Result<RecordBatch> {
+    let schema = entry.codec.schema().clone();
+    let mut out = Vec::with_capacity(columns.len());
+    for (col, def) in columns.into_iter().zip(&entry.def.columns) {
+        let arr = cast_column(col, def)?;
+        if def.not_null && arr.null_count() > 0 {
+            return Err(Error::new(
+                SqlState::NOT_NULL_VIOLATION,
+                format!(
+                    "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                    def.name, entry.def.name
+                ),
+            ));
+        }
+        out.push(check_values(arr, def)?);
+    }
+    let opts = datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(rows));
+    Ok(RecordBatch::try_new_with_options(schema, out, &opts)?)
+}
+
+pub fn cast_column(col: ArrayRef, def: &ColumnDef) -> Result<ArrayRef> {
+    let target = def.ty.to_arrow();
+    if col.data_type() == &target {
+        return Ok(col);
+    }
+    if matches!(col.data_type(), DataType::Null) {
+        return Ok(datafusion::arrow::array::new_null_array(&target, col.len()));
+    }
+    let opts = CastOptions {
+        safe: false,
+        format_options: FormatOptions::default(),
+    };
+    cast_with_options(&col, &target, &opts).map_err(|e| cast_error(&col, def, e))
+}
+
+/// Finds the value that failed and words the error as PostgreSQL would.
+fn cast_error(
+    col: &ArrayRef,
+    def: &ColumnDef,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> Error {
+    let safe = CastOptions {
+        safe: true,
+        format_options: FormatOptions::default(),
+    };
+    let target = def.ty.to_arrow();
+    let bad = cast_with_options(col, &target, &safe)
+        .ok()
+        .and_then(|c| (0..col.len()).find(|&i| col.is_valid(i) && c.is_null(i)));
+    let string_source = matches!(
+        col.data_type(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    );
+    match bad {
+        Some(i) if string_source => {
+            let v =
+                datafusion::arrow::util::display::array_value_to_string(col, i).unwrap_or_default();
+            Error::new(
+                SqlState::INVALID_TEXT_REPRESENTATION,
+                format!(
+                    "invalid input syntax for type {}: \"{v}\"",
+                    type_word(&def.ty)
+                ),
+            )
+            .with_source(e)
+        }
+        _ => {
+            let msg = match def.ty {
+                PgType::Int2 => "smallint out of range".to_string(),
+                PgType::Int4 => "integer out of range".to_string(),
+                PgType::Int8 => "bigint out of range".to_string(),
+                PgType::Numeric(_) => "numeric field overflow".to_string(),
+                _ => format!("value out of range for type {}", def.ty),
+            };
+            Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, msg).with_source(e)
+        }
+    }
+}
+
+/// How PostgreSQL names a type in "invalid input syntax for type X".
+pub fn type_word(t: &PgType) -> String {
+    match t {
+        PgType::Numeric(_) => "numeric".into(),
+        PgType::Varchar(_) => "character varying".into(),
+        other => other.to_string(),
+    }
+}
+
+fn check_values(arr: ArrayRef, def: &ColumnDef) -> Result<ArrayRef> {
+    match &def.ty {
+        PgType::Varchar(Some(n)) => {
+            let s = arr.as_string::<i32>();
+            for v in s.iter().flatten() {
+                if v.chars().count() > *n as usize {
+                    return Err(Error::new(
+                        SqlState::STRING_DATA_RIGHT_TRUNCATION,
+                        format!("value too long for type character varying({n})"),
+                    ));
+                }
+            }
+            Ok(arr)
+        }
+        PgType::Jsonb => map_strings(&arr, |v| json::normalize_jsonb(v).map(Some)),
+        PgType::Json => map_strings(&arr, |v| json::validate_json(v).map(|_| None)),
+        PgType::Uuid => map_strings(&arr, |v| canonical_uuid(v).map(Some)),
+        _ => Ok(arr),
+    }
+}
+
+/// Applies `f` to every string; `Some` replaces the value, `None` keeps it.
+fn map_strings(arr: &ArrayRef, f: impl Fn(&str) -> Result<Option<String>>) -> Result<ArrayRef> {
+    let s = arr.as_string::<i32>();
+    let mut changed = false;
+    let mut out: Vec<Option<String>> = Vec::with_capacity(s.len());
+    for v in s.iter() {
+        match v {
+            None => out.push(None),
+            Some(v) => match f(v)? {
+                Some(n) => {
+                    changed |= n != v;
+                    out.push(Some(n));
+                }
+                None => out.push(Some(v.to_string())),
+            },
+        }
+    }
+    if !changed {
+        return Ok(arr.clone());
+    }
+    Ok(Arc::new(StringArray::from(out)))
+}
+
+pub fn canonical_uuid(v: &str) -> Result<String> {
+    let t = v.trim();
+    let t = t
+        .strip_prefix('{')
+        .and_then(|x| x.strip_suffix('}'))
+        .unwrap_or(t);
+    let hex: String = t.chars().filter(|c| *c != '-').collect();
+    if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::new(
+            SqlState::INVALID_TEXT_REPRESENTATION,
+            format!("invalid input syntax for type uuid: \"{v}\""),
+        ));
+    }
+    let h = hex.to_ascii_lowercase();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
+}
+
+/// Converts PostgreSQL text-format values (from COPY) into a column of `def`'s type: like a
+/// cast, plus the text forms Arrow does not know (`\x` bytea, `{a,b}` arrays).
+pub fn from_text(strings: ArrayRef, def: &ColumnDef) -> Result<ArrayRef> {
+    match &def.ty {
+        PgType::Interval => {
+            let s = strings.as_string::<i32>();
+            let mut out = Vec::with_capacity(s.len());
+            for v in s.iter() {
+                out.push(match v {
+                    None => None,
+                    Some(v) => Some(crate::interval::parse(v)?),
+                });
+            }
+            Ok(Arc::new(
+                datafusion::arrow::array::IntervalMonthDayNanoArray::from(out),
+            ))
+        }
+        PgType::Bytea => {
+            let s = strings.as_string::<i32>();
+            let mut out: Vec<Option<Vec<u8>>> = Vec::with_capacity(s.len());
+            for v in s.iter() {
+                out.push(match v {
+                    None => None,
+                    Some(v) => Some(bytea_from_text(v).ok_or_else(|| {
+                        Error::new(
+                            SqlState::INVALID_TEXT_REPRESENTATION,
+                            format!("invalid input syntax for type bytea: \"{v}\""),
+                        )
+                    })?),
+                });
+            }
+            Ok(Arc::new(datafusion::arrow::array::BinaryArray::from_iter(
+                out,
+            )))
+        }
+        PgType::Array(elem) => {
+            let s = strings.as_string::<i32>();
+            let elem_def = ColumnDef {
+                name: def.name.clone(),
+                ty: (**elem).clone(),
+                not_null: false,
+                default: None,
+            };
+            let mut offsets = vec![0i32];
+            let mut values: Vec<Option<String>> = vec![];
+            let mut validity = vec![];
+            for v in s.iter() {
+                match v {
+                    None => validity.push(false),
+                    Some(v) => {
+                        values.extend(parse_array_text(v)?);
+                        validity.push(true);
+                    }
+                }
+                offsets.push(values.len() as i32);
+            }
+            let elems = from_text(Arc::new(StringArray::from(values)), &elem_def)?;
+            let field = Arc::new(elem.to_arrow_field("item"));
+            let list = datafusion::arrow::array::ListArray::try_new(
+                field,
+                datafusion::arrow::buffer::OffsetBuffer::new(offsets.into()),
+                elems,
+                Some(validity.into()),
+            )?;
+            Ok(Arc::new(list))
+        }
+        PgType::Time => {
+            let s = strings.as_string::<i32>();
+            let mut out = Vec::with_capacity(s.len());
+            for v in s.iter() {
+                out.push(match v {
+                    None => None,
+                    Some(v) => {
+                        Some(eddy_pgwire::encode::parse_time(v.trim()).ok_or_else(|| {
+                            Error::new(
+                                SqlState::INVALID_TEXT_REPRESENTATION,
+                                format!("invalid input syntax for type time: \"{v}\""),
+                            )
+                        })?)
+                    }
+                });
+            }
+            Ok(Arc::new(
+                datafusion::arrow::array::Time64MicrosecondArray::from(out),
+            ))
+        }
+        _ => cast_column(strings, def),
+    }
+}
+
+fn bytea_from_text(v: &str) -> Option<Vec<u8>> {
+    match v.strip_prefix("\\x") {
+        Some(hex) if hex.len() % 2 == 0 => (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+            .collect(),
+        Some(_) => None,
+        None => {
+            // escape format: backslash-octal and doubled backslashes
+            let b = v.as_bytes();
+            let mut out = Vec::with_capacity(b.len());
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'\\' {
+                    if b.get(i + 1) == Some(&b'\\') {
+                        out.push(b'\\');
+                        i += 2;
+                    } else {
+                        let oct = std::str::from_utf8(b.get(i + 1..i + 4)?).ok()?;
+                        out.push(u8::from_str_radix(oct, 8).ok()?);
+                        i += 4;
+                    }
+                } else {
+                    out.push(b[i]);
+                    i += 1;
+                }
+            }
+            Some(out)
+        }
+    }
+}
+
+/// Parses a one-dimensional PostgreSQL array literal: `{1,NULL,"a b","q\"x"}`.
+pub fn parse_array_text(v: &str) -> Result<Vec<Option<String>>> {
+    let bad = || {
+        Error::new(
+            SqlState::INVALID_TEXT_REPRESENTATION,
+            format!("malformed array literal: \"{v}\""),
+        )
+    };
+    let t = v.trim();
+    let inner = t
+        .strip_prefix('{')
+        .and_then(|x| x.strip_suffix('}'))
+        .ok_or_else(bad)?;
+    let mut out = vec![];
+    if inner.trim().is_empty() {
+        return Ok(out);
+    }
+    let chars: Vec<char> = inner.chars().collect();
+    let mut i = 0;
+    loop {
+        while i < chars.len() && chars[i].is_whitespace() {
+            i += 1;
+        }
+        if i < chars.len() && chars[i] == '"' {
+            i += 1;
+            let mut s = String::new();
+            loop {
+                let c = *chars.get(i).ok_or_else(bad)?;
+                i += 1;
+                match c {
+                    '"' => break,
+                    '\\' => {
+                        s.push(*chars.get(i).ok_or_else(bad)?);
+                        i += 1;
+                    }
+                    c => s.push(c),
+                }
+            }
+            out.push(Some(s));
+            while i < chars.len() && chars[i].is_whitespace() {
+                i += 1;
+            }
+        } else {
+            let start = i;
+            while i < chars.len() && chars[i] != ',' {
+                if matches!(chars[i], '{' | '}' | '"') {
+                    return Err(Error::unsupported("multi-dimensional arrays"));
+                }
+                i += 1;
+            }
+            let raw: String = chars[start..i]
+                .iter()
+                .collect::<String>()
+                .trim()
+                .to_string();
+            if raw.is_empty() {
+                return Err(bad());
+            }
+            out.push(if raw.eq_ignore_ascii_case("null") {
+                None
+            } else {
+                Some(raw)
+            });
+        }
+        if i >= chars.len() {
+            break;
+        }
+        if chars[i] != ',' {
+            return Err(bad());
+        }
+        i += 1;
+    }
+    Ok(out)
+}

@@ -1,0 +1,457 @@
+//! `COPY t FROM STDIN`: parses the text or CSV stream as it arrives, a chunk of rows at a time,
+//! into the statement's write set. Nothing is visible until the COPY completes, and a bad row
+//! fails the whole COPY with its line number, as in PostgreSQL.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, StringArray};
+use eddy_catalog::{ReadContext, TableEntry};
+use eddy_common::{Error, Result, SqlState};
+use eddy_sql::copy_options::{CopyFormat, CopyOptions};
+
+use crate::conform;
+use crate::writes::{OnConflict, StatementWrites, insert_batch};
+
+/// Rows parsed before they are converted and written as one batch.
+const ROWS_PER_CHUNK_MAX: usize = 8192;
+/// A single row longer than this is refused rather than buffered without bound.
+const ROW_BYTES_MAX: usize = 256 << 20;
+
+pub struct CopyIn {
+    entry: Arc<TableEntry>,
+    /// Table column index of each field in the data.
+    columns: Vec<usize>,
+    opts: CopyOptions,
+    read: ReadContext,
+    pub writes: StatementWrites,
+    buf: Vec<u8>,
+    /// Line number (1-based) of the next line to consume.
+    line: u64,
+    header_pending: bool,
+    ended: bool,
+    fields: Vec<Vec<Option<String>>>,
+    field_lines: Vec<u64>,
+    pub rows: u64,
+    /// The first error; once set, data is ignored until the client ends the COPY.
+    pub failed: Option<Error>,
+}
+
+impl CopyIn {
+    pub fn new(
+        entry: Arc<TableEntry>,
+        columns: Vec<usize>,
+        opts: CopyOptions,
+        read: ReadContext,
+    ) -> CopyIn {
+        let n = columns.len();
+        CopyIn {
+            entry,
+            columns,
+            header_pending: opts.header,
+            opts,
+            read,
+            writes: StatementWrites::default(),
+            buf: vec![],
+            line: 1,
+            ended: false,
+            fields: vec![vec![]; n],
+            field_lines: vec![],
+            rows: 0,
+            failed: None,
+        }
+    }
+
+    /// The epoch of the snapshot this COPY checked keys against.
+    pub fn epoch_started(&self) -> u64 {
+        self.read.snapshot.epoch()
+    }
+
+    pub fn columns(&self) -> usize {
+        self.columns.len()
+    }
+
+    pub fn feed(&mut self, data: &[u8]) {
+        if self.failed.is_some() || self.ended {
+            return;
+        }
+        self.buf.extend_from_slice(data);
+        if let Err(e) = self.consume(false) {
+            self.failed = Some(e);
+        }
+    }
+
+    /// Ends the input; returns the writes to commit.
+    pub fn finish(mut self) -> Result<(StatementWrites, u64)> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        self.consume(true)?;
+        self.flush()?;
+        Ok((self.writes, self.rows))
+    }
+
+    fn context(&self, line: u64) -> String {
+        format!("COPY {}, line {line}", self.entry.def.name)
+    }
+
+    /// Parses every complete record in the buffer (and, at the end, a final unterminated one).
+    fn consume(&mut self, at_end: bool) -> Result<()> {
+        let mut start = 0;
+        loop {
+            if self.ended {
+                break;
+            }
+            let Some((end, next)) = self.record_end(start, at_end) else {
+                break;
+            };
+            let record = self.buf[start..end].to_vec();
+            let lines = record.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+            start = next;
+            let line = self.line;
+            self.line += lines;
+            self.record(&record, line)?;
+        }
+        self.buf.drain(..start);
+        if self.buf.len() > ROW_BYTES_MAX {
+            return Err(
+                Error::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "COPY row is too long")
+                    .with_context(self.context(self.line)),
+            );
+        }
+        Ok(())
+    }
+
+    /// Where the record starting at `start` ends (exclusive, without its newline) and where the
+    /// next one starts. CSV records may span lines inside quotes.
+    fn record_end(&self, start: usize, at_end: bool) -> Option<(usize, usize)> {
+        let b = &self.buf[start..];
+        if b.is_empty() {
+            return None;
+        }
+        let mut in_quotes = false;
+        let csv = self.opts.format == CopyFormat::Csv;
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            if csv && c == self.opts.quote {
+                in_quotes = !in_quotes;
+            } else if csv
+                && in_quotes
+                && c == self.opts.escape
+                && self.opts.escape != self.opts.quote
+            {
+                i += 1; // skip the escaped character
+            } else if c == b'\n' && !in_quotes {
+                let end = if i > 0 && b[i - 1] == b'\r' { i - 1 } else { i };
+                return Some((start + end, start + i + 1));
+            } else if !csv && c == b'\\' {
+                i += 1; // an escaped newline does not end a text-format row
+            }
+            i += 1;
+        }
+        if at_end {
+            let end = if b.last() == Some(&b'\r') {
+                b.len() - 1
+            } else {
+                b.len()
+            };
+            return Some((start + end, start + b.len()));
+        }
+        None
+    }
+
+    fn record(&mut self, record: &[u8], line: u64) -> Result<()> {
+        if record == b"\\." {
+            self.ended = true;
+            return Ok(());
+        }
+        if self.header_pending {
+            self.header_pending = false;
+            return Ok(());
+        }
+        let text = std::str::from_utf8(record).map_err(|_| {
+            Error::new(
+                SqlState::INVALID_TEXT_REPRESENTATION,
+                "invalid byte sequence for encoding \"UTF8\"",
+            )
+            .with_context(self.context(line))
+        })?;
+        let fields = match self.opts.format {
+            CopyFormat::Text => split_text(text, &self.opts),
+            CopyFormat::Csv => split_csv(text, &self.opts),
+        }
+        .map_err(|e| e.with_context(self.context(line)))?;
+        if fields.len() < self.columns.len() {
+            let missing = &self.entry.def.columns[self.columns[fields.len()]].name;
+            return Err(Error::new(
+                SqlState::BAD_COPY_FILE_FORMAT,
+                format!("missing data for column \"{missing}\""),
+            )
+            .with_context(self.context(line)));
+        }
+        if fields.len() > self.columns.len() {
+            return Err(Error::new(
+                SqlState::BAD_COPY_FILE_FORMAT,
+                "extra data after last expected column",
+            )
+            .with_context(self.context(line)));
+        }
+        for (i, f) in fields.into_iter().enumerate() {
+            self.fields[i].push(f);
+        }
+        self.field_lines.push(line);
+        if self.field_lines.len() >= ROWS_PER_CHUNK_MAX {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Converts the pending rows to a batch and writes it.
+    fn flush(&mut self) -> Result<()> {
+        let n = self.field_lines.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let table_cols = self.entry.def.columns.len();
+        let mut arrays: Vec<Option<ArrayRef>> = vec![None; table_cols];
+        for (i, &col) in self.columns.iter().enumerate() {
+            let strings: ArrayRef =
+                Arc::new(StringArray::from(std::mem::take(&mut self.fields[i])));
+            let def = &self.entry.def.columns[col];
+            let converted = conform::from_text(strings.clone(), def).map_err(|e| {
+                // Name the line and value that failed, as PostgreSQL's CONTEXT does.
+                let s = strings
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .expect("strings");
+                let bad = (0..n).find(|&r| {
+                    !s.is_null(r)
+                        && conform::from_text(Arc::new(StringArray::from(vec![s.value(r)])), def)
+                            .is_err()
+                });
+                match bad {
+                    Some(r) => e.with_context(format!(
+                        "{}, column {}: \"{}\"",
+                        self.context(self.field_lines[r]),
+                        def.name,
+                        s.value(r)
+                    )),
+                    None => e,
+                }
+            })?;
+            arrays[col] = Some(converted);
+        }
+        let mut columns = Vec::with_capacity(table_cols);
+        for (i, a) in arrays.into_iter().enumerate() {
+            columns.push(match a {
+                Some(a) => a,
+                None => datafusion::arrow::array::new_null_array(
+                    &self.entry.def.columns[i].ty.to_arrow(),
+                    n,
+                ),
+            });
+        }
+        let first_line = self.field_lines[0];
+        let last_line = *self.field_lines.last().expect("rows");
+        self.field_lines.clear();
+        let batch = conform::conform(&self.entry, columns, n).map_err(|e| {
+            if n == 1 {
+                e.with_context(self.context(first_line))
+            } else {
+                e.with_context(format!(
+                    "COPY {}, lines {first_line}-{last_line}",
+                    self.entry.def.name
+                ))
+            }
+        })?;
+        insert_batch(
+            &self.entry,
+            &self.read,
+            &batch,
+            OnConflict::Error,
+            &mut self.writes,
+        )?;
+        self.rows += n as u64;
+        Ok(())
+    }
+}
+
+/// Splits a text-format line into fields, undoing backslash escapes; `\N` (or the NULL string)
+/// is NULL.
+fn split_text(line: &str, opts: &CopyOptions) -> Result<Vec<Option<String>>> {
+    let delim = opts.delimiter as char;
+    let mut out = vec![];
+    let mut cur = String::new();
+    let mut raw = String::new();
+    let mut chars = line.chars().peekable();
+    let finish = |cur: &mut String, raw: &mut String, out: &mut Vec<Option<String>>| {
+        if *raw == opts.null {
+            out.push(None);
+        } else {
+            out.push(Some(std::mem::take(cur)));
+        }
+        cur.clear();
+        raw.clear();
+    };
+    while let Some(c) = chars.next() {
+        if c == delim {
+            finish(&mut cur, &mut raw, &mut out);
+            continue;
+        }
+        raw.push(c);
+        if c != '\\' {
+            cur.push(c);
+            continue;
+        }
+        let Some(e) = chars.next() else {
+            cur.push('\\');
+            break;
+        };
+        raw.push(e);
+        match e {
+            'b' => cur.push('\u{8}'),
+            'f' => cur.push('\u{c}'),
+            'n' => cur.push('\n'),
+            'r' => cur.push('\r'),
+            't' => cur.push('\t'),
+            'v' => cur.push('\u{b}'),
+            'x' => {
+                let mut v = 0u32;
+                let mut k = 0;
+                while k < 2 && chars.peek().is_some_and(|c| c.is_ascii_hexdigit()) {
+                    let d = chars.next().expect("peeked");
+                    raw.push(d);
+                    v = v * 16 + d.to_digit(16).expect("hex");
+                    k += 1;
+                }
+                if k == 0 {
+                    cur.push('x');
+                } else {
+                    cur.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+                }
+            }
+            '0'..='7' => {
+                let mut v = e.to_digit(8).expect("octal");
+                let mut k = 1;
+                while k < 3 && chars.peek().is_some_and(|c| ('0'..='7').contains(c)) {
+                    let d = chars.next().expect("peeked");
+                    raw.push(d);
+                    v = v * 8 + d.to_digit(8).expect("octal");
+                    k += 1;
+                }
+                cur.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+            }
+            other => cur.push(other),
+        }
+    }
+    finish(&mut cur, &mut raw, &mut out);
+    Ok(out)
+}
+
+/// Splits a CSV record: quoted fields keep delimiters and newlines, an unquoted field equal to
+/// the NULL string is NULL, a quoted one never is.
+fn split_csv(rec: &str, opts: &CopyOptions) -> Result<Vec<Option<String>>> {
+    let b = rec.as_bytes();
+    let (d, q, e) = (opts.delimiter, opts.quote, opts.escape);
+    let mut out = vec![];
+    let mut i = 0;
+    loop {
+        let mut val = Vec::new();
+        let mut quoted = false;
+        loop {
+            if i >= b.len() || b[i] == d {
+                break;
+            }
+            if b[i] == q {
+                quoted = true;
+                i += 1;
+                loop {
+                    if i >= b.len() {
+                        return Err(Error::new(
+                            SqlState::BAD_COPY_FILE_FORMAT,
+                            "unterminated CSV quoted field",
+                        ));
+                    }
+                    if b[i] == e && e != q && b.get(i + 1).is_some_and(|c| *c == q || *c == e) {
+                        val.push(b[i + 1]);
+                        i += 2;
+                    } else if b[i] == q {
+                        if e == q && b.get(i + 1) == Some(&q) {
+                            val.push(q);
+                            i += 2;
+                        } else {
+                            i += 1;
+                            break;
+                        }
+                    } else {
+                        val.push(b[i]);
+                        i += 1;
+                    }
+                }
+            } else {
+                val.push(b[i]);
+                i += 1;
+            }
+        }
+        let s = String::from_utf8(val).map_err(|_| {
+            Error::new(
+                SqlState::INVALID_TEXT_REPRESENTATION,
+                "invalid byte sequence for encoding \"UTF8\"",
+            )
+        })?;
+        if !quoted && s == opts.null {
+            out.push(None);
+        } else {
+            out.push(Some(s));
+        }
+        if i >= b.len() {
+            break;
+        }
+        i += 1; // delimiter
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eddy_sql::copy_options::CopyOptions;
+
+    fn opts(csv: bool) -> CopyOptions {
+        let mut o = CopyOptions::from_ast(&[], &[]).unwrap();
+        if csv {
+            o.format = CopyFormat::Csv;
+            o.delimiter = b',';
+            o.null = String::new();
+        }
+        o
+    }
+
+    #[test]
+    fn text_format_escapes_and_nulls() {
+        let f = split_text("1\ta\\tb\t\\N\tx\\\\y", &opts(false)).unwrap();
+        assert_eq!(
+            f,
+            vec![
+                Some("1".into()),
+                Some("a\tb".into()),
+                None,
+                Some("x\\y".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn csv_quotes_and_nulls() {
+        let f = split_csv("1,\"a,\"\"b\"\"\",,\"\"", &opts(true)).unwrap();
+        assert_eq!(
+            f,
+            vec![
+                Some("1".into()),
+                Some("a,\"b\"".into()),
+                None,
+                Some("".into())
+            ]
+        );
+    }
+}

@@ -1,0 +1,79 @@
+//! The engine: one store, one catalog, one commit lock, shared by every session.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use eddy_catalog::Catalog;
+use eddy_common::Result;
+use eddy_pgwire::Backend;
+use eddy_storage::Store;
+
+use crate::session::EddySession;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+}
+
+pub struct Engine {
+    pub(crate) store: Store,
+    pub(crate) catalog: Arc<Catalog>,
+    /// Serializes writers: an autocommit statement holds it from its read snapshot to its commit,
+    /// a transaction from its validation to its commit, so primary-key checks see every write
+    /// that could conflict and epochs commit in order.
+    pub(crate) write_lock: tokio::sync::Mutex<()>,
+}
+
+impl Engine {
+    pub fn open(config: &Config) -> Result<Arc<Engine>> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            eddy_common::Error::io(
+                format!(
+                    "could not create data directory \"{}\"",
+                    config.data_dir.display()
+                ),
+                e,
+            )
+        })?;
+        let store = Store::open(&config.data_dir)?;
+        let catalog = Arc::new(Catalog::load(store.clone())?);
+        tracing::info!(
+            epoch = store.epoch_committed(),
+            tables = catalog.all_tables().len(),
+            "storage opened"
+        );
+        Ok(Arc::new(Engine {
+            store,
+            catalog,
+            write_lock: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    pub fn shutdown(&self) -> Result<()> {
+        self.store.flush()
+    }
+}
+
+/// The wire layer's view of the engine.
+pub struct EngineBackend(pub Arc<Engine>);
+
+impl Backend for EngineBackend {
+    type S = EddySession;
+
+    fn new_session(&self, user: &str, database: &str) -> Result<EddySession> {
+        if database != eddy_catalog::DATABASE_NAME {
+            return Err(eddy_common::Error::new(
+                eddy_common::SqlState("3D000"),
+                format!("database \"{database}\" does not exist"),
+            )
+            .with_hint("Eddy serves one database, named \"eddy\"."));
+        }
+        Ok(EddySession::new(self.0.clone(), user))
+    }
+
+    fn server_parameters(&self) -> Vec<(String, String)> {
+        crate::settings::startup_parameters()
+    }
+}

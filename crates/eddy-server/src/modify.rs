@@ -1,0 +1,614 @@
+//! INSERT, UPDATE and DELETE: DataFusion computes the rows, this module turns them into writes
+//! (with primary-key checks, ON CONFLICT and RETURNING), and `describe` reports the parameter and
+//! result types of any statement for the extended protocol.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{AsArray, RecordBatch, UInt32Array};
+use datafusion::arrow::compute::{concat_batches, take};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::ScalarValue;
+use datafusion::datasource::MemTable;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::{
+    ConflictTarget, Delete, Insert, OnConflictAction, OnInsert, SelectItem, Statement, TableObject,
+    Update,
+};
+use eddy_catalog::{DEFAULT_SCHEMA, ReadContext, TableEntry};
+use eddy_common::{Error, PgType, Result, SqlState};
+use eddy_pgwire::{Described, Output};
+use eddy_sql::names::{self, quote};
+use eddy_storage::Cf;
+
+use crate::conform::conform;
+use crate::session::{EddySession, State, columns_of, undefined_table};
+use crate::writes::{Conflict, OnConflict, StatementWrites, duplicate_key, insert_batch};
+
+/// Hidden column numbering rows while ON CONFLICT pairs existing and proposed rows.
+const ORD_COLUMN: &str = "__eddy_ord";
+
+fn table(
+    sess: &EddySession,
+    name: &datafusion::sql::sqlparser::ast::ObjectName,
+) -> Result<Arc<TableEntry>> {
+    let (schema, t) = names::relation(name, DEFAULT_SCHEMA)?;
+    sess.engine
+        .catalog
+        .table(&schema, &t)
+        .ok_or_else(|| undefined_table(&t))
+}
+
+fn insert_table(sess: &EddySession, ins: &Insert) -> Result<(Arc<TableEntry>, String)> {
+    let TableObject::TableName(name) = &ins.table else {
+        return Err(Error::unsupported("INSERT into a table function"));
+    };
+    let entry = table(sess, name)?;
+    let alias = ins
+        .table_alias
+        .as_ref()
+        .map(|a| names::ident(&a.alias))
+        .unwrap_or(entry.def.name.clone());
+    Ok((entry, alias))
+}
+
+fn on_conflict<'a>(
+    ins: &'a Insert,
+    entry: &TableEntry,
+) -> Result<(
+    OnConflict,
+    Option<&'a datafusion::sql::sqlparser::ast::DoUpdate>,
+)> {
+    let Some(on) = &ins.on else {
+        return Ok((OnConflict::Error, None));
+    };
+    let OnInsert::OnConflict(oc) = on else {
+        return Err(Error::unsupported("ON DUPLICATE KEY UPDATE"));
+    };
+    let pk: Vec<&str> = entry
+        .codec
+        .primary_key_columns()
+        .iter()
+        .map(|i| entry.def.columns[*i].name.as_str())
+        .collect();
+    let no_match = || {
+        Error::new(
+            SqlState::INVALID_COLUMN_REFERENCE,
+            "there is no unique or exclusion constraint matching the ON CONFLICT specification",
+        )
+    };
+    match &oc.conflict_target {
+        Some(ConflictTarget::Columns(cols)) => {
+            let mut named: Vec<String> = cols.iter().map(names::ident).collect();
+            named.sort();
+            let mut want: Vec<String> = pk.iter().map(|s| s.to_string()).collect();
+            want.sort();
+            if pk.is_empty() || named != want {
+                return Err(no_match());
+            }
+        }
+        Some(ConflictTarget::OnConstraint(c)) => {
+            if pk.is_empty() || names::relation(c, "")?.1 != entry.def.pkey_name() {
+                return Err(Error::new(
+                    SqlState::UNDEFINED_OBJECT,
+                    format!(
+                        "constraint \"{c}\" for table \"{}\" does not exist",
+                        entry.def.name
+                    ),
+                ));
+            }
+        }
+        None if matches!(oc.action, OnConflictAction::DoUpdate(_)) => {
+            return Err(Error::syntax(
+                "ON CONFLICT DO UPDATE requires inference specification or constraint name",
+            )
+            .with_hint("For example, ON CONFLICT (column_name)."));
+        }
+        None => {}
+    }
+    Ok(match &oc.action {
+        OnConflictAction::DoNothing => (OnConflict::Nothing, None),
+        OnConflictAction::DoUpdate(u) => {
+            if pk.is_empty() {
+                return Err(no_match());
+            }
+            (OnConflict::Update, Some(u))
+        }
+    })
+}
+
+pub async fn insert(
+    sess: &EddySession,
+    read: &ReadContext,
+    ins: &Insert,
+    params: Vec<ScalarValue>,
+    w: &mut StatementWrites,
+) -> Result<Output> {
+    let (entry, alias) = insert_table(sess, ins)?;
+    let (mode, do_update) = on_conflict(ins, &entry)?;
+    let mut plain = ins.clone();
+    plain.on = None;
+    plain.returning = None;
+    plain.table_alias = None;
+    let plan = sess.plan(&Statement::Insert(plain), params).await?;
+    let LogicalPlan::Dml(dml) = plan else {
+        return Err(Error::internal("INSERT did not plan to a DML node"));
+    };
+    let batches = sess.run(dml.input.as_ref().clone()).await?;
+    let mut inserted = vec![];
+    let mut count = 0usize;
+    for b in batches {
+        if b.num_rows() == 0 {
+            continue;
+        }
+        let b = conform(&entry, b.columns().to_vec(), b.num_rows())?;
+        let r = insert_batch(&entry, read, &b, mode, w)?;
+        count += r.rows.len();
+        if ins.returning.is_some() {
+            inserted.push(take_rows(&b, &r.rows)?);
+        }
+        if let Some(u) = do_update
+            && !r.conflicts.is_empty()
+        {
+            let updated = do_update_rows(&entry, &alias, u, &b, &r.conflicts, w).await?;
+            count += updated.num_rows();
+            if ins.returning.is_some() {
+                inserted.push(updated);
+            }
+        }
+    }
+    match &ins.returning {
+        Some(items) => returning(&entry, &alias, items, inserted, "INSERT 0").await,
+        None => Ok(Output::Command(format!("INSERT 0 {count}"))),
+    }
+}
+
+fn take_rows(b: &RecordBatch, rows: &[usize]) -> Result<RecordBatch> {
+    let idx = UInt32Array::from(rows.iter().map(|r| *r as u32).collect::<Vec<_>>());
+    let cols = b
+        .columns()
+        .iter()
+        .map(|c| take(c.as_ref(), &idx, None))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let opts = datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(rows.len()));
+    Ok(RecordBatch::try_new_with_options(b.schema(), cols, &opts)?)
+}
+
+fn with_ord(b: &RecordBatch) -> Result<RecordBatch> {
+    let mut fields: Vec<_> = b.schema().fields().iter().cloned().collect();
+    fields.push(Arc::new(Field::new(ORD_COLUMN, DataType::UInt32, false)));
+    let mut cols = b.columns().to_vec();
+    cols.push(Arc::new(UInt32Array::from_iter_values(
+        0..b.num_rows() as u32,
+    )));
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
+}
+
+/// A small DataFusion context over in-memory batches, for RETURNING and ON CONFLICT.
+fn scratch_context(tables: Vec<(&str, RecordBatch)>) -> Result<SessionContext> {
+    let mut config = SessionConfig::new().with_target_partitions(1);
+    config.options_mut().sql_parser.parse_float_as_decimal = true;
+    config.options_mut().sql_parser.map_string_types_to_utf8view = false;
+    let ctx = SessionContext::new_with_config(config);
+    eddy_sql::functions::register(&ctx);
+    for (name, batch) in tables {
+        let t = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+        ctx.register_table(datafusion::common::TableReference::bare(name), Arc::new(t))?;
+    }
+    Ok(ctx)
+}
+
+async fn scratch_query(ctx: &SessionContext, sql: &str) -> Result<(Statement, LogicalPlan)> {
+    let stmt = eddy_sql::parse::parse_statements(sql)?.remove(0);
+    let plan = ctx
+        .state()
+        .statement_to_plan(DFStatement::Statement(Box::new(stmt.clone())))
+        .await?;
+    Ok((stmt, plan))
+}
+
+async fn do_update_rows(
+    entry: &TableEntry,
+    alias: &str,
+    u: &datafusion::sql::sqlparser::ast::DoUpdate,
+    proposed: &RecordBatch,
+    conflicts: &[Conflict],
+    w: &mut StatementWrites,
+) -> Result<RecordBatch> {
+    let existing = entry
+        .codec
+        .decode_values(conflicts.iter().map(|c| c.existing.as_slice()))?;
+    let excluded = take_rows(
+        proposed,
+        &conflicts.iter().map(|c| c.row).collect::<Vec<_>>(),
+    )?;
+    let mut set: Vec<Option<String>> = vec![None; entry.def.columns.len()];
+    for a in &u.assignments {
+        let datafusion::sql::sqlparser::ast::AssignmentTarget::ColumnName(n) = &a.target else {
+            return Err(Error::unsupported("assigning a tuple of columns"));
+        };
+        let col =
+            n.0.last()
+                .and_then(|p| p.as_ident())
+                .map(names::ident)
+                .unwrap_or_default();
+        let i = entry.def.column_index(&col).ok_or_else(|| {
+            Error::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!(
+                    "column \"{col}\" of relation \"{}\" does not exist",
+                    entry.def.name
+                ),
+            )
+        })?;
+        set[i] = Some(a.value.to_string());
+    }
+    let items: Vec<String> = entry
+        .def
+        .columns
+        .iter()
+        .zip(set)
+        .map(|(c, v)| match v {
+            Some(v) => format!("({v}) AS {}", quote(&c.name)),
+            None => format!("{}.{}", quote(alias), quote(&c.name)),
+        })
+        .collect();
+    let mut sql = format!(
+        "SELECT {a}.{o}, {items} FROM {a} JOIN excluded ON {a}.{o} = excluded.{o}",
+        a = quote(alias),
+        o = quote(ORD_COLUMN),
+        items = items.join(", ")
+    );
+    if let Some(cond) = &u.selection {
+        sql.push_str(&format!(" WHERE {cond}"));
+    }
+    let ctx = scratch_context(vec![
+        (alias, with_ord(&existing)?),
+        ("excluded", with_ord(&excluded)?),
+    ])?;
+    let (_, plan) = scratch_query(&ctx, &sql).await?;
+    let batches = ctx.execute_logical_plan(plan).await?.collect().await?;
+    let mut out = vec![];
+    for b in batches {
+        if b.num_rows() == 0 {
+            continue;
+        }
+        let ords = datafusion::arrow::compute::cast(b.column(0), &DataType::UInt32)?;
+        let ords = ords.as_primitive::<datafusion::arrow::datatypes::UInt32Type>();
+        let new = conform(entry, b.columns()[1..].to_vec(), b.num_rows())?;
+        let keys = entry
+            .codec
+            .encode_keys(&new)?
+            .expect("ON CONFLICT needs a key");
+        let values = entry.codec.encode_values(&new)?;
+        for r in 0..new.num_rows() {
+            let c = &conflicts[ords.value(r) as usize];
+            if eddy_storage::row_key(entry.id(), keys.row(r).data()) != c.key {
+                return Err(Error::unsupported(
+                    "ON CONFLICT DO UPDATE that changes the primary key",
+                ));
+            }
+            w.set
+                .put(Cf::Data, c.key.clone(), values.row(r).data().to_vec());
+        }
+        out.push(new);
+    }
+    if out.is_empty() {
+        return Ok(RecordBatch::new_empty(entry.codec.schema().clone()));
+    }
+    Ok(concat_batches(entry.codec.schema(), &out)?)
+}
+
+/// Evaluates RETURNING over the affected rows (in the table's schema).
+async fn returning(
+    entry: &TableEntry,
+    alias: &str,
+    items: &[SelectItem],
+    rows: Vec<RecordBatch>,
+    tag: &str,
+) -> Result<Output> {
+    let batch = if rows.is_empty() {
+        RecordBatch::new_empty(entry.codec.schema().clone())
+    } else {
+        concat_batches(entry.codec.schema(), &rows)?
+    };
+    let list = items
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let ctx = scratch_context(vec![(alias, batch)])?;
+    let (stmt, plan) = scratch_query(&ctx, &format!("SELECT {list} FROM {}", quote(alias))).await?;
+    let Statement::Query(q) = &stmt else {
+        unreachable!("built a query")
+    };
+    let columns = columns_of(&plan, Some(q));
+    let batches = ctx.execute_logical_plan(plan).await?.collect().await?;
+    Ok(Output::Rows {
+        columns: Arc::new(columns),
+        batches,
+        tag: tag.into(),
+    })
+}
+
+/// Runs a rewritten UPDATE/DELETE query; returns (row key, row) pairs, each key once.
+async fn affected(
+    sess: &EddySession,
+    query: &str,
+    params: Vec<ScalarValue>,
+) -> Result<(Vec<Vec<u8>>, Vec<RecordBatch>)> {
+    let stmt = eddy_sql::parse::parse_statements(query)?.remove(0);
+    sess.slot.set_expose_row_key(true);
+    let plan = sess.plan(&stmt, params).await;
+    sess.slot.set_expose_row_key(false);
+    let batches = sess.run(plan?).await?;
+    let mut seen = HashSet::new();
+    let mut keys = vec![];
+    let mut rows = vec![];
+    for b in batches {
+        let k = b.column(0).as_binary::<i32>();
+        let mut keep = vec![];
+        for r in 0..b.num_rows() {
+            // UPDATE ... FROM may match a target row more than once; PostgreSQL updates it once.
+            if seen.insert(k.value(r).to_vec()) {
+                keys.push(k.value(r).to_vec());
+                keep.push(r);
+            }
+        }
+        let trimmed = RecordBatch::try_new(
+            Arc::new(Schema::new(b.schema().fields()[1..].to_vec())),
+            b.columns()[1..].to_vec(),
+        )?;
+        rows.push(take_rows(&trimmed, &keep)?);
+    }
+    Ok((keys, rows))
+}
+
+pub async fn update(
+    sess: &EddySession,
+    read: &ReadContext,
+    u: &Update,
+    params: Vec<ScalarValue>,
+    w: &mut StatementWrites,
+) -> Result<Output> {
+    let t = eddy_sql::dml::target(&u.table, DEFAULT_SCHEMA)?;
+    let entry = sess
+        .engine
+        .catalog
+        .table(&t.schema, &t.table)
+        .ok_or_else(|| undefined_table(&t.table))?;
+    let q = eddy_sql::dml::update_query(u, &t, &entry.def)?;
+    let (keys, batches) = affected(sess, &q.query, params).await?;
+    let mut new_rows = vec![];
+    let mut at = 0;
+    let mut deleted: HashSet<Vec<u8>> = HashSet::new();
+    let mut puts: Vec<(Vec<u8>, Vec<u8>)> = vec![];
+    for b in batches {
+        if b.num_rows() == 0 {
+            continue;
+        }
+        let new = conform(&entry, b.columns().to_vec(), b.num_rows())?;
+        let values = entry.codec.encode_values(&new)?;
+        let new_keys = entry.codec.encode_keys(&new)?;
+        for r in 0..new.num_rows() {
+            let old = &keys[at + r];
+            let key = match &new_keys {
+                Some(k) => eddy_storage::row_key(entry.id(), k.row(r).data()),
+                None => old.clone(),
+            };
+            if key != *old {
+                deleted.insert(old.clone());
+            }
+            puts.push((key, values.row(r).data().to_vec()));
+        }
+        at += new.num_rows();
+        new_rows.push(new);
+    }
+    // A changed primary key must not collide with a row that stays, nor with another new key.
+    let moved: Vec<Vec<u8>> = puts
+        .iter()
+        .filter(|(k, _)| !keys.contains(k))
+        .map(|(k, _)| k.clone())
+        .collect();
+    let existing = read.multi_get(&moved)?;
+    let mut targets = HashSet::new();
+    for (k, _) in &puts {
+        if !targets.insert(k.clone()) {
+            return Err(duplicate_key(&entry, &k[6..]));
+        }
+    }
+    for (k, v) in moved.iter().zip(existing) {
+        if v.is_some() && !deleted.contains(k) {
+            return Err(duplicate_key(&entry, &k[6..]));
+        }
+        if read.overlay.is_some() {
+            w.must_be_absent.push(k.clone());
+        }
+    }
+    for k in deleted {
+        w.set.delete(Cf::Data, k);
+    }
+    let count = puts.len();
+    for (k, v) in puts {
+        w.set.put(Cf::Data, k, v);
+    }
+    match &q.returning {
+        Some(items) => returning(&entry, &t.alias, items, new_rows, "UPDATE").await,
+        None => Ok(Output::Command(format!("UPDATE {count}"))),
+    }
+}
+
+pub async fn delete(
+    sess: &EddySession,
+    _read: &ReadContext,
+    d: &Delete,
+    params: Vec<ScalarValue>,
+    w: &mut StatementWrites,
+) -> Result<Output> {
+    let t = eddy_sql::dml::delete_target(d, DEFAULT_SCHEMA)?;
+    let entry = sess
+        .engine
+        .catalog
+        .table(&t.schema, &t.table)
+        .ok_or_else(|| undefined_table(&t.table))?;
+    let q = eddy_sql::dml::delete_query(d, &t, &entry.def)?;
+    let (keys, batches) = affected(sess, &q.query, params).await?;
+    let count = keys.len();
+    for k in keys {
+        w.set.delete(Cf::Data, k);
+    }
+    match &q.returning {
+        Some(items) => {
+            let rows = batches
+                .into_iter()
+                .map(|b| conform(&entry, b.columns().to_vec(), b.num_rows()))
+                .collect::<Result<Vec<_>>>()?;
+            returning(&entry, &t.alias, items, rows, "DELETE").await
+        }
+        None => Ok(Output::Command(format!("DELETE {count}"))),
+    }
+}
+
+/// Parameter types (inferred where the client gave none) and result columns of a statement.
+pub async fn describe(
+    sess: &EddySession,
+    st: &State,
+    stmt: &Statement,
+    hints: &[Option<PgType>],
+) -> Result<Described> {
+    sess.read_context(st);
+    let (plan, columns) = match stmt {
+        Statement::Query(q) => {
+            let plan = sess.plan(stmt, vec![]).await?;
+            let cols = columns_of(&plan, Some(q));
+            (Some(plan), Some(cols))
+        }
+        Statement::Insert(ins) => {
+            let (entry, alias) = insert_table(sess, ins)?;
+            let mut plain = ins.clone();
+            plain.on = None;
+            plain.returning = None;
+            plain.table_alias = None;
+            let plan = sess.plan(&Statement::Insert(plain), vec![]).await?;
+            let cols = match &ins.returning {
+                Some(items) => Some(returning_columns(&entry, &alias, items).await?),
+                None => None,
+            };
+            (Some(plan), cols)
+        }
+        Statement::Update(u) => {
+            let t = eddy_sql::dml::target(&u.table, DEFAULT_SCHEMA)?;
+            let entry = sess
+                .engine
+                .catalog
+                .table(&t.schema, &t.table)
+                .ok_or_else(|| undefined_table(&t.table))?;
+            let q = eddy_sql::dml::update_query(u, &t, &entry.def)?;
+            let plan = plan_hidden(sess, &q.query).await?;
+            let cols = match &q.returning {
+                Some(items) => Some(returning_columns(&entry, &t.alias, items).await?),
+                None => None,
+            };
+            (Some(plan), cols)
+        }
+        Statement::Delete(d) => {
+            let t = eddy_sql::dml::delete_target(d, DEFAULT_SCHEMA)?;
+            let entry = sess
+                .engine
+                .catalog
+                .table(&t.schema, &t.table)
+                .ok_or_else(|| undefined_table(&t.table))?;
+            let q = eddy_sql::dml::delete_query(d, &t, &entry.def)?;
+            let plan = plan_hidden(sess, &q.query).await?;
+            let cols = match &q.returning {
+                Some(items) => Some(returning_columns(&entry, &t.alias, items).await?),
+                None => None,
+            };
+            (Some(plan), cols)
+        }
+        Statement::Explain { .. } => (
+            None,
+            Some(vec![eddy_pgwire::Column::new("QUERY PLAN", PgType::Text)]),
+        ),
+        Statement::ShowVariable { variable } => {
+            let name = variable
+                .iter()
+                .map(|i| i.value.to_lowercase())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let cols = if name == "all" {
+                ["name", "setting", "description"]
+                    .iter()
+                    .map(|c| eddy_pgwire::Column::new(*c, PgType::Text))
+                    .collect()
+            } else {
+                vec![eddy_pgwire::Column::new(
+                    if name == "time zone" {
+                        "timezone".into()
+                    } else {
+                        name
+                    },
+                    PgType::Text,
+                )]
+            };
+            (None, Some(cols))
+        }
+        Statement::Copy { to: true, .. } => (None, None),
+        _ => (None, None),
+    };
+    let mut params: Vec<PgType> = vec![];
+    if let Some(plan) = plan {
+        let types = plan.get_parameter_types()?;
+        let n = types
+            .keys()
+            .filter_map(|k| k.strip_prefix('$')?.parse::<usize>().ok())
+            .max()
+            .unwrap_or(0);
+        for i in 1..=n.max(hints.len()) {
+            let inferred = types.get(&format!("${i}")).cloned().flatten();
+            let t = match (hints.get(i - 1).cloned().flatten(), inferred) {
+                (Some(h), _) => h,
+                (None, Some(dt)) => PgType::from_arrow(&dt),
+                (None, None) => PgType::Text,
+            };
+            params.push(t);
+        }
+    } else {
+        params = hints
+            .iter()
+            .map(|h| h.clone().unwrap_or(PgType::Text))
+            .collect();
+    }
+    Ok(Described { params, columns })
+}
+
+async fn plan_hidden(sess: &EddySession, query: &str) -> Result<LogicalPlan> {
+    let stmt = eddy_sql::parse::parse_statements(query)?.remove(0);
+    sess.slot.set_expose_row_key(true);
+    let plan = sess.plan(&stmt, vec![]).await;
+    sess.slot.set_expose_row_key(false);
+    plan
+}
+
+async fn returning_columns(
+    entry: &TableEntry,
+    alias: &str,
+    items: &[SelectItem],
+) -> Result<Vec<eddy_pgwire::Column>> {
+    let list = items
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let ctx = scratch_context(vec![(
+        alias,
+        RecordBatch::new_empty(entry.codec.schema().clone()),
+    )])?;
+    let (stmt, plan) = scratch_query(&ctx, &format!("SELECT {list} FROM {}", quote(alias))).await?;
+    let Statement::Query(q) = &stmt else {
+        unreachable!("built a query")
+    };
+    Ok(columns_of(&plan, Some(q)))
+}

@@ -1,0 +1,109 @@
+//! Result column names the way PostgreSQL chooses them (`?column?`, the function name, the
+//! column name), which DataFusion spells differently (`Int64(1)`, `count(*)`).
+
+use datafusion::sql::sqlparser::ast::{Expr, Query, SelectItem, SetExpr};
+
+pub fn pg_column_names(query: &Query, df_names: &[String]) -> Vec<String> {
+    let mut body = query.body.as_ref();
+    while let SetExpr::SetOperation { left, .. } = body {
+        body = left.as_ref();
+    }
+    let SetExpr::Select(select) = body else {
+        return df_names.to_vec();
+    };
+    let wildcards = select
+        .projection
+        .iter()
+        .filter(|p| {
+            matches!(
+                p,
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+            )
+        })
+        .count();
+    let explicit = select.projection.len() - wildcards;
+    if wildcards > 1 || (wildcards == 0 && explicit != df_names.len()) || explicit > df_names.len()
+    {
+        return df_names.to_vec();
+    }
+    let expanded = df_names.len() - explicit;
+    let mut out = Vec::with_capacity(df_names.len());
+    for item in &select.projection {
+        match item {
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                let at = out.len();
+                out.extend_from_slice(&df_names[at..at + expanded]);
+            }
+            SelectItem::ExprWithAlias { alias, .. } => out.push(eddy_sql::names::ident(alias)),
+            SelectItem::UnnamedExpr(e) => out.push(expr_name(e)),
+            _ => {
+                let at = out.len();
+                out.push(df_names[at].clone());
+            }
+        }
+    }
+    out
+}
+
+fn expr_name(e: &Expr) -> String {
+    match e {
+        Expr::Identifier(id) => eddy_sql::names::ident(id),
+        Expr::CompoundIdentifier(ids) => ids
+            .last()
+            .map(eddy_sql::names::ident)
+            .unwrap_or_else(|| "?column?".into()),
+        Expr::Function(f) => f
+            .name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(|i| i.value.to_lowercase())
+            .unwrap_or_else(|| "?column?".into()),
+        Expr::Cast {
+            expr, data_type, ..
+        } => match expr.as_ref() {
+            Expr::Value(_) => cast_type_name(&data_type.to_string()),
+            inner => expr_name(inner),
+        },
+        Expr::Nested(inner) => expr_name(inner),
+        Expr::Case { .. } => "case".into(),
+        Expr::Exists { .. } => "exists".into(),
+        Expr::Array(_) => "array".into(),
+        Expr::Subquery(q) => {
+            // (SELECT x FROM ...) takes the subquery's single column name
+            pg_column_names(q, &["?column?".to_string()])
+                .pop()
+                .unwrap_or_else(|| "?column?".into())
+        }
+        Expr::Ceil { .. } => "ceil".into(),
+        Expr::Floor { .. } => "floor".into(),
+        Expr::Position { .. } => "position".into(),
+        Expr::Substring { .. } => "substring".into(),
+        Expr::Trim { .. } => "btrim".into(),
+        Expr::Extract { .. } => "extract".into(),
+        _ => "?column?".into(),
+    }
+}
+
+/// `SELECT 1::int` is named after the type's internal name (`int4`).
+fn cast_type_name(sql: &str) -> String {
+    match eddy_common::PgType::parse(sql) {
+        Ok(t) => match t {
+            eddy_common::PgType::Bool => "bool",
+            eddy_common::PgType::Int2 => "int2",
+            eddy_common::PgType::Int4 => "int4",
+            eddy_common::PgType::Int8 => "int8",
+            eddy_common::PgType::Float4 => "float4",
+            eddy_common::PgType::Float8 => "float8",
+            eddy_common::PgType::Numeric(_) => "numeric",
+            eddy_common::PgType::Varchar(_) => "varchar",
+            eddy_common::PgType::Timestamptz => "timestamptz",
+            eddy_common::PgType::Time => "time",
+            eddy_common::PgType::Timestamp => "timestamp",
+            eddy_common::PgType::Array(_) => "?column?",
+            other => return other.to_string(),
+        }
+        .to_string(),
+        Err(_) => "?column?".into(),
+    }
+}

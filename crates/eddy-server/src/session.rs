@@ -1,0 +1,727 @@
+//! One client session: statement dispatch, transactions and COPY state.
+//!
+//! Reads run on DataFusion over a fresh storage snapshot per statement (READ COMMITTED, as
+//! PostgreSQL's default), overlaid inside a transaction with the transaction's own writes.
+//! Writes collect in a write set; outside a transaction each statement commits its write set as
+//! one epoch under the engine's write lock, inside one they join the transaction's overlay and
+//! commit together at COMMIT.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use datafusion::arrow::array::{RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::{
+    CopySource, CopyTarget, Expr, ObjectType, Query, SchemaName, Set, Statement,
+};
+use eddy_catalog::{DEFAULT_SCHEMA, EddyCatalogProvider, ReadContext, ReadSlot};
+use eddy_common::{Error, PgType, Result, SqlState};
+use eddy_pgwire::{Column, Described, Output, Session, TxStatus};
+use eddy_sql::copy_options::CopyOptions;
+use eddy_sql::names;
+use eddy_storage::{Cf, WriteSet};
+
+use crate::copy_in::CopyIn;
+use crate::engine::Engine;
+use crate::settings::Settings;
+use crate::writes::StatementWrites;
+
+struct Txn {
+    writes: Arc<WriteSet>,
+    must_be_absent: Vec<Vec<u8>>,
+    failed: bool,
+    /// Epoch of the snapshot the transaction started reading at.
+    epoch_started: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    txn: Option<Txn>,
+    copy: Option<CopyIn>,
+    pub(crate) settings: Settings,
+}
+
+pub struct EddySession {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) ctx: SessionContext,
+    pub(crate) slot: ReadSlot,
+    state: tokio::sync::Mutex<State>,
+    status: AtomicU8,
+}
+
+impl EddySession {
+    pub fn new(engine: Arc<Engine>, _user: &str) -> Self {
+        let slot = ReadSlot::default();
+        let provider = Arc::new(EddyCatalogProvider::new(
+            engine.catalog.clone(),
+            slot.clone(),
+        ));
+        let ctx = eddy_sql::config::new_context(provider);
+        EddySession {
+            engine,
+            ctx,
+            slot,
+            state: tokio::sync::Mutex::new(State::default()),
+            status: AtomicU8::new(0),
+        }
+    }
+
+    /// Points table reads at a fresh snapshot (plus the transaction's writes).
+    pub(crate) fn read_context(&self, st: &State) -> ReadContext {
+        let ctx = ReadContext {
+            snapshot: self.engine.store.snapshot(),
+            overlay: st.txn.as_ref().map(|t| t.writes.clone()),
+            expose_row_key: false,
+        };
+        self.slot.set(ctx.clone());
+        ctx
+    }
+
+    /// Plans a statement and binds its parameters, cast to the types the plan expects.
+    pub(crate) async fn plan(
+        &self,
+        stmt: &Statement,
+        params: Vec<ScalarValue>,
+    ) -> Result<LogicalPlan> {
+        let state = self.ctx.state();
+        let plan = state
+            .statement_to_plan(DFStatement::Statement(Box::new(stmt.clone())))
+            .await?;
+        if params.is_empty() {
+            return crate::text_input::rewrite(plan);
+        }
+        let types = plan.get_parameter_types()?;
+        let mut bound = Vec::with_capacity(params.len());
+        for (i, v) in params.into_iter().enumerate() {
+            let v = match types.get(&format!("${}", i + 1)) {
+                Some(Some(dt)) if v.data_type() != *dt => v.cast_to(dt).map_err(|_| {
+                    Error::new(
+                        SqlState::DATATYPE_MISMATCH,
+                        format!(
+                            "parameter ${} cannot be converted to {}",
+                            i + 1,
+                            PgType::from_arrow(dt)
+                        ),
+                    )
+                })?,
+                _ => v,
+            };
+            bound.push(v);
+        }
+        crate::text_input::rewrite(plan.with_param_values(bound)?)
+    }
+
+    pub(crate) async fn run(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>> {
+        Ok(self.ctx.execute_logical_plan(plan).await?.collect().await?)
+    }
+
+    fn set_status(&self, st: &State) {
+        let s = match &st.txn {
+            None => 0,
+            Some(t) if t.failed => 2,
+            Some(_) => 1,
+        };
+        self.status.store(s, Ordering::Release);
+    }
+
+    async fn dispatch(
+        &self,
+        st: &mut State,
+        stmt: &Statement,
+        params: Vec<ScalarValue>,
+    ) -> Result<Output> {
+        match stmt {
+            Statement::Query(q) => self.select(st, stmt, q, params).await,
+            Statement::Explain { .. } => self.explain(st, stmt).await,
+            Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
+                self.write(st, stmt, params).await
+            }
+            Statement::CreateTable(ct) => {
+                self.no_txn(st, "CREATE TABLE")?;
+                let def = eddy_sql::ddl::create_table(ct, DEFAULT_SCHEMA)?;
+                let _g = self.engine.write_lock.lock().await;
+                self.engine.catalog.create_table(def, ct.if_not_exists)?;
+                Ok(Output::Command("CREATE TABLE".into()))
+            }
+            Statement::CreateSchema {
+                schema_name,
+                if_not_exists,
+                ..
+            } => {
+                self.no_txn(st, "CREATE SCHEMA")?;
+                let name = match schema_name {
+                    SchemaName::Simple(n) => names::relation(n, "")?.1,
+                    other => return Err(Error::unsupported(format!("CREATE SCHEMA {other}"))),
+                };
+                if eddy_catalog_builtin(&name) && *if_not_exists {
+                    return Ok(Output::Command("CREATE SCHEMA".into()));
+                }
+                let _g = self.engine.write_lock.lock().await;
+                self.engine.catalog.create_schema(&name, *if_not_exists)?;
+                Ok(Output::Command("CREATE SCHEMA".into()))
+            }
+            Statement::Drop {
+                object_type,
+                if_exists,
+                names: objects,
+                cascade,
+                ..
+            } => {
+                self.drop(st, *object_type, *if_exists, objects, *cascade)
+                    .await
+            }
+            Statement::StartTransaction { .. } => {
+                if st.txn.is_none() {
+                    st.txn = Some(Txn {
+                        writes: Arc::new(WriteSet::default()),
+                        must_be_absent: vec![],
+                        failed: false,
+                        epoch_started: self.engine.store.epoch_committed(),
+                    });
+                }
+                Ok(Output::Command("BEGIN".into()))
+            }
+            Statement::Commit { .. } => self.commit(st).await,
+            Statement::Rollback {
+                savepoint: None, ..
+            } => {
+                st.txn = None;
+                Ok(Output::Command("ROLLBACK".into()))
+            }
+            Statement::Copy {
+                source,
+                to,
+                target,
+                options,
+                legacy_options,
+                values,
+            } => {
+                if !values.is_empty() {
+                    return Err(Error::unsupported("COPY with inline data"));
+                }
+                let opts = CopyOptions::from_ast(options, legacy_options)?;
+                match (to, target) {
+                    (false, CopyTarget::Stdin) => self.copy_in(st, source, opts),
+                    (true, CopyTarget::Stdout) => self.copy_out(st, source, opts).await,
+                    _ => Err(Error::new(
+                        SqlState::FEATURE_NOT_SUPPORTED,
+                        "COPY to or from a file is not supported",
+                    )
+                    .with_hint("Use COPY ... FROM STDIN or COPY ... TO STDOUT (psql's \\copy).")),
+                }
+            }
+            Statement::Set(set) => self.set(st, set),
+            Statement::ShowVariable { variable } => self.show(st, variable),
+            other => {
+                let text = other.to_string();
+                let word: String = text
+                    .split_whitespace()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                Err(Error::new(
+                    SqlState::FEATURE_NOT_SUPPORTED,
+                    format!("{word} is not supported"),
+                ))
+            }
+        }
+    }
+
+    fn no_txn(&self, st: &State, what: &str) -> Result<()> {
+        if st.txn.is_some() {
+            return Err(Error::new(
+                SqlState::ACTIVE_SQL_TRANSACTION,
+                format!("{what} cannot run inside a transaction block in Eddy yet"),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn select(
+        &self,
+        st: &State,
+        stmt: &Statement,
+        q: &Query,
+        params: Vec<ScalarValue>,
+    ) -> Result<Output> {
+        self.read_context(st);
+        let plan = self.plan(stmt, params).await?;
+        let columns = crate::session::columns_of(&plan, Some(q));
+        let batches = self.run(plan).await?;
+        Ok(Output::Rows {
+            columns: Arc::new(columns),
+            batches,
+            tag: "SELECT".into(),
+        })
+    }
+
+    async fn explain(&self, st: &State, stmt: &Statement) -> Result<Output> {
+        self.read_context(st);
+        let plan = self.plan(stmt, vec![]).await?;
+        let batches = self.run(plan).await?;
+        let mut lines = vec![];
+        for b in &batches {
+            let kind = b.column(0).as_any().downcast_ref::<StringArray>();
+            let text = b.column(1).as_any().downcast_ref::<StringArray>();
+            if let (Some(kind), Some(text)) = (kind, text) {
+                for i in 0..b.num_rows() {
+                    lines.push(format!("{}:", kind.value(i)));
+                    lines.extend(text.value(i).lines().map(|l| format!("  {l}")));
+                }
+            }
+        }
+        Ok(query_plan_output(lines))
+    }
+
+    async fn write(
+        &self,
+        st: &mut State,
+        stmt: &Statement,
+        params: Vec<ScalarValue>,
+    ) -> Result<Output> {
+        let autocommit = st.txn.is_none();
+        let _guard = if autocommit {
+            Some(self.engine.write_lock.lock().await)
+        } else {
+            None
+        };
+        let read = self.read_context(st);
+        let mut w = StatementWrites::default();
+        let out = match stmt {
+            Statement::Insert(ins) => crate::modify::insert(self, &read, ins, params, &mut w).await,
+            Statement::Update(u) => crate::modify::update(self, &read, u, params, &mut w).await,
+            Statement::Delete(d) => crate::modify::delete(self, &read, d, params, &mut w).await,
+            _ => unreachable!("only DML reaches write"),
+        };
+        self.slot.set_expose_row_key(false);
+        drop(read);
+        let out = out?;
+        self.apply(st, w)?;
+        Ok(out)
+    }
+
+    /// Commits a statement's writes, or adds them to the open transaction.
+    fn apply(&self, st: &mut State, w: StatementWrites) -> Result<()> {
+        match st.txn.as_mut() {
+            None => {
+                if !w.set.is_empty() {
+                    let _epoch = self.engine.store.commit(w.set)?;
+                }
+            }
+            Some(txn) => {
+                // The statement's snapshot is gone, so the overlay is unshared: no copy here.
+                self.slot.set(ReadContext {
+                    snapshot: self.engine.store.snapshot(),
+                    overlay: None,
+                    expose_row_key: false,
+                });
+                Arc::make_mut(&mut txn.writes).absorb(w.set);
+                txn.must_be_absent.extend(w.must_be_absent);
+            }
+        }
+        Ok(())
+    }
+
+    async fn commit(&self, st: &mut State) -> Result<Output> {
+        let Some(txn) = st.txn.take() else {
+            return Ok(Output::Command("COMMIT".into()));
+        };
+        if txn.failed {
+            return Ok(Output::Command("ROLLBACK".into()));
+        }
+        self.slot.set(ReadContext {
+            snapshot: self.engine.store.snapshot(),
+            overlay: None,
+            expose_row_key: false,
+        });
+        let writes = Arc::try_unwrap(txn.writes).unwrap_or_else(|a| (*a).clone());
+        if writes.is_empty() {
+            return Ok(Output::Command("COMMIT".into()));
+        }
+        let _g = self.engine.write_lock.lock().await;
+        validate_absent(&self.engine, txn.epoch_started, &txn.must_be_absent)?;
+        let _epoch = self.engine.store.commit(writes)?;
+        Ok(Output::Command("COMMIT".into()))
+    }
+
+    async fn drop(
+        &self,
+        st: &State,
+        kind: ObjectType,
+        if_exists: bool,
+        objects: &[datafusion::sql::sqlparser::ast::ObjectName],
+        cascade: bool,
+    ) -> Result<Output> {
+        let what = match kind {
+            ObjectType::Table => "DROP TABLE",
+            ObjectType::Schema => "DROP SCHEMA",
+            other => return Err(Error::unsupported(format!("DROP {other}"))),
+        };
+        self.no_txn(st, what)?;
+        let _g = self.engine.write_lock.lock().await;
+        for name in objects {
+            match kind {
+                ObjectType::Table => {
+                    let (schema, table) = names::relation(name, DEFAULT_SCHEMA)?;
+                    self.engine.catalog.drop_table(&schema, &table, if_exists)?;
+                }
+                _ => {
+                    let (_, schema) = names::relation(name, "")?;
+                    self.engine
+                        .catalog
+                        .drop_schema(&schema, if_exists, cascade)?;
+                }
+            }
+        }
+        Ok(Output::Command(what.into()))
+    }
+
+    fn copy_in(&self, st: &mut State, source: &CopySource, opts: CopyOptions) -> Result<Output> {
+        let CopySource::Table {
+            table_name,
+            columns,
+        } = source
+        else {
+            return Err(Error::syntax("syntax error at or near \"(\""));
+        };
+        let (schema, name) = names::relation(table_name, DEFAULT_SCHEMA)?;
+        let entry = self
+            .engine
+            .catalog
+            .table(&schema, &name)
+            .ok_or_else(|| undefined_table(&name))?;
+        let cols: Vec<usize> = if columns.is_empty() {
+            (0..entry.def.columns.len()).collect()
+        } else {
+            columns
+                .iter()
+                .map(|c| {
+                    let n = names::ident(c);
+                    entry.def.column_index(&n).ok_or_else(|| {
+                        Error::new(
+                            SqlState::UNDEFINED_COLUMN,
+                            format!("column \"{n}\" of relation \"{name}\" does not exist"),
+                        )
+                    })
+                })
+                .collect::<Result<_>>()?
+        };
+        for (i, c) in entry.def.columns.iter().enumerate() {
+            if !cols.contains(&i) && c.default.is_some() {
+                return Err(Error::unsupported(format!(
+                    "COPY that omits column \"{}\", which has a DEFAULT,",
+                    c.name
+                )));
+            }
+        }
+        let mut read = self.read_context(st);
+        // An empty overlay makes the inserts record the keys they expect to be absent, checked
+        // again at the end in case another session wrote them while data was streaming in.
+        if read.overlay.is_none() {
+            read.overlay = Some(Arc::new(WriteSet::default()));
+        }
+        let copy = CopyIn::new(entry, cols, opts, read);
+        let n = copy.columns();
+        st.copy = Some(copy);
+        Ok(Output::CopyIn { columns: n })
+    }
+
+    async fn copy_out(&self, st: &State, source: &CopySource, opts: CopyOptions) -> Result<Output> {
+        let query = match source {
+            CopySource::Query(q) => q.to_string(),
+            CopySource::Table {
+                table_name,
+                columns,
+            } => {
+                let cols = if columns.is_empty() {
+                    "*".to_string()
+                } else {
+                    columns
+                        .iter()
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                format!("SELECT {cols} FROM {table_name}")
+            }
+        };
+        let stmt = eddy_sql::parse::parse_statements(&query)?.remove(0);
+        let Statement::Query(q) = &stmt else {
+            unreachable!("built from a query")
+        };
+        self.read_context(st);
+        let plan = self.plan(&stmt, vec![]).await?;
+        let columns = columns_of(&plan, Some(q));
+        let batches = self.run(plan).await?;
+        let rows = crate::copy_out::encode(&columns, &batches, &opts)?;
+        Ok(Output::CopyOut {
+            columns: columns.len(),
+            rows,
+        })
+    }
+
+    fn set(&self, st: &mut State, set: &Set) -> Result<Output> {
+        match set {
+            Set::SingleAssignment {
+                variable, values, ..
+            } => {
+                let name = variable.to_string();
+                let value = values
+                    .iter()
+                    .map(setting_text)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                st.settings.set(&name, &value)?;
+            }
+            Set::SetTimeZone { value, .. } => st.settings.set("timezone", &setting_text(value))?,
+            Set::SetNames { charset_name, .. } => st
+                .settings
+                .set("client_encoding", &charset_name.to_string())?,
+            Set::SetTransaction { .. } => {}
+            other => return Err(Error::unsupported(format!("{other}"))),
+        }
+        Ok(Output::Command("SET".into()))
+    }
+
+    fn show(
+        &self,
+        st: &State,
+        variable: &[datafusion::sql::sqlparser::ast::Ident],
+    ) -> Result<Output> {
+        let name = variable
+            .iter()
+            .map(|i| i.value.clone())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let lower = name.to_lowercase();
+        let (columns, rows): (Vec<&str>, Vec<Vec<String>>) = if lower == "all" {
+            (
+                vec!["name", "setting", "description"],
+                st.settings
+                    .all()
+                    .map(|(k, v)| vec![k.clone(), v.clone(), String::new()])
+                    .collect(),
+            )
+        } else {
+            let key = match lower.as_str() {
+                "time zone" => "timezone",
+                "transaction isolation level" => "transaction_isolation",
+                other => other,
+            };
+            (vec![key], vec![vec![st.settings.get(key)?.to_string()]])
+        };
+        Ok(text_rows(&columns, rows))
+    }
+}
+
+fn eddy_catalog_builtin(name: &str) -> bool {
+    matches!(name, "pg_catalog" | "information_schema")
+}
+
+fn setting_text(e: &Expr) -> String {
+    match e {
+        Expr::Value(v) => match &v.value {
+            datafusion::sql::sqlparser::ast::Value::SingleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        Expr::Identifier(i) => i.value.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub(crate) fn undefined_table(name: &str) -> Error {
+    Error::new(
+        SqlState::UNDEFINED_TABLE,
+        format!("relation \"{name}\" does not exist"),
+    )
+}
+
+/// Checks that keys a transaction (or COPY) inserted are still absent at commit; skipped when
+/// nothing committed since it started.
+pub(crate) fn validate_absent(engine: &Engine, epoch_started: u64, keys: &[Vec<u8>]) -> Result<()> {
+    if keys.is_empty() || engine.store.epoch_committed() == epoch_started {
+        return Ok(());
+    }
+    let snap = engine.store.snapshot();
+    for chunk in keys.chunks(8192) {
+        for (k, v) in chunk.iter().zip(snap.multi_get(Cf::Data, chunk)?) {
+            if v.is_some() {
+                return Err(Error::new(
+                    SqlState::UNIQUE_VIOLATION,
+                    "duplicate key value violates unique constraint: a concurrent transaction \
+                     inserted the same key",
+                )
+                .with_detail(format!("key bytes {k:02x?}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Result columns of a plan, named the PostgreSQL way when the query is known.
+pub(crate) fn columns_of(plan: &LogicalPlan, query: Option<&Query>) -> Vec<Column> {
+    let fields = plan.schema().fields();
+    let df_names: Vec<String> = fields.iter().map(|f| f.name().clone()).collect();
+    let names = match query {
+        Some(q) => crate::names::pg_column_names(q, &df_names),
+        None => df_names,
+    };
+    fields
+        .iter()
+        .zip(names)
+        .map(|(f, n)| Column::new(n, PgType::from_field(f)))
+        .collect()
+}
+
+fn text_rows(columns: &[&str], rows: Vec<Vec<String>>) -> Output {
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|c| Field::new(*c, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    let arrays = (0..columns.len())
+        .map(|i| {
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r[i].clone()).collect::<Vec<_>>(),
+            )) as datafusion::arrow::array::ArrayRef
+        })
+        .collect();
+    let batch = RecordBatch::try_new(schema, arrays).expect("text columns");
+    Output::Rows {
+        columns: Arc::new(
+            columns
+                .iter()
+                .map(|c| Column::new(*c, PgType::Text))
+                .collect(),
+        ),
+        batches: vec![batch],
+        tag: "SHOW".into(),
+    }
+}
+
+fn query_plan_output(lines: Vec<String>) -> Output {
+    match text_rows(
+        &["QUERY PLAN"],
+        lines.into_iter().map(|l| vec![l]).collect(),
+    ) {
+        Output::Rows {
+            columns, batches, ..
+        } => Output::Rows {
+            columns,
+            batches,
+            tag: "EXPLAIN".into(),
+        },
+        other => other,
+    }
+}
+
+#[async_trait]
+impl Session for EddySession {
+    type Stmt = Arc<Statement>;
+
+    fn parse(&self, sql: &str) -> Result<Vec<Arc<Statement>>> {
+        Ok(eddy_sql::parse::parse_statements(sql)?
+            .into_iter()
+            .map(Arc::new)
+            .collect())
+    }
+
+    async fn describe(&self, stmt: &Arc<Statement>, hints: &[Option<PgType>]) -> Result<Described> {
+        let st = self.state.lock().await;
+        crate::modify::describe(self, &st, stmt, hints).await
+    }
+
+    async fn execute(&self, stmt: &Arc<Statement>, params: Vec<ScalarValue>) -> Result<Output> {
+        let mut st = self.state.lock().await;
+        st.copy = None;
+        if st.txn.as_ref().is_some_and(|t| t.failed)
+            && !matches!(
+                stmt.as_ref(),
+                Statement::Commit { .. } | Statement::Rollback { .. }
+            )
+        {
+            return Err(Error::new(
+                SqlState::IN_FAILED_SQL_TRANSACTION,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        let r = self.dispatch(&mut st, stmt, params).await;
+        if r.is_err()
+            && let Some(t) = st.txn.as_mut()
+        {
+            t.failed = true;
+        }
+        self.set_status(&st);
+        r
+    }
+
+    async fn copy_data(&self, data: Bytes) -> Result<()> {
+        let mut st = self.state.lock().await;
+        if let Some(c) = st.copy.as_mut() {
+            c.feed(&data);
+        }
+        Ok(())
+    }
+
+    async fn copy_done(&self) -> Result<u64> {
+        let mut st = self.state.lock().await;
+        let Some(copy) = st.copy.take() else {
+            return Err(Error::new(
+                SqlState::PROTOCOL_VIOLATION,
+                "no COPY in progress",
+            ));
+        };
+        let epoch_started = copy_epoch(&copy);
+        let result = copy.finish();
+        let r = match result {
+            Ok((w, rows)) => {
+                if st.txn.is_none() {
+                    let _g = self.engine.write_lock.lock().await;
+                    validate_absent(&self.engine, epoch_started, &w.must_be_absent)
+                        .and_then(|_| self.apply(&mut st, w))
+                        .map(|_| rows)
+                } else {
+                    self.apply(&mut st, w).map(|_| rows)
+                }
+            }
+            Err(e) => Err(e),
+        };
+        if r.is_err()
+            && let Some(t) = st.txn.as_mut()
+        {
+            t.failed = true;
+        }
+        self.set_status(&st);
+        r
+    }
+
+    async fn copy_fail(&self, _reason: String) {
+        let mut st = self.state.lock().await;
+        st.copy = None;
+        if let Some(t) = st.txn.as_mut() {
+            t.failed = true;
+        }
+        self.set_status(&st);
+    }
+
+    fn tx_status(&self) -> TxStatus {
+        match self.status.load(Ordering::Acquire) {
+            0 => TxStatus::Idle,
+            1 => TxStatus::InBlock,
+            _ => TxStatus::Failed,
+        }
+    }
+
+    fn abort(&self) {}
+}
+
+fn copy_epoch(c: &CopyIn) -> u64 {
+    c.epoch_started()
+}

@@ -1,0 +1,167 @@
+//! Session settings (`SET`, `SHOW`, `current_setting`): the parameters PostgreSQL clients read
+//! or set on connect. Settings whose other values Eddy cannot honour yet are refused rather than
+//! accepted and ignored.
+
+use std::collections::BTreeMap;
+
+use eddy_common::{Error, Result, SqlState};
+
+/// The PostgreSQL version clients are told, in the form they parse.
+pub const SERVER_VERSION: &str = "15.0";
+
+fn defaults() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("application_name", ""),
+        ("client_encoding", "UTF8"),
+        ("client_min_messages", "notice"),
+        ("datestyle", "ISO, MDY"),
+        ("default_transaction_isolation", "read committed"),
+        ("default_transaction_read_only", "off"),
+        ("extra_float_digits", "1"),
+        ("idle_in_transaction_session_timeout", "0"),
+        ("integer_datetimes", "on"),
+        ("intervalstyle", "postgres"),
+        ("is_superuser", "on"),
+        ("lc_messages", "C"),
+        ("lock_timeout", "0"),
+        ("max_identifier_length", "63"),
+        ("search_path", "\"$user\", public"),
+        ("server_encoding", "UTF8"),
+        ("server_version", SERVER_VERSION),
+        ("server_version_num", "150000"),
+        ("standard_conforming_strings", "on"),
+        ("statement_timeout", "0"),
+        ("timezone", "UTC"),
+        ("transaction_isolation", "read committed"),
+        ("transaction_read_only", "off"),
+    ]
+}
+
+/// Parameters reported in ParameterStatus at startup, with PostgreSQL's capitalization.
+pub fn startup_parameters() -> Vec<(String, String)> {
+    [
+        ("server_version", SERVER_VERSION),
+        ("server_encoding", "UTF8"),
+        ("client_encoding", "UTF8"),
+        ("DateStyle", "ISO, MDY"),
+        ("TimeZone", "UTC"),
+        ("IntervalStyle", "postgres"),
+        ("integer_datetimes", "on"),
+        ("standard_conforming_strings", "on"),
+        ("is_superuser", "on"),
+        ("default_transaction_read_only", "off"),
+        ("in_hot_standby", "off"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    values: BTreeMap<String, String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            values: defaults()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn get(&self, name: &str) -> Result<&str> {
+        self.values
+            .get(&name.to_lowercase())
+            .map(|s| s.as_str())
+            .ok_or_else(|| unknown(name))
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.values.iter()
+    }
+
+    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        let key = name.to_lowercase();
+        let v = value.trim();
+        let default_value = || {
+            defaults()
+                .into_iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v)
+        };
+        let v = if v.eq_ignore_ascii_case("default") {
+            default_value().ok_or_else(|| unknown(name))?.to_string()
+        } else {
+            v.to_string()
+        };
+        match key.as_str() {
+            "timezone" => {
+                let up = v.to_ascii_uppercase();
+                if !matches!(
+                    up.as_str(),
+                    "UTC" | "GMT" | "Z" | "ETC/UTC" | "+00" | "+00:00" | "0"
+                ) {
+                    return Err(Error::new(
+                        SqlState::FEATURE_NOT_SUPPORTED,
+                        format!("time zone \"{v}\" is not supported yet: Eddy sessions run in UTC"),
+                    ));
+                }
+                self.values.insert(key, "UTC".into());
+                return Ok(());
+            }
+            "datestyle" => {
+                if !v.to_ascii_uppercase().starts_with("ISO") {
+                    return Err(Error::new(
+                        SqlState::FEATURE_NOT_SUPPORTED,
+                        format!("DateStyle \"{v}\" is not supported yet: Eddy prints ISO dates"),
+                    ));
+                }
+                self.values.insert(key, "ISO, MDY".into());
+                return Ok(());
+            }
+            "intervalstyle" if v != "postgres" => {
+                return Err(Error::unsupported(format!("IntervalStyle \"{v}\"")));
+            }
+            "client_encoding" => {
+                let up = v.to_ascii_uppercase().replace(['-', '_'], "");
+                if up != "UTF8" && up != "UNICODE" {
+                    return Err(Error::new(
+                        SqlState::FEATURE_NOT_SUPPORTED,
+                        format!("client encoding \"{v}\" is not supported: Eddy speaks UTF8"),
+                    ));
+                }
+                self.values.insert(key, "UTF8".into());
+                return Ok(());
+            }
+            "server_version"
+            | "server_encoding"
+            | "integer_datetimes"
+            | "server_version_num"
+            | "max_identifier_length"
+            | "is_superuser" => {
+                return Err(Error::new(
+                    SqlState::CANT_CHANGE_RUNTIME_PARAM,
+                    format!("parameter \"{key}\" cannot be changed"),
+                ));
+            }
+            _ => {}
+        }
+        if !self.values.contains_key(&key) && !key.contains('.') {
+            return Err(unknown(name));
+        }
+        self.values.insert(key, v);
+        Ok(())
+    }
+}
+
+fn unknown(name: &str) -> Error {
+    Error::new(
+        SqlState::UNDEFINED_OBJECT,
+        format!("unrecognized configuration parameter \"{name}\""),
+    )
+}

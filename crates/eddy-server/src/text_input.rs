@@ -1,0 +1,74 @@
+//! PostgreSQL reads a quoted literal with the target type's input function (`'\xff'::bytea` is
+//! one byte, `'{1,2}'::int[]` an array). Arrow's string casts do not know these forms, so casts
+//! of string literals to such types are folded here, after parameters are bound, into literals
+//! produced by Eddy's text input.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, StringArray};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::ScalarValue;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use eddy_catalog::ColumnDef;
+use eddy_common::{PgType, Result};
+
+fn needs_text_input(dt: &DataType) -> bool {
+    matches!(
+        dt,
+        DataType::Binary
+            | DataType::LargeBinary
+            | DataType::List(_)
+            | DataType::Interval(_)
+            | DataType::Time64(_)
+    )
+}
+
+fn convert(text: &str, dt: &DataType) -> Result<ScalarValue> {
+    let def = ColumnDef {
+        name: String::new(),
+        ty: PgType::from_arrow(dt),
+        not_null: false,
+        default: None,
+    };
+    let strings: ArrayRef = Arc::new(StringArray::from(vec![text]));
+    let arr = crate::conform::from_text(strings, &def)?;
+    let arr = if arr.data_type() != dt {
+        datafusion::arrow::compute::cast(&arr, dt)?
+    } else {
+        arr
+    };
+    Ok(ScalarValue::try_from_array(&arr, 0)?)
+}
+
+pub fn rewrite(plan: LogicalPlan) -> Result<LogicalPlan> {
+    let out = plan.transform_up_with_subqueries(|node| {
+        node.map_expressions(|e| {
+            e.transform_up(|e| {
+                let (inner, dt) = match &e {
+                    Expr::Cast(c) => (&c.expr, c.field.data_type()),
+                    Expr::TryCast(c) => (&c.expr, c.field.data_type()),
+                    _ => return Ok(Transformed::no(e)),
+                };
+                if !needs_text_input(dt) {
+                    return Ok(Transformed::no(e));
+                }
+                match inner.as_ref() {
+                    Expr::Literal(
+                        ScalarValue::Utf8(Some(s))
+                        | ScalarValue::Utf8View(Some(s))
+                        | ScalarValue::LargeUtf8(Some(s)),
+                        _,
+                    ) => {
+                        let v = convert(s.as_str(), dt).map_err(|err| {
+                            datafusion::error::DataFusionError::External(Box::new(err))
+                        })?;
+                        Ok(Transformed::yes(Expr::Literal(v, None)))
+                    }
+                    _ => Ok(Transformed::no(e)),
+                }
+            })
+        })
+    })?;
+    Ok(out.data)
+}

@@ -1,0 +1,138 @@
+//! Turning rows into storage writes, with primary-key enforcement.
+
+use std::collections::HashSet;
+
+use datafusion::arrow::array::RecordBatch;
+use eddy_catalog::{ReadContext, TableEntry};
+use eddy_common::{Error, PgType, Result, SqlState};
+use eddy_storage::{Cf, WriteSet, row_key};
+
+/// The writes of one statement, before they join a transaction or commit.
+#[derive(Default)]
+pub struct StatementWrites {
+    pub set: WriteSet,
+    /// Keys this statement inserted that did not exist in its snapshot: at COMMIT of a
+    /// transaction they must still not exist, or another session inserted them meanwhile.
+    pub must_be_absent: Vec<Vec<u8>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum OnConflict {
+    Error,
+    Nothing,
+    Update,
+}
+
+/// A row whose key already exists, for `ON CONFLICT DO UPDATE`.
+pub struct Conflict {
+    pub row: usize,
+    pub key: Vec<u8>,
+    pub existing: Vec<u8>,
+}
+
+pub struct Inserted {
+    pub rows: Vec<usize>,
+    pub conflicts: Vec<Conflict>,
+}
+
+/// Writes every row of `batch` (already conformed to the table) as an insert.
+pub fn insert_batch(
+    entry: &TableEntry,
+    read: &ReadContext,
+    batch: &RecordBatch,
+    on_conflict: OnConflict,
+    w: &mut StatementWrites,
+) -> Result<Inserted> {
+    let n = batch.num_rows();
+    let values = entry.codec.encode_values(batch)?;
+    let mut rows = Vec::with_capacity(n);
+    let mut conflicts = vec![];
+    let Some(keys) = entry.codec.encode_keys(batch)? else {
+        let start = entry.allocate_rowids(n as u64, &mut w.set);
+        for i in 0..n {
+            let key = row_key(entry.id(), &(start + i as u64).to_be_bytes());
+            w.set.put(Cf::Data, key, values.row(i).data().to_vec());
+            rows.push(i);
+        }
+        return Ok(Inserted { rows, conflicts });
+    };
+    let full: Vec<Vec<u8>> = keys.iter().map(|k| row_key(entry.id(), k.data())).collect();
+    let existing = read.multi_get(&full)?;
+    let mut seen: HashSet<&[u8]> = HashSet::with_capacity(n);
+    for (i, key) in full.iter().enumerate() {
+        let current = match w.set.get(Cf::Data, key) {
+            Some(v) => v.clone(),
+            None => existing[i].clone(),
+        };
+        let again = !seen.insert(key.as_slice());
+        if current.is_some() || again {
+            match on_conflict {
+                OnConflict::Error => return Err(duplicate_key(entry, keys.row(i).data())),
+                OnConflict::Nothing => continue,
+                OnConflict::Update if again => {
+                    return Err(Error::new(
+                        SqlState::CARDINALITY_VIOLATION,
+                        "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                    )
+                    .with_hint(
+                        "Ensure that no rows proposed for insertion within the same command \
+                         have duplicate constrained values.",
+                    ));
+                }
+                OnConflict::Update => {
+                    let existing = current.expect("conflict on an existing row");
+                    conflicts.push(Conflict {
+                        row: i,
+                        key: key.clone(),
+                        existing,
+                    });
+                    continue;
+                }
+            }
+        }
+        w.set
+            .put(Cf::Data, key.clone(), values.row(i).data().to_vec());
+        if let Some(o) = &read.overlay
+            && o.get(Cf::Data, key).is_none()
+        {
+            w.must_be_absent.push(key.clone());
+        }
+        rows.push(i);
+    }
+    Ok(Inserted { rows, conflicts })
+}
+
+/// PostgreSQL's unique-violation error, naming the key.
+pub fn duplicate_key(entry: &TableEntry, key: &[u8]) -> Error {
+    let cols: Vec<&str> = entry
+        .codec
+        .primary_key_columns()
+        .iter()
+        .map(|i| entry.def.columns[*i].name.as_str())
+        .collect();
+    let vals = match entry.codec.decode_key(key) {
+        Ok(arrays) => arrays
+            .iter()
+            .zip(entry.codec.primary_key_columns())
+            .map(|(a, i)| {
+                let mut s = String::new();
+                let ty: &PgType = &entry.def.columns[*i].ty;
+                let _ = eddy_pgwire::encode::text_value(a, 0, ty, &mut s);
+                s
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Err(_) => "?".into(),
+    };
+    Error::new(
+        SqlState::UNIQUE_VIOLATION,
+        format!(
+            "duplicate key value violates unique constraint \"{}\"",
+            entry.def.pkey_name()
+        ),
+    )
+    .with_detail(format!(
+        "Key ({})=({vals}) already exists.",
+        cols.join(", ")
+    ))
+}

@@ -1,0 +1,352 @@
+//! The PostgreSQL protocol as drivers use it: extended query with inferred parameter types,
+//! binary results, portals with row limits, COPY both ways, cancel, and the startup handshake.
+
+#[path = "support/server.rs"]
+mod server;
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{SinkExt, TryStreamExt};
+use server::{EddyServer, connect};
+use tokio_postgres::types::Type;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn extended_protocol_infers_parameter_types_and_reads_binary() {
+    let s = EddyServer::start();
+    let c = connect(&s.conn_str()).await;
+    c.batch_execute(
+        "CREATE TABLE t (id int PRIMARY KEY, name text, score float8, big bigint, ok bool)",
+    )
+    .await
+    .unwrap();
+    let ins = c
+        .prepare("INSERT INTO t VALUES ($1, $2, $3, $4, $5)")
+        .await
+        .unwrap();
+    assert_eq!(
+        ins.params(),
+        &[Type::INT4, Type::TEXT, Type::FLOAT8, Type::INT8, Type::BOOL]
+    );
+    for i in 0..10i32 {
+        let n = c
+            .execute(
+                &ins,
+                &[
+                    &i,
+                    &format!("n{i}"),
+                    &(i as f64 / 2.0),
+                    &(i as i64 * 1_000_000_000_000),
+                    &(i % 2 == 0),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    // Past the fifth execution pgjdbc-style clients reuse a named statement: same here.
+    let sel = c
+        .prepare("SELECT id, name, score, big, ok FROM t WHERE id = $1")
+        .await
+        .unwrap();
+    assert_eq!(sel.params(), &[Type::INT4]);
+    assert_eq!(sel.columns()[1].type_(), &Type::TEXT);
+    for i in 0..10i32 {
+        let row = c.query_one(&sel, &[&i]).await.unwrap();
+        assert_eq!(row.get::<_, i32>(0), i);
+        assert_eq!(row.get::<_, String>(1), format!("n{i}"));
+        assert_eq!(row.get::<_, f64>(2), i as f64 / 2.0);
+        assert_eq!(row.get::<_, i64>(3), i as i64 * 1_000_000_000_000);
+        assert_eq!(row.get::<_, bool>(4), i % 2 == 0);
+    }
+    let rows = c
+        .query("SELECT count(*) FROM t WHERE score > $1", &[&2.0f64])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, i64>(0), 5);
+    // An UPDATE and a DELETE with parameters report their row counts.
+    assert_eq!(
+        c.execute("UPDATE t SET name = $1 WHERE id < $2", &[&"low", &3i32])
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        c.execute("DELETE FROM t WHERE id >= $1", &[&8i32])
+            .await
+            .unwrap(),
+        2
+    );
+    // A bad statement fails that statement only.
+    let e = c.query("SELECT nosuch FROM t", &[]).await.unwrap_err();
+    assert_eq!(e.code().unwrap().code(), "42703");
+    let e = c.prepare("SELEC 1").await.unwrap_err();
+    assert_eq!(e.code().unwrap().code(), "42601");
+    assert_eq!(
+        c.query_one("SELECT count(*) FROM t", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0),
+        8
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn portal_row_limit_suspends_and_resumes() {
+    let s = EddyServer::start();
+    let mut c = connect(&s.conn_str()).await;
+    c.batch_execute(
+        "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1),(2),(3),(4),(5)",
+    )
+    .await
+    .unwrap();
+    let tx = c.transaction().await.unwrap();
+    let stmt = tx.prepare("SELECT id FROM t ORDER BY id").await.unwrap();
+    let portal = tx.bind(&stmt, &[]).await.unwrap();
+    let a: Vec<i32> = tx
+        .query_portal(&portal, 2)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let b: Vec<i32> = tx
+        .query_portal(&portal, 2)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let rest: Vec<i32> = tx
+        .query_portal(&portal, 0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!((a, b, rest), (vec![1, 2], vec![3, 4], vec![5]));
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_in_and_out_text_and_csv() {
+    let s = EddyServer::start();
+    let c = connect(&s.conn_str()).await;
+    c.batch_execute("CREATE TABLE t (id int PRIMARY KEY, name text, note text)")
+        .await
+        .unwrap();
+    let sink = c.copy_in("COPY t FROM STDIN").await.unwrap();
+    futures::pin_mut!(sink);
+    sink.send(Bytes::from_static(b"1\tone\t\\N\n2\ttw"))
+        .await
+        .unwrap();
+    sink.send(Bytes::from_static(b"o\ta\\tb\n")).await.unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 2);
+    let sink = c
+        .copy_in("COPY t (id, name, note) FROM STDIN WITH (FORMAT csv, HEADER true)")
+        .await
+        .unwrap();
+    futures::pin_mut!(sink);
+    sink.send(Bytes::from_static(
+        b"id,name,note\n3,\"th,ree\",\n4,\"q\"\"x\",\"\"\n",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 2);
+    let out = c.copy_out("COPY t TO STDOUT").await.unwrap();
+    let data: Vec<Bytes> = out.try_collect().await.unwrap();
+    let text: String = data
+        .iter()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .collect();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        vec![
+            "1\tone\t\\N",
+            "2\ttwo\ta\\tb",
+            "3\tth,ree\t\\N",
+            "4\tq\"x\t"
+        ]
+    );
+    let out = c
+        .copy_out("COPY (SELECT id, name FROM t WHERE id > 2 ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)")
+        .await
+        .unwrap();
+    let data: Vec<Bytes> = out.try_collect().await.unwrap();
+    let text: String = data
+        .iter()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .collect();
+    assert_eq!(text, "id,name\n3,\"th,ree\"\n4,\"q\"\"x\"\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_copy_reports_the_line_and_applies_nothing() {
+    let s = EddyServer::start();
+    let c = connect(&s.conn_str()).await;
+    c.batch_execute("CREATE TABLE t (id int PRIMARY KEY, name text)")
+        .await
+        .unwrap();
+    for (data, want) in [
+        (&b"1\ta\n2\tb\nx\tc\n"[..], "line 3"),
+        (&b"1\ta\n2\n"[..], "missing data for column \"name\""),
+        (
+            &b"1\ta\textra\n"[..],
+            "extra data after last expected column",
+        ),
+        (&b"1\ta\n1\tb\n"[..], "duplicate key"),
+    ] {
+        let sink = c.copy_in("COPY t FROM STDIN").await.unwrap();
+        futures::pin_mut!(sink);
+        sink.send(Bytes::copy_from_slice(data)).await.unwrap();
+        let err = sink.finish().await.unwrap_err();
+        let db = err.as_db_error().expect("a server error");
+        let full = format!("{} {:?} {:?}", db.message(), db.where_(), db.detail());
+        assert!(full.contains(want), "{full} should mention {want}");
+        let n: i64 = c
+            .query_one("SELECT count(*) FROM t", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 0, "nothing of a failed COPY is applied");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_request_stops_a_running_query() {
+    let s = EddyServer::start();
+    let c = connect(&s.conn_str()).await;
+    let token = c.cancel_token();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        token.cancel_query(tokio_postgres::NoTls).await.unwrap();
+    });
+    let started = std::time::Instant::now();
+    let err = c
+        .simple_query("SELECT count(*) FROM generate_series(1, 100000000000) a")
+        .await
+        .unwrap_err();
+    canceller.await.unwrap();
+    assert_eq!(err.code().map(|c| c.code()), Some("57014"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // the session goes on
+    let rows = c.simple_query("SELECT 1").await.unwrap();
+    assert!(rows.len() >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_query_and_multiple_statements() {
+    let s = EddyServer::start();
+    let c = connect(&s.conn_str()).await;
+    assert!(c.simple_query("").await.is_ok());
+    assert!(c.simple_query(";").await.is_ok());
+    let msgs = c.simple_query("SELECT 1; SELECT 2").await.unwrap();
+    let rows = msgs
+        .iter()
+        .filter(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(_)))
+        .count();
+    assert_eq!(rows, 2);
+}
+
+fn read_message(s: &mut std::net::TcpStream) -> (u8, Vec<u8>) {
+    let mut head = [0u8; 5];
+    s.read_exact(&mut head).unwrap();
+    let len = u32::from_be_bytes(head[1..5].try_into().unwrap()) as usize;
+    let mut body = vec![0; len - 4];
+    s.read_exact(&mut body).unwrap();
+    (head[0], body)
+}
+
+fn startup_packet() -> Vec<u8> {
+    let mut body = vec![];
+    body.extend_from_slice(&196608u32.to_be_bytes());
+    for kv in ["user", "eddy", "database", "eddy"] {
+        body.extend_from_slice(kv.as_bytes());
+        body.push(0);
+    }
+    body.push(0);
+    let mut p = ((body.len() + 4) as u32).to_be_bytes().to_vec();
+    p.extend(body);
+    p
+}
+
+#[test]
+fn startup_answers_ssl_and_gss_with_n_and_reports_parameters() {
+    let s = EddyServer::start();
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    for code in [80877103u32, 80877104u32] {
+        let mut req = 8u32.to_be_bytes().to_vec();
+        req.extend_from_slice(&code.to_be_bytes());
+        sock.write_all(&req).unwrap();
+        let mut answer = [0u8; 1];
+        sock.read_exact(&mut answer).unwrap();
+        assert_eq!(answer[0], b'N');
+    }
+    sock.write_all(&startup_packet()).unwrap();
+    let mut params = std::collections::HashMap::new();
+    let mut key_data = false;
+    loop {
+        let (tag, body) = read_message(&mut sock);
+        match tag {
+            b'S' => {
+                let parts: Vec<String> = body
+                    .split(|b| *b == 0)
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .collect();
+                params.insert(parts[0].clone(), parts[1].clone());
+            }
+            b'K' => key_data = true,
+            b'Z' => break,
+            b'E' => panic!("startup failed: {}", String::from_utf8_lossy(&body)),
+            _ => {}
+        }
+    }
+    assert!(key_data, "BackendKeyData is sent");
+    for p in [
+        "server_version",
+        "server_encoding",
+        "client_encoding",
+        "DateStyle",
+        "TimeZone",
+        "integer_datetimes",
+        "standard_conforming_strings",
+    ] {
+        assert!(params.contains_key(p), "{p} missing from {params:?}");
+    }
+    assert!(
+        params["server_version"].starts_with("15."),
+        "{}",
+        params["server_version"]
+    );
+    assert_eq!(params["integer_datetimes"], "on");
+}
+
+#[test]
+fn oversized_startup_message_is_refused_and_the_server_goes_on() {
+    let s = EddyServer::start();
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut p = (10_000_000u32).to_be_bytes().to_vec();
+    p.extend_from_slice(&196608u32.to_be_bytes());
+    p.extend(std::iter::repeat_n(b'a', 64 * 1024));
+    let _ = sock.write_all(&p);
+    let mut buf = [0u8; 1024];
+    // the server answers with an error or just closes; either way it must not accept it
+    let n = sock.read(&mut buf).unwrap_or(0);
+    assert!(
+        n == 0 || buf[0] == b'E',
+        "unexpected answer {:?}",
+        &buf[..n.min(16)]
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = connect(&s.conn_str()).await;
+        c.simple_query("SELECT 1").await.unwrap();
+    });
+}

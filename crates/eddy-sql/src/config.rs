@@ -1,0 +1,30 @@
+//! A DataFusion session set up to behave like PostgreSQL where the two differ.
+
+use std::sync::Arc;
+
+use datafusion::catalog::CatalogProvider;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use eddy_catalog::{DATABASE_NAME, DEFAULT_SCHEMA};
+
+use crate::functions;
+
+/// Partitions DataFusion splits a batch query into: one per core of the target machine.
+const QUERY_PARTITIONS: usize = 2;
+
+pub fn new_context(catalog: Arc<dyn CatalogProvider>) -> SessionContext {
+    let mut config = SessionConfig::new()
+        .with_default_catalog_and_schema(DATABASE_NAME, DEFAULT_SCHEMA)
+        .with_create_default_catalog_and_schema(false)
+        .with_information_schema(false)
+        .with_target_partitions(QUERY_PARTITIONS);
+    let opts = config.options_mut();
+    // `1.5` is numeric in PostgreSQL, not float8: it prints and adds exactly.
+    opts.sql_parser.parse_float_as_decimal = true;
+    // Tables store Utf8; keep computed strings the same type so results encode uniformly.
+    opts.sql_parser.map_string_types_to_utf8view = false;
+    opts.execution.time_zone = Some("+00:00".to_string());
+    let ctx = SessionContext::new_with_config(config);
+    ctx.register_catalog(DATABASE_NAME, catalog);
+    functions::register(&ctx);
+    ctx
+}

@@ -1,0 +1,17 @@
+//! `eddy-sql`: the SQL front end, pure functions from text to plans and definitions.
+//!
+//! It parses with sqlparser's PostgreSQL dialect, resolves names the PostgreSQL way, turns DDL
+//! into catalog definitions, rewrites UPDATE/DELETE into queries DataFusion can plan, parses COPY
+//! options, and sets DataFusion up to behave like PostgreSQL (configuration and the functions
+//! clients call). It does no I/O and must never depend on storage, the wire or the server; the
+//! streaming planner (LogicalPlan -> dataflow) will live here too.
+
+pub mod config;
+pub mod copy_options;
+pub mod ddl;
+pub mod dml;
+pub mod functions;
+pub mod names;
+pub mod parse;
+
+pub use datafusion::sql::sqlparser;

@@ -1,0 +1,58 @@
+//! Parsing SQL text with PostgreSQL's grammar and error wording.
+
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+use eddy_common::{Error, Result, SqlState};
+
+/// Nesting depth past which the parser refuses a statement rather than overflow the stack.
+const PARSE_DEPTH_MAX: usize = 200;
+
+pub fn parse_statements(sql: &str) -> Result<Vec<Statement>> {
+    Parser::new(&PostgreSqlDialect {})
+        .with_recursion_limit(PARSE_DEPTH_MAX)
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_statements())
+        .map_err(syntax_error)
+}
+
+/// sqlparser says `Expected: ..., found: X at Line: 1, Column: 8`; PostgreSQL says
+/// `syntax error at or near "X"`. Clients and tests match on the latter.
+pub fn syntax_error(e: ParserError) -> Error {
+    let text = e.to_string();
+    if let ParserError::RecursionLimitExceeded = e {
+        return Error::new(
+            SqlState::PROGRAM_LIMIT_EXCEEDED,
+            "statement nesting is too deep",
+        );
+    }
+    let message = match text.find("found: ") {
+        Some(i) => {
+            let rest = &text[i + 7..];
+            let token = rest.split(" at Line:").next().unwrap_or(rest).trim();
+            if token == "EOF" {
+                "syntax error at end of input".to_string()
+            } else {
+                format!("syntax error at or near \"{}\"", token.trim_matches('\''))
+            }
+        }
+        None => {
+            let t = text.trim_start_matches("sql parser error: ");
+            format!("syntax error: {t}")
+        }
+    };
+    Error::new(SqlState::SYNTAX_ERROR, message).with_source(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_errors_read_like_postgres() {
+        let e = parse_statements("SELEC 1").unwrap_err();
+        assert_eq!(e.state, SqlState::SYNTAX_ERROR);
+        assert_eq!(e.message, "syntax error at or near \"SELEC\"");
+        assert_eq!(parse_statements("SELECT 1; SELECT 2").unwrap().len(), 2);
+    }
+}
