@@ -192,6 +192,25 @@ fn classify_datafusion(e: DataFusionError) -> Error {
         (SqlState::UNDEFINED_COLUMN, m)
     } else if lower.contains("ambiguous reference") {
         (SqlState::AMBIGUOUS_COLUMN, strip_prefixes(&text))
+    } else if lower.contains("can't cast value") {
+        let ty = if text.contains("Int16") {
+            "smallint"
+        } else if text.contains("Int32") {
+            "integer"
+        } else if text.contains("Int64") {
+            "bigint"
+        } else {
+            "value"
+        };
+        (
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            format!("{ty} out of range"),
+        )
+    } else if lower.contains("too large to store in a decimal") {
+        (
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            "numeric field overflow".to_string(),
+        )
     } else if lower.contains("overflow") {
         (SqlState::NUMERIC_VALUE_OUT_OF_RANGE, strip_prefixes(&text))
     } else if lower.contains("cannot cast")

@@ -50,6 +50,26 @@ pub fn rewrite(plan: LogicalPlan) -> Result<LogicalPlan> {
                     Expr::TryCast(c) => (&c.expr, c.field.data_type()),
                     _ => return Ok(Transformed::no(e)),
                 };
+                // Arrow scales decimals to floats inexactly (1e15 became 999999999999999.9);
+                // PostgreSQL reads the literal's digits, which Rust's parser rounds correctly.
+                if let (
+                    Expr::Literal(ScalarValue::Decimal128(Some(v), p, s), _),
+                    DataType::Float64 | DataType::Float32,
+                ) = (inner.as_ref(), dt)
+                {
+                    let text = ScalarValue::Decimal128(Some(*v), *p, *s).to_string();
+                    let f: f64 = text.parse().map_err(|_| {
+                        datafusion::error::DataFusionError::Execution(format!(
+                            "bad numeric literal {text}"
+                        ))
+                    })?;
+                    let v = if *dt == DataType::Float32 {
+                        ScalarValue::Float32(Some(f as f32))
+                    } else {
+                        ScalarValue::Float64(Some(f))
+                    };
+                    return Ok(Transformed::yes(Expr::Literal(v, None)));
+                }
                 if !needs_text_input(dt) {
                     return Ok(Transformed::no(e));
                 }

@@ -23,6 +23,8 @@ pub struct EddyServer {
     child: Option<Child>,
     pub port: u16,
     pub data_dir: PathBuf,
+    /// Set on a server replaced by its own restart: the data directory lives on.
+    keep_data: bool,
 }
 
 impl EddyServer {
@@ -60,6 +62,7 @@ impl EddyServer {
             child: Some(child),
             port,
             data_dir: data_dir.to_path_buf(),
+            keep_data: false,
         }
     }
 
@@ -77,15 +80,17 @@ impl EddyServer {
 
     pub fn restart(&mut self) {
         self.kill();
+        self.keep_data = true;
         let dir = self.data_dir.clone();
-        *self = EddyServer::start_in(&dir, 0);
+        let old = std::mem::replace(self, EddyServer::start_in(&dir, 0));
+        drop(old);
     }
 }
 
 impl Drop for EddyServer {
     fn drop(&mut self) {
         self.kill();
-        if std::env::var_os("EDDY_KEEP_TEST_DATA").is_none() {
+        if !self.keep_data && std::env::var_os("EDDY_KEEP_TEST_DATA").is_none() {
             let _ = std::fs::remove_dir_all(&self.data_dir);
         }
     }
