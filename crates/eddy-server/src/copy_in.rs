@@ -21,6 +21,8 @@ pub struct CopyIn {
     entry: Arc<TableEntry>,
     /// Table column index of each field in the data.
     columns: Vec<usize>,
+    /// Values for omitted columns that have a DEFAULT.
+    defaults: Vec<(usize, datafusion::common::ScalarValue)>,
     opts: CopyOptions,
     read: ReadContext,
     pub writes: StatementWrites,
@@ -40,6 +42,7 @@ impl CopyIn {
     pub fn new(
         entry: Arc<TableEntry>,
         columns: Vec<usize>,
+        defaults: Vec<(usize, datafusion::common::ScalarValue)>,
         opts: CopyOptions,
         read: ReadContext,
     ) -> CopyIn {
@@ -47,6 +50,7 @@ impl CopyIn {
         CopyIn {
             entry,
             columns,
+            defaults,
             header_pending: opts.header,
             opts,
             read,
@@ -240,6 +244,10 @@ impl CopyIn {
                 }
             })?;
             arrays[col] = Some(converted);
+        }
+        for (col, value) in &self.defaults {
+            let def = &self.entry.def.columns[*col];
+            arrays[*col] = Some(conform::cast_column(value.to_array_of_size(n)?, def)?);
         }
         let mut columns = Vec::with_capacity(table_cols);
         for (i, a) in arrays.into_iter().enumerate() {

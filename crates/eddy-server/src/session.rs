@@ -207,7 +207,7 @@ impl EddySession {
                 }
                 let opts = CopyOptions::from_ast(options, legacy_options)?;
                 match (to, target) {
-                    (false, CopyTarget::Stdin) => self.copy_in(st, source, opts),
+                    (false, CopyTarget::Stdin) => self.copy_in(st, source, opts).await,
                     (true, CopyTarget::Stdout) => self.copy_out(st, source, opts).await,
                     _ => Err(Error::new(
                         SqlState::FEATURE_NOT_SUPPORTED,
@@ -382,7 +382,12 @@ impl EddySession {
         Ok(Output::Command(what.into()))
     }
 
-    fn copy_in(&self, st: &mut State, source: &CopySource, opts: CopyOptions) -> Result<Output> {
+    async fn copy_in(
+        &self,
+        st: &mut State,
+        source: &CopySource,
+        opts: CopyOptions,
+    ) -> Result<Output> {
         let CopySource::Table {
             table_name,
             columns,
@@ -412,24 +417,47 @@ impl EddySession {
                 })
                 .collect::<Result<_>>()?
         };
+        let mut read = self.read_context(st);
+        let mut defaults = vec![];
         for (i, c) in entry.def.columns.iter().enumerate() {
-            if !cols.contains(&i) && c.default.is_some() {
-                return Err(Error::unsupported(format!(
-                    "COPY that omits column \"{}\", which has a DEFAULT,",
-                    c.name
-                )));
+            if cols.contains(&i) {
+                continue;
+            }
+            if let Some(expr) = entry.defaults.get(&c.name) {
+                defaults.push((i, self.constant_default(&c.name, expr).await?));
             }
         }
-        let mut read = self.read_context(st);
         // An empty overlay makes the inserts record the keys they expect to be absent, checked
         // again at the end in case another session wrote them while data was streaming in.
         if read.overlay.is_none() {
             read.overlay = Some(Arc::new(WriteSet::default()));
         }
-        let copy = CopyIn::new(entry, cols, opts, read);
+        let copy = CopyIn::new(entry, cols, defaults, opts, read);
         let n = copy.columns();
         st.copy = Some(copy);
         Ok(Output::CopyIn { columns: n })
+    }
+
+    /// A column DEFAULT evaluated once for a whole COPY, as PostgreSQL evaluates `now()` once per
+    /// transaction. Volatile defaults (`random()`) would need a value per row: refused.
+    async fn constant_default(
+        &self,
+        column: &str,
+        expr: &datafusion::logical_expr::Expr,
+    ) -> Result<ScalarValue> {
+        if expr.is_volatile() {
+            return Err(Error::unsupported(format!(
+                "COPY that omits column \"{column}\", whose DEFAULT is volatile,"
+            )));
+        }
+        let plan = datafusion::logical_expr::LogicalPlanBuilder::empty(true)
+            .project(vec![expr.clone()])?
+            .build()?;
+        let batches = self.run(plan).await?;
+        let batch = batches
+            .first()
+            .ok_or_else(|| Error::internal("DEFAULT produced no row"))?;
+        Ok(ScalarValue::try_from_array(batch.column(0), 0)?)
     }
 
     async fn copy_out(&self, st: &State, source: &CopySource, opts: CopyOptions) -> Result<Output> {

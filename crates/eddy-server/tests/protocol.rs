@@ -350,3 +350,42 @@ fn oversized_startup_message_is_refused_and_the_server_goes_on() {
         c.simple_query("SELECT 1").await.unwrap();
     });
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_fills_omitted_columns_with_defaults() {
+    let s = EddyServer::start();
+    let c = connect(&s.conn_str()).await;
+    c.batch_execute("CREATE TABLE t (id int PRIMARY KEY, kind text DEFAULT 'plain', n int, at timestamptz DEFAULT now())")
+        .await
+        .unwrap();
+    let sink = c.copy_in("COPY t (id, n) FROM STDIN").await.unwrap();
+    futures::pin_mut!(sink);
+    sink.send(Bytes::from_static(b"1\t10\n2\t\\N\n"))
+        .await
+        .unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 2);
+    let rows = c
+        .query("SELECT id, kind, n, at IS NOT NULL FROM t ORDER BY id", &[])
+        .await
+        .unwrap();
+    let got: Vec<(i32, String, Option<i32>, bool)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, "plain".into(), Some(10), true),
+            (2, "plain".into(), None, true)
+        ]
+    );
+    c.batch_execute("CREATE TABLE v (id int, r double precision DEFAULT random())")
+        .await
+        .unwrap();
+    let e = c
+        .copy_in::<_, Bytes>("COPY v (id) FROM STDIN")
+        .await
+        .err()
+        .expect("volatile default refused");
+    assert_eq!(e.code().unwrap().code(), "0A000");
+}
