@@ -70,7 +70,7 @@ async fn insert_rows(url: &str, start: u64, rows: u64, batch: u64) -> Result<Dur
         .map(|r| {
             let b = r * 5;
             format!(
-                "(${}, ${}, ${}, ${}, ${}::timestamp)",
+                "(${}, ${}, ${}, ${}, ${})",
                 b + 1,
                 b + 2,
                 b + 3,
@@ -98,7 +98,7 @@ async fn insert_rows(url: &str, start: u64, rows: u64, batch: u64) -> Result<Dur
             a.push((k % 1000) as i32);
             b.push(k as f64 * 0.5);
             s.push(format!("name-{}", k % 9973));
-            d.push(format!("2024-01-{:02} 00:00:00", 1 + k % 28));
+            d.push(std::time::UNIX_EPOCH + Duration::from_secs(1_704_067_200 + k));
         }
         let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![];
         for r in 0..batch as usize {

@@ -43,11 +43,11 @@ impl ReadContext {
     }
 
     /// Current values of many data keys, in order.
-    pub fn multi_get(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+    pub fn multi_get<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Vec<u8>>>> {
         let mut out = self.snapshot.multi_get(Cf::Data, keys)?;
         if let Some(o) = &self.overlay {
             for (i, k) in keys.iter().enumerate() {
-                if let Some(v) = o.get(Cf::Data, k) {
+                if let Some(v) = o.get(Cf::Data, k.as_ref()) {
                     out[i] = v.clone();
                 }
             }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, StringArray, StringBuilder};
 use eddy_catalog::{ReadContext, TableEntry};
 use eddy_common::{Error, Result, SqlState};
 use eddy_sql::copy_options::{CopyFormat, CopyOptions};
@@ -31,7 +31,10 @@ pub struct CopyIn {
     line: u64,
     header_pending: bool,
     ended: bool,
-    fields: Vec<Vec<Option<String>>>,
+    /// One builder per data column: parsed fields go straight into Arrow.
+    builders: Vec<StringBuilder>,
+    /// Reused per-record field buffers: (is NULL, text).
+    scratch: Vec<(bool, String)>,
     field_lines: Vec<u64>,
     pub rows: u64,
     /// The first error; once set, data is ignored until the client ends the COPY.
@@ -45,6 +48,7 @@ impl CopyIn {
         defaults: Vec<(usize, datafusion::common::ScalarValue)>,
         opts: CopyOptions,
         read: ReadContext,
+        bulk: bool,
     ) -> CopyIn {
         let n = columns.len();
         CopyIn {
@@ -54,11 +58,16 @@ impl CopyIn {
             header_pending: opts.header,
             opts,
             read,
-            writes: StatementWrites::default(),
+            writes: if bulk {
+                StatementWrites::bulk()
+            } else {
+                StatementWrites::default()
+            },
             buf: vec![],
             line: 1,
             ended: false,
-            fields: vec![vec![]; n],
+            builders: (0..n).map(|_| StringBuilder::new()).collect(),
+            scratch: vec![],
             field_lines: vec![],
             rows: 0,
             failed: None,
@@ -101,21 +110,25 @@ impl CopyIn {
     /// Parses every complete record in the buffer (and, at the end, a final unterminated one).
     fn consume(&mut self, at_end: bool) -> Result<()> {
         let mut start = 0;
-        loop {
-            if self.ended {
-                break;
-            }
-            let Some((end, next)) = self.record_end(start, at_end) else {
+        // The buffer is taken out so records are parsed in place while `self` changes.
+        let buf = std::mem::take(&mut self.buf);
+        let mut result = Ok(());
+        while !self.ended {
+            let Some((end, next)) = record_end(&buf, &self.opts, start, at_end) else {
                 break;
             };
-            let record = self.buf[start..end].to_vec();
-            let lines = record.iter().filter(|b| **b == b'\n').count() as u64 + 1;
-            start = next;
+            let record = &buf[start..end];
             let line = self.line;
-            self.line += lines;
-            self.record(&record, line)?;
+            self.line += memchr_count(record) + 1;
+            start = next;
+            result = self.record(record, line);
+            if result.is_err() {
+                break;
+            }
         }
+        self.buf = buf;
         self.buf.drain(..start);
+        result?;
         if self.buf.len() > ROW_BYTES_MAX {
             return Err(
                 Error::new(SqlState::PROGRAM_LIMIT_EXCEEDED, "COPY row is too long")
@@ -123,45 +136,6 @@ impl CopyIn {
             );
         }
         Ok(())
-    }
-
-    /// Where the record starting at `start` ends (exclusive, without its newline) and where the
-    /// next one starts. CSV records may span lines inside quotes.
-    fn record_end(&self, start: usize, at_end: bool) -> Option<(usize, usize)> {
-        let b = &self.buf[start..];
-        if b.is_empty() {
-            return None;
-        }
-        let mut in_quotes = false;
-        let csv = self.opts.format == CopyFormat::Csv;
-        let mut i = 0;
-        while i < b.len() {
-            let c = b[i];
-            if csv && c == self.opts.quote {
-                in_quotes = !in_quotes;
-            } else if csv
-                && in_quotes
-                && c == self.opts.escape
-                && self.opts.escape != self.opts.quote
-            {
-                i += 1; // skip the escaped character
-            } else if c == b'\n' && !in_quotes {
-                let end = if i > 0 && b[i - 1] == b'\r' { i - 1 } else { i };
-                return Some((start + end, start + i + 1));
-            } else if !csv && c == b'\\' {
-                i += 1; // an escaped newline does not end a text-format row
-            }
-            i += 1;
-        }
-        if at_end {
-            let end = if b.last() == Some(&b'\r') {
-                b.len() - 1
-            } else {
-                b.len()
-            };
-            return Some((start + end, start + b.len()));
-        }
-        None
     }
 
     fn record(&mut self, record: &[u8], line: u64) -> Result<()> {
@@ -180,11 +154,24 @@ impl CopyIn {
             )
             .with_context(self.context(line))
         })?;
-        let fields = match self.opts.format {
-            CopyFormat::Text => split_text(text, &self.opts),
-            CopyFormat::Csv => split_csv(text, &self.opts),
-        }
-        .map_err(|e| e.with_context(self.context(line)))?;
+        let mut fields = std::mem::take(&mut self.scratch);
+        let parsed = match self.opts.format {
+            CopyFormat::Text => split_text(text, &self.opts, &mut fields),
+            CopyFormat::Csv => split_csv(text, &self.opts, &mut fields),
+        };
+        let n = match parsed {
+            Ok(n) => n,
+            Err(e) => {
+                self.scratch = fields;
+                return Err(e.with_context(self.context(line)));
+            }
+        };
+        let result = self.append(&fields[..n], line);
+        self.scratch = fields;
+        result
+    }
+
+    fn append(&mut self, fields: &[(bool, String)], line: u64) -> Result<()> {
         if fields.len() < self.columns.len() {
             let missing = &self.entry.def.columns[self.columns[fields.len()]].name;
             return Err(Error::new(
@@ -200,8 +187,12 @@ impl CopyIn {
             )
             .with_context(self.context(line)));
         }
-        for (i, f) in fields.into_iter().enumerate() {
-            self.fields[i].push(f);
+        for (b, (null, text)) in self.builders.iter_mut().zip(fields) {
+            if *null {
+                b.append_null();
+            } else {
+                b.append_value(text);
+            }
         }
         self.field_lines.push(line);
         if self.field_lines.len() >= ROWS_PER_CHUNK_MAX {
@@ -219,8 +210,7 @@ impl CopyIn {
         let table_cols = self.entry.def.columns.len();
         let mut arrays: Vec<Option<ArrayRef>> = vec![None; table_cols];
         for (i, &col) in self.columns.iter().enumerate() {
-            let strings: ArrayRef =
-                Arc::new(StringArray::from(std::mem::take(&mut self.fields[i])));
+            let strings: ArrayRef = Arc::new(self.builders[i].finish());
             let def = &self.entry.def.columns[col];
             let converted = conform::from_text(strings.clone(), def).map_err(|e| {
                 // Name the line and value that failed, as PostgreSQL's CONTEXT does.
@@ -284,29 +274,131 @@ impl CopyIn {
     }
 }
 
-/// Splits a text-format line into fields, undoing backslash escapes; `\N` (or the NULL string)
-/// is NULL.
-fn split_text(line: &str, opts: &CopyOptions) -> Result<Vec<Option<String>>> {
-    let delim = opts.delimiter as char;
-    let mut out = vec![];
-    let mut cur = String::new();
-    let mut raw = String::new();
-    let mut chars = line.chars().peekable();
-    let finish = |cur: &mut String, raw: &mut String, out: &mut Vec<Option<String>>| {
-        if *raw == opts.null {
-            out.push(None);
+fn memchr_count(b: &[u8]) -> u64 {
+    b.iter().filter(|c| **c == b'\n').count() as u64
+}
+
+/// Where the record starting at `start` ends (exclusive, without its newline) and where the
+/// next one starts. CSV records may span lines inside quotes.
+fn record_end(
+    buf: &[u8],
+    opts: &CopyOptions,
+    start: usize,
+    at_end: bool,
+) -> Option<(usize, usize)> {
+    let b = &buf[start..];
+    if b.is_empty() {
+        return None;
+    }
+    let csv = opts.format == CopyFormat::Csv;
+    if !csv {
+        // Text format: a row ends at the first newline not preceded by a backslash escape.
+        let mut i = 0;
+        while let Some(p) = b[i..].iter().position(|c| *c == b'\n' || *c == b'\\') {
+            let at = i + p;
+            if b[at] == b'\\' {
+                i = at + 2;
+                if i > b.len() {
+                    break;
+                }
+                continue;
+            }
+            let end = if at > 0 && b[at - 1] == b'\r' {
+                at - 1
+            } else {
+                at
+            };
+            return Some((start + end, start + at + 1));
+        }
+    } else {
+        let mut in_quotes = false;
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            if c == opts.quote {
+                in_quotes = !in_quotes;
+            } else if in_quotes && c == opts.escape && opts.escape != opts.quote {
+                i += 1; // skip the escaped character
+            } else if c == b'\n' && !in_quotes {
+                let end = if i > 0 && b[i - 1] == b'\r' { i - 1 } else { i };
+                return Some((start + end, start + i + 1));
+            }
+            i += 1;
+        }
+    }
+    if at_end {
+        let end = if b.last() == Some(&b'\r') {
+            b.len() - 1
         } else {
-            out.push(Some(std::mem::take(cur)));
+            b.len()
+        };
+        return Some((start + end, start + b.len()));
+    }
+    None
+}
+
+/// Returns the next reusable field slot, cleared.
+fn slot(out: &mut Vec<(bool, String)>, n: usize) -> &mut (bool, String) {
+    if out.len() <= n {
+        out.push((false, String::new()));
+    }
+    let f = &mut out[n];
+    f.0 = false;
+    f.1.clear();
+    f
+}
+
+/// Splits a text-format line into `out` (reusing its strings), undoing backslash escapes; the
+/// NULL string (`\N`) is NULL. Returns the number of fields.
+fn split_text(line: &str, opts: &CopyOptions, out: &mut Vec<(bool, String)>) -> Result<usize> {
+    let delim = opts.delimiter;
+    let b = line.as_bytes();
+    let mut n = 0;
+    let mut start = 0;
+    loop {
+        let end = b[start..]
+            .iter()
+            .position(|c| *c == delim)
+            .map(|p| start + p);
+        // an escaped delimiter (`\<delim>`) belongs to the field: find the real end
+        let mut end = end;
+        if b[start..end.unwrap_or(b.len())].contains(&b'\\') {
+            let mut i = start;
+            end = None;
+            while i < b.len() {
+                if b[i] == b'\\' {
+                    i += 2;
+                    continue;
+                }
+                if b[i] == delim {
+                    end = Some(i);
+                    break;
+                }
+                i += 1;
+            }
         }
-        cur.clear();
-        raw.clear();
-    };
+        let stop = end.unwrap_or(b.len());
+        let raw = &line[start..stop.min(line.len())];
+        let f = slot(out, n);
+        if raw == opts.null {
+            f.0 = true;
+        } else if !raw.contains('\\') {
+            f.1.push_str(raw);
+        } else {
+            unescape_text(raw, &mut f.1);
+        }
+        n += 1;
+        match end {
+            Some(e) => start = e + 1,
+            None => break,
+        }
+    }
+    Ok(n)
+}
+
+fn unescape_text(raw: &str, cur: &mut String) {
+    let mut chars = raw.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == delim {
-            finish(&mut cur, &mut raw, &mut out);
-            continue;
-        }
-        raw.push(c);
         if c != '\\' {
             cur.push(c);
             continue;
@@ -315,7 +407,6 @@ fn split_text(line: &str, opts: &CopyOptions) -> Result<Vec<Option<String>>> {
             cur.push('\\');
             break;
         };
-        raw.push(e);
         match e {
             'b' => cur.push('\u{8}'),
             'f' => cur.push('\u{c}'),
@@ -327,9 +418,7 @@ fn split_text(line: &str, opts: &CopyOptions) -> Result<Vec<Option<String>>> {
                 let mut v = 0u32;
                 let mut k = 0;
                 while k < 2 && chars.peek().is_some_and(|c| c.is_ascii_hexdigit()) {
-                    let d = chars.next().expect("peeked");
-                    raw.push(d);
-                    v = v * 16 + d.to_digit(16).expect("hex");
+                    v = v * 16 + chars.next().and_then(|d| d.to_digit(16)).unwrap_or(0);
                     k += 1;
                 }
                 if k == 0 {
@@ -339,12 +428,10 @@ fn split_text(line: &str, opts: &CopyOptions) -> Result<Vec<Option<String>>> {
                 }
             }
             '0'..='7' => {
-                let mut v = e.to_digit(8).expect("octal");
+                let mut v = e.to_digit(8).unwrap_or(0);
                 let mut k = 1;
                 while k < 3 && chars.peek().is_some_and(|c| ('0'..='7').contains(c)) {
-                    let d = chars.next().expect("peeked");
-                    raw.push(d);
-                    v = v * 8 + d.to_digit(8).expect("octal");
+                    v = v * 8 + chars.next().and_then(|d| d.to_digit(8)).unwrap_or(0);
                     k += 1;
                 }
                 cur.push(char::from_u32(v).unwrap_or('\u{fffd}'));
@@ -352,19 +439,18 @@ fn split_text(line: &str, opts: &CopyOptions) -> Result<Vec<Option<String>>> {
             other => cur.push(other),
         }
     }
-    finish(&mut cur, &mut raw, &mut out);
-    Ok(out)
 }
 
-/// Splits a CSV record: quoted fields keep delimiters and newlines, an unquoted field equal to
-/// the NULL string is NULL, a quoted one never is.
-fn split_csv(rec: &str, opts: &CopyOptions) -> Result<Vec<Option<String>>> {
+/// Splits a CSV record into `out`: quoted fields keep delimiters and newlines, an unquoted
+/// field equal to the NULL string is NULL, a quoted one never is. Returns the field count.
+fn split_csv(rec: &str, opts: &CopyOptions, out: &mut Vec<(bool, String)>) -> Result<usize> {
     let b = rec.as_bytes();
     let (d, q, e) = (opts.delimiter, opts.quote, opts.escape);
-    let mut out = vec![];
+    let mut n = 0;
     let mut i = 0;
+    let mut val = Vec::new();
     loop {
-        let mut val = Vec::new();
+        val.clear();
         let mut quoted = false;
         loop {
             if i >= b.len() || b[i] == d {
@@ -401,23 +487,25 @@ fn split_csv(rec: &str, opts: &CopyOptions) -> Result<Vec<Option<String>>> {
                 i += 1;
             }
         }
-        let s = String::from_utf8(val).map_err(|_| {
+        let s = std::str::from_utf8(&val).map_err(|_| {
             Error::new(
                 SqlState::INVALID_TEXT_REPRESENTATION,
                 "invalid byte sequence for encoding \"UTF8\"",
             )
         })?;
+        let f = slot(out, n);
         if !quoted && s == opts.null {
-            out.push(None);
+            f.0 = true;
         } else {
-            out.push(Some(s));
+            f.1.push_str(s);
         }
+        n += 1;
         if i >= b.len() {
             break;
         }
         i += 1; // delimiter
     }
-    Ok(out)
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -437,7 +525,12 @@ mod tests {
 
     #[test]
     fn text_format_escapes_and_nulls() {
-        let f = split_text("1\ta\\tb\t\\N\tx\\\\y", &opts(false)).unwrap();
+        let mut out = vec![];
+        let n = split_text("1\ta\\tb\t\\N\tx\\\\y", &opts(false), &mut out).unwrap();
+        let f: Vec<Option<String>> = out[..n]
+            .iter()
+            .map(|(null, s)| (!null).then(|| s.clone()))
+            .collect();
         assert_eq!(
             f,
             vec![
@@ -451,7 +544,12 @@ mod tests {
 
     #[test]
     fn csv_quotes_and_nulls() {
-        let f = split_csv("1,\"a,\"\"b\"\"\",,\"\"", &opts(true)).unwrap();
+        let mut out = vec![];
+        let n = split_csv("1,\"a,\"\"b\"\"\",,\"\"", &opts(true), &mut out).unwrap();
+        let f: Vec<Option<String>> = out[..n]
+            .iter()
+            .map(|(null, s)| (!null).then(|| s.clone()))
+            .collect();
         assert_eq!(
             f,
             vec![

@@ -292,7 +292,11 @@ impl EddySession {
             None
         };
         let read = self.read_context(st);
-        let mut w = StatementWrites::default();
+        let mut w = if autocommit {
+            StatementWrites::bulk()
+        } else {
+            StatementWrites::default()
+        };
         let out = match stmt {
             Statement::Insert(ins) => crate::modify::insert(self, &read, ins, params, &mut w).await,
             Statement::Update(u) => crate::modify::update(self, &read, u, params, &mut w).await,
@@ -308,6 +312,7 @@ impl EddySession {
 
     /// Commits a statement's writes, or adds them to the open transaction.
     fn apply(&self, st: &mut State, w: StatementWrites) -> Result<()> {
+        w.check_bulk_duplicates()?;
         match st.txn.as_mut() {
             None => {
                 if !w.set.is_empty() {
@@ -417,7 +422,7 @@ impl EddySession {
                 })
                 .collect::<Result<_>>()?
         };
-        let mut read = self.read_context(st);
+        let read = self.read_context(st);
         let mut defaults = vec![];
         for (i, c) in entry.def.columns.iter().enumerate() {
             if cols.contains(&i) {
@@ -427,12 +432,8 @@ impl EddySession {
                 defaults.push((i, self.constant_default(&c.name, expr).await?));
             }
         }
-        // An empty overlay makes the inserts record the keys they expect to be absent, checked
-        // again at the end in case another session wrote them while data was streaming in.
-        if read.overlay.is_none() {
-            read.overlay = Some(Arc::new(WriteSet::default()));
-        }
-        let copy = CopyIn::new(entry, cols, defaults, opts, read);
+        let bulk = st.txn.is_none();
+        let copy = CopyIn::new(entry, cols, defaults, opts, read, bulk);
         let n = copy.columns();
         st.copy = Some(copy);
         Ok(Output::CopyIn { columns: n })
@@ -572,7 +573,11 @@ pub(crate) fn undefined_table(name: &str) -> Error {
 
 /// Checks that keys a transaction (or COPY) inserted are still absent at commit; skipped when
 /// nothing committed since it started.
-pub(crate) fn validate_absent(engine: &Engine, epoch_started: u64, keys: &[Vec<u8>]) -> Result<()> {
+pub(crate) fn validate_absent<K: AsRef<[u8]>>(
+    engine: &Engine,
+    epoch_started: u64,
+    keys: &[K],
+) -> Result<()> {
     if keys.is_empty() || engine.store.epoch_committed() == epoch_started {
         return Ok(());
     }
@@ -585,7 +590,7 @@ pub(crate) fn validate_absent(engine: &Engine, epoch_started: u64, keys: &[Vec<u
                     "duplicate key value violates unique constraint: a concurrent transaction \
                      inserted the same key",
                 )
-                .with_detail(format!("key bytes {k:02x?}")));
+                .with_detail(format!("key bytes {:02x?}", k.as_ref())));
             }
         }
     }
@@ -711,10 +716,21 @@ impl Session for EddySession {
         let r = match result {
             Ok((w, rows)) => {
                 if st.txn.is_none() {
+                    // Keys were checked against the snapshot the COPY started on; recheck them
+                    // if another session committed while the data streamed in.
                     let _g = self.engine.write_lock.lock().await;
-                    validate_absent(&self.engine, epoch_started, &w.must_be_absent)
-                        .and_then(|_| self.apply(&mut st, w))
-                        .map(|_| rows)
+                    let keys: Vec<&[u8]> = if w
+                        .bulk_table
+                        .as_ref()
+                        .is_some_and(|t| t.codec.has_primary_key())
+                    {
+                        w.set.bulk.keys().collect()
+                    } else {
+                        vec![]
+                    };
+                    let checked = validate_absent(&self.engine, epoch_started, &keys);
+                    drop(keys);
+                    checked.and_then(|_| self.apply(&mut st, w)).map(|_| rows)
                 } else {
                     self.apply(&mut st, w).map(|_| rows)
                 }

@@ -1,8 +1,10 @@
 //! Turning rows into storage writes, with primary-key enforcement.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::row::Rows;
 use eddy_catalog::{ReadContext, TableEntry};
 use eddy_common::{Error, PgType, Result, SqlState};
 use eddy_storage::{Cf, WriteSet, row_key};
@@ -14,6 +16,28 @@ pub struct StatementWrites {
     /// Keys this statement inserted that did not exist in its snapshot: at COMMIT of a
     /// transaction they must still not exist, or another session inserted them meanwhile.
     pub must_be_absent: Vec<Vec<u8>>,
+    /// Plain inserts go to `set.bulk` (allowed outside transactions only).
+    pub bulk_mode: bool,
+    /// The table bulk inserts went to, for the duplicate check at the end of the statement.
+    pub bulk_table: Option<Arc<TableEntry>>,
+}
+
+impl StatementWrites {
+    pub fn bulk() -> Self {
+        StatementWrites {
+            bulk_mode: true,
+            ..Default::default()
+        }
+    }
+
+    /// Bulk inserts are checked against the snapshot chunk by chunk; a key inserted twice by
+    /// the same statement is caught here, once, before commit.
+    pub fn check_bulk_duplicates(&self) -> Result<()> {
+        match (&self.bulk_table, self.set.bulk.find_duplicate()) {
+            (Some(entry), Some(key)) => Err(duplicate_key(entry, &key[6..])),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -37,7 +61,7 @@ pub struct Inserted {
 
 /// Writes every row of `batch` (already conformed to the table) as an insert.
 pub fn insert_batch(
-    entry: &TableEntry,
+    entry: &Arc<TableEntry>,
     read: &ReadContext,
     batch: &RecordBatch,
     on_conflict: OnConflict,
@@ -51,11 +75,18 @@ pub fn insert_batch(
         let start = entry.allocate_rowids(n as u64, &mut w.set);
         for i in 0..n {
             let key = row_key(entry.id(), &(start + i as u64).to_be_bytes());
-            w.set.put(Cf::Data, key, values.row(i).data().to_vec());
+            if w.bulk_mode {
+                w.set.bulk.push(&key, values.row(i).data());
+            } else {
+                w.set.put(Cf::Data, key, values.row(i).data().to_vec());
+            }
             rows.push(i);
         }
         return Ok(Inserted { rows, conflicts });
     };
+    if w.bulk_mode && on_conflict == OnConflict::Error {
+        return insert_bulk(entry, read, &keys, &values, w);
+    }
     let full: Vec<Vec<u8>> = keys.iter().map(|k| row_key(entry.id(), k.data())).collect();
     let existing = read.multi_get(&full)?;
     let mut seen: HashSet<&[u8]> = HashSet::with_capacity(n);
@@ -100,6 +131,40 @@ pub fn insert_batch(
         rows.push(i);
     }
     Ok(Inserted { rows, conflicts })
+}
+
+/// Plain inserts outside a transaction: keys checked against the snapshot in one multi-get,
+/// rows appended to the flat bulk buffer.
+fn insert_bulk(
+    entry: &Arc<TableEntry>,
+    read: &ReadContext,
+    keys: &Rows,
+    values: &Rows,
+    w: &mut StatementWrites,
+) -> Result<Inserted> {
+    let n = keys.num_rows();
+    let mut flat = Vec::with_capacity(keys.size());
+    let mut ends = Vec::with_capacity(n);
+    for k in keys.iter() {
+        flat.extend_from_slice(&row_key(entry.id(), k.data()));
+        ends.push(flat.len());
+    }
+    let slices: Vec<&[u8]> = (0..n)
+        .map(|i| &flat[if i == 0 { 0 } else { ends[i - 1] }..ends[i]])
+        .collect();
+    for (i, v) in read.multi_get(&slices)?.iter().enumerate() {
+        if v.is_some() {
+            return Err(duplicate_key(entry, keys.row(i).data()));
+        }
+    }
+    for (i, k) in slices.iter().enumerate() {
+        w.set.bulk.push(k, values.row(i).data());
+    }
+    w.bulk_table = Some(entry.clone());
+    Ok(Inserted {
+        rows: (0..n).collect(),
+        conflicts: vec![],
+    })
 }
 
 /// PostgreSQL's unique-violation error, naming the key.

@@ -12,4 +12,4 @@ mod write_set;
 
 pub use keys::{VNODE_COUNT, row_key, table_prefix, vnode_of};
 pub use store::{Cf, Snapshot, Store};
-pub use write_set::WriteSet;
+pub use write_set::{BulkPuts, WriteSet};

@@ -120,6 +120,9 @@ impl Store {
                 None => batch.delete_cf(data, k),
             }
         }
+        for (k, v) in writes.bulk.iter() {
+            batch.put_cf(data, k, v);
+        }
         for (k, v) in &writes.meta {
             match v {
                 Some(v) => batch.put_cf(meta, k, v),
@@ -172,13 +175,13 @@ impl Snapshot {
 
     /// Looks up many keys at once; RocksDB batches the work, which matters for the primary-key
     /// checks of a large COPY.
-    pub fn multi_get(&self, cf: Cf, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+    pub fn multi_get<K: AsRef<[u8]>>(&self, cf: Cf, keys: &[K]) -> Result<Vec<Option<Vec<u8>>>> {
         let mut ro = ReadOptions::default();
         ro.set_snapshot(&self.inner);
         let handle = self.store.cf(cf);
         self.store
             .db
-            .batched_multi_get_cf_opt(handle, keys.iter(), false, &ro)
+            .batched_multi_get_cf_opt(handle, keys.iter().map(|k| k.as_ref()), false, &ro)
             .into_iter()
             .map(|r| {
                 r.map(|o| o.map(|p| p.to_vec()))

@@ -12,6 +12,57 @@ pub struct WriteSet {
     pub meta: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// Prefixes of `data` to delete whole (a dropped table), applied before the puts above.
     pub data_prefix_deletes: Vec<Vec<u8>>,
+    /// Inserts of keys checked to be absent, for autocommit bulk loads: kept flat and unordered,
+    /// so a large COPY costs no map node or allocation per row. Never read by a scan, so only
+    /// statements outside a transaction may use it.
+    pub bulk: BulkPuts,
+}
+
+/// Append-only `data` puts in one buffer: `key | value` back to back, indexed by lengths.
+#[derive(Default, Debug, Clone)]
+pub struct BulkPuts {
+    bytes: Vec<u8>,
+    /// (offset, key length, value length) of each put.
+    index: Vec<(usize, u32, u32)>,
+}
+
+impl BulkPuts {
+    pub fn push(&mut self, key: &[u8], value: &[u8]) {
+        self.index
+            .push((self.bytes.len(), key.len() as u32, value.len() as u32));
+        self.bytes.extend_from_slice(key);
+        self.bytes.extend_from_slice(value);
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.index.iter().map(|&(off, kl, vl)| {
+            let k = off + kl as usize;
+            (&self.bytes[off..k], &self.bytes[k..k + vl as usize])
+        })
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// A key put twice, if any (sorting the index, not the data).
+    pub fn find_duplicate(&self) -> Option<&[u8]> {
+        let key = |i: &(usize, u32, u32)| &self.bytes[i.0..i.0 + i.1 as usize];
+        let mut order: Vec<&(usize, u32, u32)> = self.index.iter().collect();
+        order.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+        order
+            .windows(2)
+            .find(|w| key(w[0]) == key(w[1]))
+            .map(|w| key(w[0]))
+    }
 }
 
 impl WriteSet {
@@ -54,16 +105,20 @@ impl WriteSet {
             self.data.retain(|k, _| !k.starts_with(p));
         }
         self.data_prefix_deletes.extend(later.data_prefix_deletes);
+        debug_assert!(later.bulk.is_empty(), "bulk puts never join a transaction");
         self.data.extend(later.data);
         self.meta.extend(later.meta);
     }
 
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty() && self.meta.is_empty() && self.data_prefix_deletes.is_empty()
+        self.data.is_empty()
+            && self.meta.is_empty()
+            && self.data_prefix_deletes.is_empty()
+            && self.bulk.is_empty()
     }
 
     pub fn len(&self) -> usize {
-        self.data.len() + self.meta.len()
+        self.data.len() + self.meta.len() + self.bulk.len()
     }
 
     /// Keys of `cf` in `[prefix, prefix+)` with their pending value.
