@@ -311,7 +311,7 @@ impl EddySession {
     }
 
     /// Commits a statement's writes, or adds them to the open transaction.
-    fn apply(&self, st: &mut State, w: StatementWrites) -> Result<()> {
+    fn apply(&self, st: &mut State, mut w: StatementWrites) -> Result<()> {
         w.check_bulk_duplicates()?;
         match st.txn.as_mut() {
             None => {

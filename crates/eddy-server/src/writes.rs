@@ -32,8 +32,8 @@ impl StatementWrites {
 
     /// Bulk inserts are checked against the snapshot chunk by chunk; a key inserted twice by
     /// the same statement is caught here, once, before commit.
-    pub fn check_bulk_duplicates(&self) -> Result<()> {
-        match (&self.bulk_table, self.set.bulk.find_duplicate()) {
+    pub fn check_bulk_duplicates(&mut self) -> Result<()> {
+        match (&self.bulk_table, self.set.bulk.sort_and_find_duplicate()) {
             (Some(entry), Some(key)) => Err(duplicate_key(entry, &key[6..])),
             _ => Ok(()),
         }

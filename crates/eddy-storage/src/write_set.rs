@@ -53,15 +53,16 @@ impl BulkPuts {
         self.iter().map(|(k, _)| k)
     }
 
-    /// A key put twice, if any (sorting the index, not the data).
-    pub fn find_duplicate(&self) -> Option<&[u8]> {
-        let key = |i: &(usize, u32, u32)| &self.bytes[i.0..i.0 + i.1 as usize];
-        let mut order: Vec<&(usize, u32, u32)> = self.index.iter().collect();
-        order.sort_unstable_by(|a, b| key(a).cmp(key(b)));
-        order
+    /// Orders the puts by key (the index, not the data) and returns a key put twice, if any.
+    /// Sorted puts also make the commit cheaper: RocksDB's memtable inserts them in order.
+    pub fn sort_and_find_duplicate(&mut self) -> Option<&[u8]> {
+        let bytes = &self.bytes;
+        let key = |i: &(usize, u32, u32)| &bytes[i.0..i.0 + i.1 as usize];
+        self.index.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+        self.index
             .windows(2)
-            .find(|w| key(w[0]) == key(w[1]))
-            .map(|w| key(w[0]))
+            .find(|w| key(&w[0]) == key(&w[1]))
+            .map(|w| key(&w[0]))
     }
 }
 
