@@ -128,15 +128,20 @@ pub async fn insert(
 ) -> Result<Output> {
     let (entry, alias) = insert_table(sess, ins)?;
     let (mode, do_update) = on_conflict(ins, &entry)?;
-    let mut plain = ins.clone();
-    plain.on = None;
-    plain.returning = None;
-    plain.table_alias = None;
-    let plan = sess.plan(&Statement::Insert(plain), params).await?;
-    let LogicalPlan::Dml(dml) = plan else {
-        return Err(Error::internal("INSERT did not plan to a DML node"));
+    let batches = match placeholder_rows(sess, ins, &entry, &params).await? {
+        Some(batch) => vec![batch],
+        None => {
+            let mut plain = ins.clone();
+            plain.on = None;
+            plain.returning = None;
+            plain.table_alias = None;
+            let plan = sess.plan(&Statement::Insert(plain), params).await?;
+            let LogicalPlan::Dml(dml) = plan else {
+                return Err(Error::internal("INSERT did not plan to a DML node"));
+            };
+            sess.run(dml.input.as_ref().clone()).await?
+        }
     };
-    let batches = sess.run(dml.input.as_ref().clone()).await?;
     let mut inserted = vec![];
     let mut count = 0usize;
     for b in batches {
@@ -163,6 +168,97 @@ pub async fn insert(
         Some(items) => returning(&entry, &alias, items, inserted, "INSERT 0").await,
         None => Ok(Output::Command(format!("INSERT 0 {count}"))),
     }
+}
+
+/// The rows of `INSERT ... VALUES ($1, $2), ($3, $4)` built straight from the bound
+/// parameters, as drivers' batched inserts send them: no query planning at all. `None` when the
+/// statement has any other shape (literals, expressions, a SELECT), which DataFusion plans.
+async fn placeholder_rows(
+    sess: &EddySession,
+    ins: &Insert,
+    entry: &TableEntry,
+    params: &[ScalarValue],
+) -> Result<Option<RecordBatch>> {
+    use datafusion::sql::sqlparser::ast::{Expr as AstExpr, SetExpr, Value};
+    let Some(source) = &ins.source else {
+        return Ok(None);
+    };
+    if source.with.is_some() || source.order_by.is_some() || source.limit_clause.is_some() {
+        return Ok(None);
+    }
+    let SetExpr::Values(values) = source.body.as_ref() else {
+        return Ok(None);
+    };
+    let targets: Vec<usize> = if ins.columns.is_empty() {
+        (0..entry.def.columns.len()).collect()
+    } else {
+        let mut t = vec![];
+        for c in &ins.columns {
+            let name =
+                c.0.last()
+                    .and_then(|p| p.as_ident())
+                    .map(names::ident)
+                    .unwrap_or_default();
+            match entry.def.column_index(&name) {
+                Some(i) if !t.contains(&i) => t.push(i),
+                _ => return Ok(None),
+            }
+        }
+        t
+    };
+    let mut per_column: Vec<Vec<ScalarValue>> =
+        vec![Vec::with_capacity(values.rows.len()); targets.len()];
+    for row in &values.rows {
+        if row.content.len() != targets.len() {
+            return Ok(None);
+        }
+        for (j, e) in row.content.iter().enumerate() {
+            let AstExpr::Value(v) = e else {
+                return Ok(None);
+            };
+            let Value::Placeholder(p) = &v.value else {
+                return Ok(None);
+            };
+            let Some(i) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) else {
+                return Ok(None);
+            };
+            let Some(value) = i.checked_sub(1).and_then(|i| params.get(i)) else {
+                return Ok(None);
+            };
+            per_column[j].push(value.clone());
+        }
+    }
+    let n = values.rows.len();
+    let mut columns: Vec<Option<datafusion::arrow::array::ArrayRef>> =
+        vec![None; entry.def.columns.len()];
+    for (j, vals) in per_column.into_iter().enumerate() {
+        match ScalarValue::iter_to_array(vals) {
+            Ok(a) => columns[targets[j]] = Some(a),
+            Err(_) => return Ok(None),
+        }
+    }
+    let mut out = Vec::with_capacity(columns.len());
+    for (i, c) in columns.into_iter().enumerate() {
+        let def = &entry.def.columns[i];
+        out.push(match c {
+            Some(c) => c,
+            None => match entry.defaults.get(&def.name) {
+                Some(expr) if !expr.is_volatile() => sess
+                    .constant_default(&def.name, expr)
+                    .await?
+                    .to_array_of_size(n)?,
+                Some(_) => return Ok(None),
+                None => datafusion::arrow::array::new_null_array(&def.ty.to_arrow(), n),
+            },
+        });
+    }
+    let schema = Arc::new(Schema::new(
+        out.iter()
+            .zip(&entry.def.columns)
+            .map(|(a, c)| Field::new(&c.name, a.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    ));
+    Ok(Some(RecordBatch::try_new(schema, out)?))
 }
 
 fn take_rows(b: &RecordBatch, rows: &[usize]) -> Result<RecordBatch> {

@@ -441,7 +441,7 @@ impl EddySession {
 
     /// A column DEFAULT evaluated once for a whole COPY, as PostgreSQL evaluates `now()` once per
     /// transaction. Volatile defaults (`random()`) would need a value per row: refused.
-    async fn constant_default(
+    pub(crate) async fn constant_default(
         &self,
         column: &str,
         expr: &datafusion::logical_expr::Expr,

@@ -389,3 +389,52 @@ async fn copy_fills_omitted_columns_with_defaults() {
         .expect("volatile default refused");
     assert_eq!(e.code().unwrap().code(), "0A000");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batched_parameter_insert_with_column_list_defaults_and_conflicts() {
+    let s = EddyServer::start();
+    let c = connect(&s.conn_str()).await;
+    c.batch_execute("CREATE TABLE t (id int PRIMARY KEY, kind text DEFAULT 'plain', n bigint)")
+        .await
+        .unwrap();
+    let ins = c
+        .prepare("INSERT INTO t (n, id) VALUES ($1, $2), ($3, $4)")
+        .await
+        .unwrap();
+    assert_eq!(
+        ins.params(),
+        &[Type::INT8, Type::INT4, Type::INT8, Type::INT4]
+    );
+    assert_eq!(
+        c.execute(&ins, &[&10i64, &1i32, &20i64, &2i32])
+            .await
+            .unwrap(),
+        2
+    );
+    // a duplicate inside one statement and one against stored rows both fail, writing nothing
+    let e = c
+        .execute(&ins, &[&30i64, &3i32, &40i64, &3i32])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code().unwrap().code(), "23505");
+    let e = c
+        .execute(&ins, &[&30i64, &3i32, &40i64, &1i32])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code().unwrap().code(), "23505");
+    let rows = c
+        .query("SELECT id, kind, n FROM t ORDER BY id", &[])
+        .await
+        .unwrap();
+    let got: Vec<(i32, String, i64)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(got, vec![(1, "plain".into(), 10), (2, "plain".into(), 20)]);
+    // NULL into a NOT NULL key is refused
+    let e = c
+        .execute(&ins, &[&1i64, &None::<i32>, &2i64, &9i32])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code().unwrap().code(), "23502");
+}
