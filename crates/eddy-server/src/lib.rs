@@ -14,6 +14,7 @@ mod interval;
 mod json;
 mod modify;
 mod names;
+mod point_read;
 mod session;
 mod settings;
 mod text_input;

@@ -656,7 +656,13 @@ pub async fn describe(
     };
     let mut params: Vec<PgType> = vec![];
     if let Some(plan) = plan {
-        let types = plan.get_parameter_types()?;
+        let mut types = plan.get_parameter_types()?;
+        for (name, dt) in cast_placeholder_types(&plan)? {
+            let slot = types.entry(name).or_insert(None);
+            if slot.is_none() {
+                *slot = Some(dt);
+            }
+        }
         let n = types
             .keys()
             .filter_map(|k| k.strip_prefix('$')?.parse::<usize>().ok())
@@ -678,6 +684,32 @@ pub async fn describe(
             .collect();
     }
     Ok(Described { params, columns })
+}
+
+/// PostgreSQL types `$1::timestamp` as timestamp; DataFusion leaves a placeholder under a cast
+/// untyped. Collect the cast targets of bare placeholders.
+fn cast_placeholder_types(plan: &LogicalPlan) -> Result<Vec<(String, DataType)>> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::logical_expr::Expr;
+    let mut out = vec![];
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|e| {
+            e.apply(|e| {
+                let (inner, dt) = match e {
+                    Expr::Cast(c) => (&c.expr, c.field.data_type()),
+                    Expr::TryCast(c) => (&c.expr, c.field.data_type()),
+                    _ => return Ok(TreeNodeRecursion::Continue),
+                };
+                if let Expr::Placeholder(p) = inner.as_ref()
+                    && p.field.is_none()
+                {
+                    out.push((p.id.clone(), dt.clone()));
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })?;
+    Ok(out)
 }
 
 async fn plan_hidden(sess: &EddySession, query: &str) -> Result<LogicalPlan> {

@@ -250,7 +250,10 @@ impl EddySession {
         q: &Query,
         params: Vec<ScalarValue>,
     ) -> Result<Output> {
-        self.read_context(st);
+        let read = self.read_context(st);
+        if let Some(out) = crate::point_read::try_point_read(&self.engine, &read, q, &params)? {
+            return Ok(out);
+        }
         let plan = self.plan(stmt, params).await?;
         let columns = crate::session::columns_of(&plan, Some(q));
         let batches = self.run(plan).await?;
