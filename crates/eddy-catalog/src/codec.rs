@@ -122,6 +122,16 @@ impl TableCodec {
     }
 }
 
+impl TableCodec {
+    /// Encodes primary-key column arrays (in key order) as key rows.
+    pub fn encode_key_arrays(&self, arrays: &[ArrayRef]) -> Result<Rows> {
+        match &self.key {
+            None => Err(Error::internal("table has no primary key")),
+            Some((_, conv)) => Ok(conv.convert_columns(arrays)?),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,15 +181,5 @@ mod tests {
         let keys = codec.encode_keys(&batch).unwrap().unwrap();
         assert!(keys.row(0).data() < keys.row(1).data());
         assert!(keys.row(1).data() < keys.row(2).data());
-    }
-}
-
-impl TableCodec {
-    /// Encodes primary-key column arrays (in key order) as key rows.
-    pub fn encode_key_arrays(&self, arrays: &[ArrayRef]) -> Result<Rows> {
-        match &self.key {
-            None => Err(Error::internal("table has no primary key")),
-            Some((_, conv)) => Ok(conv.convert_columns(arrays)?),
-        }
     }
 }

@@ -67,9 +67,13 @@ impl fmt::Debug for SqlState {
 type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// An error as a client will see it: `SQLSTATE`, message in PostgreSQL style (lower case, no
-/// trailing period), optional detail and hint, and the cause chain for logs.
+/// trailing period), optional detail and hint, and the cause chain for logs. The body is boxed
+/// so `Result<T>` stays one pointer wide on the hot paths that never fail.
 #[derive(Debug)]
-pub struct Error {
+pub struct Error(Box<ErrorBody>);
+
+#[derive(Debug)]
+pub struct ErrorBody {
     pub state: SqlState,
     pub message: String,
     pub detail: Option<String>,
@@ -80,6 +84,20 @@ pub struct Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl std::ops::Deref for Error {
+    type Target = ErrorBody;
+
+    fn deref(&self) -> &ErrorBody {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut ErrorBody {
+        &mut self.0
+    }
+}
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -97,14 +115,19 @@ impl std::error::Error for Error {
 
 impl Error {
     pub fn new(state: SqlState, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(ErrorBody {
             state,
             message: message.into(),
             detail: None,
             hint: None,
             context: None,
             source: None,
-        }
+        }))
+    }
+
+    /// The error's parts, to hand over to the wire.
+    pub fn into_body(self) -> ErrorBody {
+        *self.0
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {

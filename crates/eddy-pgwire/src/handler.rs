@@ -110,6 +110,7 @@ struct EddyParser<B> {
 }
 
 pub(crate) fn to_wire(e: eddy_common::Error) -> PgWireError {
+    let e = e.into_body();
     let mut info = ErrorInfo::new("ERROR".into(), e.state.code().into(), e.message);
     info.detail = e.detail;
     info.hint = e.hint;
@@ -169,6 +170,7 @@ impl<B: Backend> StartupHandler for EddyHandler<B> {
             .cloned()
             .unwrap_or_else(|| user.clone());
         let session = self.backend.new_session(&user, &database).map_err(|e| {
+            let e = e.into_body();
             let mut info = ErrorInfo::new("FATAL".into(), e.state.code().into(), e.message);
             info.detail = e.detail;
             PgWireError::UserError(Box::new(info))
@@ -328,13 +330,11 @@ impl<B: Backend> SimpleQueryHandler for EddyHandler<B> {
 
 fn pg_type_of_oid(oid: u32) -> Option<eddy_common::PgType> {
     let t = Type::from_oid(oid)?;
-    eddy_common::PgType::parse(t.name())
-        .ok()
-        .or_else(|| match oid {
-            1043 => Some(eddy_common::PgType::Varchar(None)),
-            1700 => Some(eddy_common::PgType::Numeric(None)),
-            _ => None,
-        })
+    eddy_common::PgType::parse(t.name()).ok().or(match oid {
+        1043 => Some(eddy_common::PgType::Varchar(None)),
+        1700 => Some(eddy_common::PgType::Numeric(None)),
+        _ => None,
+    })
 }
 
 #[async_trait]

@@ -89,17 +89,18 @@ fn on_conflict<'a>(
                 return Err(no_match());
             }
         }
-        Some(ConflictTarget::OnConstraint(c)) => {
-            if pk.is_empty() || names::relation(c, "")?.1 != entry.def.pkey_name() {
-                return Err(Error::new(
-                    SqlState::UNDEFINED_OBJECT,
-                    format!(
-                        "constraint \"{c}\" for table \"{}\" does not exist",
-                        entry.def.name
-                    ),
-                ));
-            }
+        Some(ConflictTarget::OnConstraint(c))
+            if pk.is_empty() || names::relation(c, "")?.1 != entry.def.pkey_name() =>
+        {
+            return Err(Error::new(
+                SqlState::UNDEFINED_OBJECT,
+                format!(
+                    "constraint \"{c}\" for table \"{}\" does not exist",
+                    entry.def.name
+                ),
+            ));
         }
+        Some(ConflictTarget::OnConstraint(_)) => {}
         None if matches!(oc.action, OnConflictAction::DoUpdate(_)) => {
             return Err(Error::syntax(
                 "ON CONFLICT DO UPDATE requires inference specification or constraint name",

@@ -41,7 +41,7 @@ async fn writer(conn: String, mut next_id: i64, seed: u64, ledger: Arc<Mutex<Led
     tokio::spawn(conn);
     let mut rng = Rng(seed | 1);
     loop {
-        let batch: Vec<i64> = if rng.next() % 3 == 0 {
+        let batch: Vec<i64> = if rng.next().is_multiple_of(3) {
             (next_id..next_id + 50).collect()
         } else {
             vec![next_id]
