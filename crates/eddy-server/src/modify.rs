@@ -14,8 +14,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
-    ConflictTarget, Delete, Insert, OnConflictAction, OnInsert, SelectItem, Statement, TableObject,
-    Update,
+    ConflictTarget, Insert, OnConflictAction, OnInsert, SelectItem, Statement, TableObject,
 };
 use eddy_catalog::{DEFAULT_SCHEMA, ReadContext, TableEntry};
 use eddy_common::{Error, PgType, Result, SqlState};
@@ -430,6 +429,33 @@ async fn returning(
     })
 }
 
+/// The target, table and rewritten query of an UPDATE or DELETE.
+fn rewrite(
+    sess: &EddySession,
+    stmt: &Statement,
+) -> Result<(
+    eddy_sql::dml::DmlTarget,
+    Arc<TableEntry>,
+    eddy_sql::dml::DmlQuery,
+)> {
+    let t = match stmt {
+        Statement::Update(u) => eddy_sql::dml::target(&u.table, DEFAULT_SCHEMA)?,
+        Statement::Delete(d) => eddy_sql::dml::delete_target(d, DEFAULT_SCHEMA)?,
+        _ => return Err(Error::internal("only UPDATE and DELETE are rewritten")),
+    };
+    let entry = sess
+        .engine
+        .catalog
+        .table(&t.schema, &t.table)
+        .ok_or_else(|| undefined_table(&t.table))?;
+    let q = match stmt {
+        Statement::Update(u) => eddy_sql::dml::update_query(u, &t, &entry.def)?,
+        Statement::Delete(d) => eddy_sql::dml::delete_query(d, &t, &entry.def)?,
+        _ => unreachable!("checked above"),
+    };
+    Ok((t, entry, q))
+}
+
 /// Runs a rewritten UPDATE/DELETE query; returns (row key, row) pairs, each key once.
 async fn affected(
     sess: &EddySession,
@@ -466,17 +492,11 @@ async fn affected(
 pub async fn update(
     sess: &EddySession,
     read: &ReadContext,
-    u: &Update,
+    stmt: &Statement,
     params: Vec<ScalarValue>,
     w: &mut StatementWrites,
 ) -> Result<Output> {
-    let t = eddy_sql::dml::target(&u.table, DEFAULT_SCHEMA)?;
-    let entry = sess
-        .engine
-        .catalog
-        .table(&t.schema, &t.table)
-        .ok_or_else(|| undefined_table(&t.table))?;
-    let q = eddy_sql::dml::update_query(u, &t, &entry.def)?;
+    let (t, entry, q) = rewrite(sess, stmt)?;
     let (keys, batches) = affected(sess, &q.query, params).await?;
     let mut new_rows = vec![];
     let mut at = 0;
@@ -539,18 +559,11 @@ pub async fn update(
 
 pub async fn delete(
     sess: &EddySession,
-    _read: &ReadContext,
-    d: &Delete,
+    stmt: &Statement,
     params: Vec<ScalarValue>,
     w: &mut StatementWrites,
 ) -> Result<Output> {
-    let t = eddy_sql::dml::delete_target(d, DEFAULT_SCHEMA)?;
-    let entry = sess
-        .engine
-        .catalog
-        .table(&t.schema, &t.table)
-        .ok_or_else(|| undefined_table(&t.table))?;
-    let q = eddy_sql::dml::delete_query(d, &t, &entry.def)?;
+    let (t, entry, q) = rewrite(sess, stmt)?;
     let (keys, batches) = affected(sess, &q.query, params).await?;
     let count = keys.len();
     for k in keys {
@@ -595,29 +608,8 @@ pub async fn describe(
             };
             (Some(plan), cols)
         }
-        Statement::Update(u) => {
-            let t = eddy_sql::dml::target(&u.table, DEFAULT_SCHEMA)?;
-            let entry = sess
-                .engine
-                .catalog
-                .table(&t.schema, &t.table)
-                .ok_or_else(|| undefined_table(&t.table))?;
-            let q = eddy_sql::dml::update_query(u, &t, &entry.def)?;
-            let plan = plan_hidden(sess, &q.query).await?;
-            let cols = match &q.returning {
-                Some(items) => Some(returning_columns(&entry, &t.alias, items).await?),
-                None => None,
-            };
-            (Some(plan), cols)
-        }
-        Statement::Delete(d) => {
-            let t = eddy_sql::dml::delete_target(d, DEFAULT_SCHEMA)?;
-            let entry = sess
-                .engine
-                .catalog
-                .table(&t.schema, &t.table)
-                .ok_or_else(|| undefined_table(&t.table))?;
-            let q = eddy_sql::dml::delete_query(d, &t, &entry.def)?;
+        Statement::Update(_) | Statement::Delete(_) => {
+            let (t, entry, q) = rewrite(sess, stmt)?;
             let plan = plan_hidden(sess, &q.query).await?;
             let cols = match &q.returning {
                 Some(items) => Some(returning_columns(&entry, &t.alias, items).await?),

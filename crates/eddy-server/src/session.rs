@@ -302,8 +302,8 @@ impl EddySession {
         };
         let out = match stmt {
             Statement::Insert(ins) => crate::modify::insert(self, &read, ins, params, &mut w).await,
-            Statement::Update(u) => crate::modify::update(self, &read, u, params, &mut w).await,
-            Statement::Delete(d) => crate::modify::delete(self, &read, d, params, &mut w).await,
+            Statement::Update(_) => crate::modify::update(self, &read, stmt, params, &mut w).await,
+            Statement::Delete(_) => crate::modify::delete(self, stmt, params, &mut w).await,
             _ => unreachable!("only DML reaches write"),
         };
         self.slot.set_expose_row_key(false);

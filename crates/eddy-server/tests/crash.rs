@@ -134,6 +134,10 @@ async fn acknowledged_writes_survive_sigkill() {
         // ids never reused: a lost in-flight id stays unused
     }
     let l = ledger.lock().unwrap();
+    eprintln!(
+        "{KILLS} kills, {} acknowledged rows verified after every restart",
+        l.acked.len()
+    );
     assert!(
         l.acked.len() > KILLS,
         "the writer made progress ({} rows)",

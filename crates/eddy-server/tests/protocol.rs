@@ -438,3 +438,29 @@ async fn batched_parameter_insert_with_column_list_defaults_and_conflicts() {
         .unwrap_err();
     assert_eq!(e.code().unwrap().code(), "23502");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parameter_under_a_cast_takes_the_cast_type() {
+    let s = EddyServer::start();
+    let c = connect(&s.conn_str()).await;
+    c.batch_execute("CREATE TABLE t (id int PRIMARY KEY, at timestamp)")
+        .await
+        .unwrap();
+    let stmt = c
+        .prepare("INSERT INTO t VALUES ($1, $2::timestamp)")
+        .await
+        .unwrap();
+    assert_eq!(stmt.params(), &[Type::INT4, Type::TIMESTAMP]);
+    let when = std::time::UNIX_EPOCH + Duration::from_secs(1_704_067_200);
+    c.execute(&stmt, &[&1i32, &when]).await.unwrap();
+    let stmt = c.prepare("SELECT $1::bigint + 1").await.unwrap();
+    assert_eq!(stmt.params(), &[Type::INT8]);
+    let row = c.query_one(&stmt, &[&41i64]).await.unwrap();
+    assert_eq!(row.get::<_, i64>(0), 42);
+    let at: std::time::SystemTime = c
+        .query_one("SELECT at FROM t WHERE id = 1", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(at, when);
+}
