@@ -34,10 +34,13 @@ pub struct ReadContext {
 impl ReadContext {
     /// The current value of a data key: the overlay wins over the snapshot.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if let Some(o) = &self.overlay
-            && let Some(v) = o.get(Cf::Data, key)
-        {
-            return Ok(v.clone());
+        if let Some(o) = &self.overlay {
+            if let Some(v) = o.get(Cf::Data, key) {
+                return Ok(v.clone());
+            }
+            if truncated(o, key) {
+                return Ok(None);
+            }
         }
         self.snapshot.get(Cf::Data, key)
     }
@@ -49,6 +52,8 @@ impl ReadContext {
             for (i, k) in keys.iter().enumerate() {
                 if let Some(v) = o.get(Cf::Data, k.as_ref()) {
                     out[i] = v.clone();
+                } else if truncated(o, k.as_ref()) {
+                    out[i] = None;
                 }
             }
         }
@@ -96,6 +101,14 @@ impl ReadContext {
         }
         Ok(())
     }
+}
+
+/// Whether the overlay deleted the whole range `key` lies in (a TRUNCATE or DROP).
+fn truncated(overlay: &WriteSet, key: &[u8]) -> bool {
+    overlay
+        .data_prefix_deletes
+        .iter()
+        .any(|p| key.starts_with(p))
 }
 
 /// The per-session place where the running statement's `ReadContext` is put before planning.

@@ -213,6 +213,11 @@ fn classify_datafusion(e: DataFusionError) -> Error {
         (SqlState::UNDEFINED_TABLE, m)
     } else if let Some(m) = column_not_found(&text) {
         (SqlState::UNDEFINED_COLUMN, m)
+    } else if lower.contains("non-boolean predicate") {
+        (
+            SqlState::DATATYPE_MISMATCH,
+            "argument of WHERE must be type boolean".to_string(),
+        )
     } else if lower.contains("ambiguous reference") {
         (SqlState::AMBIGUOUS_COLUMN, strip_prefixes(&text))
     } else if lower.contains("can't cast value") {

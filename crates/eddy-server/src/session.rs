@@ -139,9 +139,10 @@ impl EddySession {
         match stmt {
             Statement::Query(q) => self.select(st, stmt, q, params).await,
             Statement::Explain { .. } => self.explain(st, stmt).await,
-            Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
-                self.write(st, stmt, params).await
-            }
+            Statement::Insert(_)
+            | Statement::Update(_)
+            | Statement::Delete(_)
+            | Statement::Truncate(_) => self.write(st, stmt, params).await,
             Statement::CreateTable(ct) => {
                 self.no_txn(st, "CREATE TABLE")?;
                 let def = eddy_sql::ddl::create_table(ct, DEFAULT_SCHEMA)?;
@@ -304,6 +305,7 @@ impl EddySession {
             Statement::Insert(ins) => crate::modify::insert(self, &read, ins, params, &mut w).await,
             Statement::Update(_) => crate::modify::update(self, &read, stmt, params, &mut w).await,
             Statement::Delete(_) => crate::modify::delete(self, stmt, params, &mut w).await,
+            Statement::Truncate(t) => self.truncate(t, &mut w),
             _ => unreachable!("only DML reaches write"),
         };
         self.slot.set_expose_row_key(false);
@@ -311,6 +313,33 @@ impl EddySession {
         let out = out?;
         self.apply(st, w)?;
         Ok(out)
+    }
+
+    /// TRUNCATE deletes each table's key range, transactionally like any other write.
+    fn truncate(
+        &self,
+        t: &datafusion::sql::sqlparser::ast::Truncate,
+        w: &mut StatementWrites,
+    ) -> Result<Output> {
+        if t.partitions.is_some() || t.identity.is_some() {
+            return Err(Error::unsupported(
+                "TRUNCATE with partitions or identity options",
+            ));
+        }
+        let mut entries = vec![];
+        for target in &t.table_names {
+            let (schema, name) = names::relation(&target.name, DEFAULT_SCHEMA)?;
+            match self.engine.catalog.table(&schema, &name) {
+                Some(e) => entries.push(e),
+                None if t.if_exists => {}
+                None => return Err(undefined_table(&name)),
+            }
+        }
+        for e in entries {
+            w.set
+                .delete_range(Cf::Data, eddy_storage::table_prefix(e.id()).to_vec());
+        }
+        Ok(Output::Command("TRUNCATE TABLE".into()))
     }
 
     /// Commits a statement's writes, or adds them to the open transaction.
