@@ -21,8 +21,8 @@ use pgwire::api::results::{CopyResponse, FieldFormat, FieldInfo, QueryResponse, 
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
-    ClientInfo, ClientPortalStore, ConnectionHandle, ConnectionManager, ErrorHandler,
-    PgWireServerHandlers, PidSecretKeyGenerator, RandomPidSecretKeyGenerator, Type,
+    ClientInfo, ClientPortalStore, ConnectionHandle, ConnectionManager, PgWireServerHandlers,
+    PidSecretKeyGenerator, RandomPidSecretKeyGenerator, Type,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
@@ -88,9 +88,6 @@ impl<B: Backend> PgWireServerHandlers for Handlers<B> {
         self.inner.clone()
     }
     fn copy_handler(&self) -> Arc<impl CopyHandler> {
-        self.inner.clone()
-    }
-    fn error_handler(&self) -> Arc<impl ErrorHandler> {
         self.inner.clone()
     }
     fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
@@ -184,16 +181,6 @@ impl<B: Backend> StartupHandler for EddyHandler<B> {
             .insert::<Arc<ConnectionHandle>>(handle);
         client.session_extensions().insert(guard);
         finish_authentication(client, &Params(self.backend.server_parameters())).await
-    }
-}
-
-impl<B: Backend> ErrorHandler for EddyHandler<B> {
-    fn on_error<C: ClientInfo>(&self, client: &C, error: &mut PgWireError) {
-        if let PgWireError::QueryCanceled = error
-            && let Some(s) = client.session_extensions().get::<B::S>()
-        {
-            s.abort();
-        }
     }
 }
 

@@ -72,13 +72,6 @@ pub struct Described {
     pub columns: Option<Vec<Column>>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TxStatus {
-    Idle,
-    InBlock,
-    Failed,
-}
-
 /// One client session, as the wire layer drives it.
 #[async_trait]
 pub trait Session: Send + Sync + 'static {
@@ -98,9 +91,6 @@ pub trait Session: Send + Sync + 'static {
     /// Ends a COPY FROM STDIN; returns the number of rows it stored.
     async fn copy_done(&self) -> Result<u64>;
     async fn copy_fail(&self, reason: String);
-    fn tx_status(&self) -> TxStatus;
-    /// Called when a running statement is cancelled or the connection drops.
-    fn abort(&self);
 }
 
 /// Makes sessions for new connections.

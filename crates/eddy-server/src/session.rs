@@ -7,7 +7,6 @@
 //! commit together at COMMIT.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -22,7 +21,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 use eddy_catalog::{DEFAULT_SCHEMA, EddyCatalogProvider, ReadContext, ReadSlot};
 use eddy_common::{Error, PgType, Result, SqlState};
-use eddy_pgwire::{Column, Described, Output, Session, TxStatus};
+use eddy_pgwire::{Column, Described, Output, Session};
 use eddy_sql::copy_options::CopyOptions;
 use eddy_sql::names;
 use eddy_storage::{Cf, WriteSet};
@@ -52,7 +51,6 @@ pub struct EddySession {
     pub(crate) ctx: SessionContext,
     pub(crate) slot: ReadSlot,
     state: tokio::sync::Mutex<State>,
-    status: AtomicU8,
 }
 
 impl EddySession {
@@ -68,7 +66,6 @@ impl EddySession {
             ctx,
             slot,
             state: tokio::sync::Mutex::new(State::default()),
-            status: AtomicU8::new(0),
         }
     }
 
@@ -119,15 +116,6 @@ impl EddySession {
 
     pub(crate) async fn run(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>> {
         Ok(self.ctx.execute_logical_plan(plan).await?.collect().await?)
-    }
-
-    fn set_status(&self, st: &State) {
-        let s = match &st.txn {
-            None => 0,
-            Some(t) if t.failed => 2,
-            Some(_) => 1,
-        };
-        self.status.store(s, Ordering::Release);
     }
 
     async fn dispatch(
@@ -723,7 +711,6 @@ impl Session for EddySession {
         {
             t.failed = true;
         }
-        self.set_status(&st);
         r
     }
 
@@ -743,7 +730,7 @@ impl Session for EddySession {
                 "no COPY in progress",
             ));
         };
-        let epoch_started = copy_epoch(&copy);
+        let epoch_started = copy.epoch_started();
         let result = copy.finish();
         let r = match result {
             Ok((w, rows)) => {
@@ -774,7 +761,6 @@ impl Session for EddySession {
         {
             t.failed = true;
         }
-        self.set_status(&st);
         r
     }
 
@@ -784,20 +770,5 @@ impl Session for EddySession {
         if let Some(t) = st.txn.as_mut() {
             t.failed = true;
         }
-        self.set_status(&st);
     }
-
-    fn tx_status(&self) -> TxStatus {
-        match self.status.load(Ordering::Acquire) {
-            0 => TxStatus::Idle,
-            1 => TxStatus::InBlock,
-            _ => TxStatus::Failed,
-        }
-    }
-
-    fn abort(&self) {}
-}
-
-fn copy_epoch(c: &CopyIn) -> u64 {
-    c.epoch_started()
 }
