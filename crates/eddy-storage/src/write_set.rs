@@ -24,6 +24,8 @@ pub struct BulkPuts {
     bytes: Vec<u8>,
     /// (offset, key length, value length) of each put.
     index: Vec<(usize, u32, u32)>,
+    /// The index is in strictly increasing key order (set by a sort that found no duplicate).
+    sorted_unique: bool,
 }
 
 impl BulkPuts {
@@ -59,10 +61,14 @@ impl BulkPuts {
         let bytes = &self.bytes;
         let key = |i: &(usize, u32, u32)| &bytes[i.0..i.0 + i.1 as usize];
         self.index.sort_unstable_by(|a, b| key(a).cmp(key(b)));
-        self.index
-            .windows(2)
-            .find(|w| key(&w[0]) == key(&w[1]))
-            .map(|w| key(&w[0]))
+        let dup = self.index.windows(2).position(|w| key(&w[0]) == key(&w[1]));
+        self.sorted_unique = dup.is_none();
+        dup.map(|i| key(&self.index[i]))
+    }
+
+    /// Whether `iter` yields strictly increasing keys, as an SST file requires.
+    pub fn is_sorted_unique(&self) -> bool {
+        self.sorted_unique
     }
 }
 
