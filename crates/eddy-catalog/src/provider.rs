@@ -47,7 +47,24 @@ impl ReadContext {
 
     /// Current values of many data keys, in order.
     pub fn multi_get<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Vec<u8>>>> {
-        let mut out = self.snapshot.multi_get(Cf::Data, keys)?;
+        self.multi_get_opt(keys, false)
+    }
+
+    /// `multi_get` for keys in increasing order.
+    pub fn multi_get_sorted<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.multi_get_opt(keys, true)
+    }
+
+    fn multi_get_opt<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        sorted: bool,
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut out = if sorted {
+            self.snapshot.multi_get_sorted(Cf::Data, keys)?
+        } else {
+            self.snapshot.multi_get(Cf::Data, keys)?
+        };
         if let Some(o) = &self.overlay {
             for (i, k) in keys.iter().enumerate() {
                 if let Some(v) = o.get(Cf::Data, k.as_ref()) {

@@ -60,7 +60,8 @@ impl BulkPuts {
     pub fn sort_and_find_duplicate(&mut self) -> Option<&[u8]> {
         let bytes = &self.bytes;
         let key = |i: &(usize, u32, u32)| &bytes[i.0..i.0 + i.1 as usize];
-        self.index.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+        // Stable merge sort: bulk loads push sorted runs (one per chunk), which it merges.
+        self.index.sort_by(|a, b| key(a).cmp(key(b)));
         let dup = self.index.windows(2).position(|w| key(&w[0]) == key(&w[1]));
         self.sorted_unique = dup.is_none();
         dup.map(|i| key(&self.index[i]))
