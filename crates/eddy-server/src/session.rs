@@ -370,7 +370,11 @@ impl EddySession {
             return Ok(Output::Command("COMMIT".into()));
         }
         let _g = self.engine.write_lock.lock().await;
-        validate_absent(&self.engine, txn.epoch_started, &txn.must_be_absent)?;
+        validate_absent(
+            &self.engine,
+            txn.epoch_started,
+            txn.must_be_absent.iter().map(|k| k.as_slice()),
+        )?;
         let _epoch = self.engine.store.commit(writes)?;
         Ok(Output::Command("COMMIT".into()))
     }
@@ -593,24 +597,27 @@ pub(crate) fn undefined_table(name: &str) -> Error {
 
 /// Checks that keys a transaction (or COPY) inserted are still absent at commit; skipped when
 /// nothing committed since it started.
-pub(crate) fn validate_absent<K: AsRef<[u8]>>(
+pub(crate) fn validate_absent<'a>(
     engine: &Engine,
     epoch_started: u64,
-    keys: &[K],
+    keys: impl IntoIterator<Item = &'a [u8]>,
 ) -> Result<()> {
-    if keys.is_empty() || engine.store.epoch_committed() == epoch_started {
+    // Checked before touching the keys: a bulk load's key list is large and usually unneeded.
+    if engine.store.epoch_committed() == epoch_started {
         return Ok(());
     }
     let snap = engine.store.snapshot();
-    for chunk in keys.chunks(8192) {
-        for (k, v) in chunk.iter().zip(snap.multi_get(Cf::Data, chunk)?) {
+    let mut keys = keys.into_iter().peekable();
+    while keys.peek().is_some() {
+        let chunk: Vec<&[u8]> = keys.by_ref().take(8192).collect();
+        for (k, v) in chunk.iter().zip(snap.multi_get(Cf::Data, &chunk)?) {
             if v.is_some() {
                 return Err(Error::new(
                     SqlState::UNIQUE_VIOLATION,
                     "duplicate key value violates unique constraint: a concurrent transaction \
                      inserted the same key",
                 )
-                .with_detail(format!("key bytes {:02x?}", k.as_ref())));
+                .with_detail(format!("key bytes {k:02x?}")));
             }
         }
     }
@@ -738,17 +745,12 @@ impl Session for EddySession {
                     // Keys were checked against the snapshot the COPY started on; recheck them
                     // if another session committed while the data streamed in.
                     let _g = self.engine.write_lock.lock().await;
-                    let keys: Vec<&[u8]> = if w
+                    let keyed = w
                         .bulk_table
                         .as_ref()
-                        .is_some_and(|t| t.codec.has_primary_key())
-                    {
-                        w.set.bulk.keys().collect()
-                    } else {
-                        vec![]
-                    };
-                    let checked = validate_absent(&self.engine, epoch_started, &keys);
-                    drop(keys);
+                        .is_some_and(|t| t.codec.has_primary_key());
+                    let keys = w.set.bulk.keys().filter(|_| keyed);
+                    let checked = validate_absent(&self.engine, epoch_started, keys);
                     checked.and_then(|_| self.apply(&mut st, w)).map(|_| rows)
                 } else {
                     self.apply(&mut st, w).map(|_| rows)
