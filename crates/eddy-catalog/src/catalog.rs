@@ -12,10 +12,12 @@ use eddy_common::{Error, Result, SqlState, TableId};
 use eddy_storage::{Cf, Store, WriteSet, table_prefix};
 
 use crate::codec::TableCodec;
-use crate::defs::{SchemaDef, TableDef};
+use crate::defs::{SchemaDef, TableDef, ViewDef};
+use crate::view_codec::ViewCodec;
 
 const SCHEMA_PREFIX: &[u8] = b"cat/schema/";
 const TABLE_PREFIX: &[u8] = b"cat/table/";
+const VIEW_PREFIX: &[u8] = b"cat/view/";
 const NEXT_ID_KEY: &[u8] = b"cat/next_id";
 const ROWID_PREFIX: &[u8] = b"rowid/";
 /// Ids below this are reserved for built-in objects (pg_catalog, information_schema).
@@ -79,6 +81,53 @@ fn table_key(id: TableId) -> Vec<u8> {
     k
 }
 
+fn view_key(id: TableId) -> Vec<u8> {
+    let mut k = VIEW_PREFIX.to_vec();
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// A view as the engine uses it.
+#[derive(Debug)]
+pub struct ViewEntry {
+    pub def: ViewDef,
+    pub codec: ViewCodec,
+}
+
+impl ViewEntry {
+    pub fn new(def: ViewDef) -> Result<ViewEntry> {
+        Ok(ViewEntry {
+            codec: ViewCodec::new(&def)?,
+            def,
+        })
+    }
+
+    pub fn id(&self) -> TableId {
+        self.def.id
+    }
+
+    /// The state table holding the view's error collection (runtime errors with counts).
+    pub fn errors_id(&self) -> TableId {
+        self.def.id + 1
+    }
+}
+
+/// Either kind of relation a name can resolve to.
+#[derive(Clone, Debug)]
+pub enum Relation {
+    Table(Arc<TableEntry>),
+    View(Arc<ViewEntry>),
+}
+
+impl Relation {
+    pub fn id(&self) -> TableId {
+        match self {
+            Relation::Table(t) => t.id(),
+            Relation::View(v) => v.id(),
+        }
+    }
+}
+
 fn schema_key(name: &str) -> Vec<u8> {
     let mut k = SCHEMA_PREFIX.to_vec();
     k.extend_from_slice(name.as_bytes());
@@ -89,6 +138,7 @@ fn schema_key(name: &str) -> Vec<u8> {
 struct State {
     schemas: BTreeMap<String, SchemaDef>,
     tables: BTreeMap<(String, String), Arc<TableEntry>>,
+    views: BTreeMap<(String, String), Arc<ViewEntry>>,
     next_id: u32,
 }
 
@@ -135,6 +185,13 @@ impl Catalog {
                 .tables
                 .insert(key, Arc::new(TableEntry::new(def, next)?));
         }
+        snap.scan_prefix(Cf::Meta, VIEW_PREFIX, |_, v| {
+            let d: ViewDef = serde_json::from_slice(v)
+                .map_err(|e| Error::internal(format!("corrupt view record: {e}")))?;
+            let key = (d.schema.clone(), d.name.clone());
+            state.views.insert(key, Arc::new(ViewEntry::new(d)?));
+            Ok(())
+        })?;
         if let Some(v) = snap.get(Cf::Meta, NEXT_ID_KEY)? {
             state.next_id = u32::from_be_bytes(v.as_slice().try_into().unwrap_or([0; 4]));
         }
@@ -250,6 +307,19 @@ impl Catalog {
             .filter(|(s, _)| s == name)
             .cloned()
             .collect();
+        let views: Vec<_> = state
+            .views
+            .keys()
+            .filter(|(s, _)| s == name)
+            .cloned()
+            .collect();
+        if !views.is_empty() {
+            return Err(Error::new(
+                SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!("cannot drop schema {name} because views depend on it"),
+            )
+            .with_hint("Drop the schema's views first."));
+        }
         if !tables.is_empty() && !cascade {
             return Err(Error::new(
                 SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
@@ -282,7 +352,7 @@ impl Catalog {
             ));
         }
         let key = (def.schema.clone(), def.name.clone());
-        if state.tables.contains_key(&key) {
+        if state.tables.contains_key(&key) || state.views.contains_key(&key) {
             if if_not_exists {
                 return Ok(false);
             }
@@ -318,6 +388,7 @@ impl Catalog {
                 format!("table \"{name}\" does not exist"),
             ));
         };
+        refuse_dependents(&state, entry.id(), &name.to_string(), "table")?;
         let mut writes = WriteSet::default();
         writes.delete(Cf::Meta, table_key(entry.def.id));
         writes.delete(Cf::Meta, rowid_key(entry.def.id));
@@ -326,6 +397,157 @@ impl Catalog {
         state.tables.remove(&key);
         Ok(())
     }
+}
+
+impl Catalog {
+    pub fn view(&self, schema: &str, name: &str) -> Option<Arc<ViewEntry>> {
+        let state = self.state.read().expect("catalog lock");
+        state
+            .views
+            .get(&(schema.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    pub fn relation(&self, schema: &str, name: &str) -> Option<Relation> {
+        let key = (schema.to_string(), name.to_string());
+        let state = self.state.read().expect("catalog lock");
+        if let Some(t) = state.tables.get(&key) {
+            return Some(Relation::Table(t.clone()));
+        }
+        state.views.get(&key).map(|v| Relation::View(v.clone()))
+    }
+
+    pub fn relation_by_id(&self, id: TableId) -> Option<Relation> {
+        let state = self.state.read().expect("catalog lock");
+        if let Some(t) = state.tables.values().find(|t| t.id() == id) {
+            return Some(Relation::Table(t.clone()));
+        }
+        state
+            .views
+            .values()
+            .find(|v| v.id() == id)
+            .map(|v| Relation::View(v.clone()))
+    }
+
+    /// Every view, oldest first: a view can only read views created before it, so this order
+    /// is a topological order of the dataflow.
+    pub fn all_views(&self) -> Vec<Arc<ViewEntry>> {
+        let state = self.state.read().expect("catalog lock");
+        let mut v: Vec<_> = state.views.values().cloned().collect();
+        v.sort_by_key(|v| v.id());
+        v
+    }
+
+    pub fn views_in(&self, schema: &str) -> Vec<Arc<ViewEntry>> {
+        let state = self.state.read().expect("catalog lock");
+        state
+            .views
+            .values()
+            .filter(|v| v.def.schema == schema)
+            .cloned()
+            .collect()
+    }
+
+    /// Reserves `n` consecutive ids (a view and its state tables) and records the new
+    /// high-water mark in `writes`. Ids of a creation that fails are simply never used.
+    pub fn reserve_ids(&self, n: u32, writes: &mut WriteSet) -> TableId {
+        let mut state = self.state.write().expect("catalog lock");
+        let first = state.next_id;
+        state.next_id += n;
+        writes.put(
+            Cf::Meta,
+            NEXT_ID_KEY.to_vec(),
+            state.next_id.to_be_bytes().to_vec(),
+        );
+        first
+    }
+
+    /// Errors unless `schema.name` is free for a new relation.
+    pub fn check_new_relation(&self, schema: &str, name: &str) -> Result<()> {
+        let state = self.state.read().expect("catalog lock");
+        if !state.schemas.contains_key(schema) {
+            return Err(Error::new(
+                SqlState::INVALID_SCHEMA_NAME,
+                format!("schema \"{schema}\" does not exist"),
+            ));
+        }
+        let key = (schema.to_string(), name.to_string());
+        if state.tables.contains_key(&key) || state.views.contains_key(&key) {
+            return Err(Error::new(
+                SqlState::DUPLICATE_TABLE,
+                format!("relation \"{name}\" already exists"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Creates a view, committing its record together with `writes` (its backfilled rows and
+    /// state) as one epoch. Callers hold the commit lock.
+    pub fn create_view(&self, def: ViewDef, mut writes: WriteSet) -> Result<Arc<ViewEntry>> {
+        self.check_new_relation(&def.schema, &def.name)?;
+        let entry = Arc::new(ViewEntry::new(def)?);
+        writes.put(
+            Cf::Meta,
+            view_key(entry.id()),
+            serde_json::to_vec(&entry.def).expect("json"),
+        );
+        let _epoch = self.store.commit(writes)?;
+        let key = (entry.def.schema.clone(), entry.def.name.clone());
+        let mut state = self.state.write().expect("catalog lock");
+        state.views.insert(key, entry.clone());
+        Ok(entry)
+    }
+
+    /// Views that read `id` directly.
+    pub fn dependents(&self, id: TableId) -> Vec<Arc<ViewEntry>> {
+        let state = self.state.read().expect("catalog lock");
+        dependents_of(&state, id)
+    }
+
+    /// Drops views (already ordered dependents-first by the caller) with their rows and state,
+    /// in one commit. Callers hold the commit lock.
+    pub fn drop_views(&self, views: &[Arc<ViewEntry>]) -> Result<()> {
+        let mut writes = WriteSet::default();
+        for v in views {
+            writes.delete(Cf::Meta, view_key(v.id()));
+            for id in v.id()..=v.id() + v.def.state_count {
+                writes.delete_range(Cf::Data, table_prefix(id).to_vec());
+            }
+        }
+        let _epoch = self.store.commit(writes)?;
+        let mut state = self.state.write().expect("catalog lock");
+        for v in views {
+            state
+                .views
+                .remove(&(v.def.schema.clone(), v.def.name.clone()));
+        }
+        Ok(())
+    }
+}
+
+fn dependents_of(state: &State, id: TableId) -> Vec<Arc<ViewEntry>> {
+    state
+        .views
+        .values()
+        .filter(|v| v.def.inputs.contains(&id))
+        .cloned()
+        .collect()
+}
+
+fn refuse_dependents(state: &State, id: TableId, name: &str, kind: &str) -> Result<()> {
+    let deps = dependents_of(state, id);
+    if let Some(d) = deps.first() {
+        return Err(Error::new(
+            SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+            format!("cannot drop {kind} {name} because other objects depend on it"),
+        )
+        .with_detail(format!(
+            "materialized view {} depends on {kind} {name}",
+            d.def.name
+        ))
+        .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+    }
+    Ok(())
 }
 
 pub fn is_builtin_schema(name: &str) -> bool {

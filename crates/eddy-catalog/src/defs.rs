@@ -38,3 +38,23 @@ pub struct SchemaDef {
     pub id: u32,
     pub name: String,
 }
+
+/// A view as persisted. A materialized view's rows live under `id` in the `data` column family
+/// (one key per distinct row, the value its multiplicity); its operators' state tables use the
+/// ids `id + 1 ..= id + state_count`. The dataflow is compiled again from `sql` at start;
+/// `fingerprint` (the compiled dataflow's description) tells whether that compilation still
+/// matches the persisted state.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ViewDef {
+    pub id: TableId,
+    pub schema: String,
+    pub name: String,
+    /// The defining query, as SQL text.
+    pub sql: String,
+    pub columns: Vec<ColumnDef>,
+    pub materialized: bool,
+    pub state_count: u32,
+    /// Tables and views the query reads, by id.
+    pub inputs: Vec<TableId>,
+    pub fingerprint: String,
+}

@@ -10,11 +10,14 @@ mod catalog;
 mod codec;
 mod defs;
 mod provider;
+mod view_codec;
+pub mod view_errors;
 
-pub use catalog::{Catalog, TableEntry};
+pub use catalog::{Catalog, Relation, TableEntry, ViewEntry};
 pub use codec::{ROW_KEY_COLUMN, TableCodec};
-pub use defs::{ColumnDef, SchemaDef, TableDef};
-pub use provider::{EddyCatalogProvider, ReadContext, ReadSlot};
+pub use defs::{ColumnDef, SchemaDef, TableDef, ViewDef};
+pub use provider::{EddyCatalogProvider, EddyView, ReadContext, ReadSlot};
+pub use view_codec::{ViewCodec, decode_count};
 
 /// The name of the one database (DataFusion catalog) Eddy serves.
 pub const DATABASE_NAME: &str = "eddy";

@@ -15,7 +15,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use eddy_common::{Error, Result};
 use eddy_storage::{Cf, Snapshot, WriteSet, row_key, table_prefix};
 
-use crate::catalog::{Catalog, TableEntry};
+use crate::catalog::{Catalog, Relation, TableEntry, ViewEntry};
 use crate::codec::ROW_KEY_COLUMN;
 
 /// Rows decoded per Arrow batch during a scan.
@@ -81,9 +81,18 @@ impl ReadContext {
     pub fn scan_table(
         &self,
         entry: &TableEntry,
+        f: impl FnMut(&[u8], &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        self.scan_id(entry.id(), f)
+    }
+
+    /// Every current (key, value) stored under table (or view, or state table) `id`.
+    pub fn scan_id(
+        &self,
+        id: eddy_common::TableId,
         mut f: impl FnMut(&[u8], &[u8]) -> Result<()>,
     ) -> Result<()> {
-        let prefix = table_prefix(entry.id());
+        let prefix = table_prefix(id);
         let pending: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = match &self.overlay {
             Some(o) => o.range_with_prefix(Cf::Data, &prefix).collect(),
             None => vec![],
@@ -197,29 +206,40 @@ struct EddySchemaProvider {
 #[async_trait]
 impl SchemaProvider for EddySchemaProvider {
     fn table_names(&self) -> Vec<String> {
-        self.catalog
+        let mut names: Vec<String> = self
+            .catalog
             .tables_in(&self.schema)
             .iter()
             .map(|t| t.def.name.clone())
-            .collect()
+            .collect();
+        names.extend(
+            self.catalog
+                .views_in(&self.schema)
+                .iter()
+                .map(|v| v.def.name.clone()),
+        );
+        names
     }
 
     async fn table(
         &self,
         name: &str,
     ) -> datafusion::common::Result<Option<Arc<dyn TableProvider>>> {
-        let Some(entry) = self.catalog.table(&self.schema, name) else {
+        let Some(rel) = self.catalog.relation(&self.schema, name) else {
             return Ok(None);
         };
         let ctx = self
             .slot
             .get()
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        Ok(Some(Arc::new(EddyTable::new(entry, ctx))))
+        Ok(Some(match rel {
+            Relation::Table(entry) => Arc::new(EddyTable::new(entry, ctx)),
+            Relation::View(entry) => Arc::new(EddyView { entry, ctx }),
+        }))
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.catalog.table(&self.schema, name).is_some()
+        self.catalog.relation(&self.schema, name).is_some()
     }
 }
 
@@ -390,6 +410,73 @@ impl TableProvider for EddyTable {
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let exec =
             MemorySourceConfig::try_new_exec(&[batches], self.schema.clone(), projection.cloned())?;
+        Ok(exec)
+    }
+}
+
+/// One materialized view as read by one statement: its rows at the statement's epoch, or the
+/// first runtime error the view holds at that epoch (an error is never dropped).
+#[derive(Debug)]
+pub struct EddyView {
+    entry: Arc<ViewEntry>,
+    ctx: ReadContext,
+}
+
+impl EddyView {
+    pub fn new(entry: Arc<ViewEntry>, ctx: ReadContext) -> Self {
+        EddyView { entry, ctx }
+    }
+
+    pub fn read(&self) -> Result<Vec<RecordBatch>> {
+        let mut first_error: Option<Vec<u8>> = None;
+        self.ctx.scan_id(self.entry.errors_id(), |k, _| {
+            if first_error.is_none() {
+                first_error = Some(k[6..].to_vec());
+            }
+            Ok(())
+        })?;
+        if let Some(e) = first_error {
+            return Err(crate::view_errors::decode(&e, &self.entry.def.name));
+        }
+        let mut rows: Vec<(Vec<u8>, i64)> = vec![];
+        self.ctx.scan_id(self.entry.id(), |k, v| {
+            rows.push((k[6..].to_vec(), crate::decode_count(v)?));
+            Ok(())
+        })?;
+        let mut batches = vec![];
+        for chunk in rows.chunks(ROWS_PER_BATCH_MAX) {
+            batches.push(
+                self.entry
+                    .codec
+                    .decode_counted(chunk.iter().map(|(r, n)| (r.as_slice(), *n)))?,
+            );
+        }
+        Ok(batches)
+    }
+}
+
+#[async_trait]
+impl TableProvider for EddyView {
+    fn schema(&self) -> SchemaRef {
+        self.entry.codec.schema().clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
+        let batches = self
+            .read()
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let exec =
+            MemorySourceConfig::try_new_exec(&[batches], self.schema(), projection.cloned())?;
         Ok(exec)
     }
 }

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use eddy_catalog::Catalog;
-use eddy_common::Result;
+use eddy_common::{Epoch, Result};
 use eddy_pgwire::Backend;
-use eddy_storage::Store;
+use eddy_storage::{Store, WriteSet};
+
+use crate::dataflow::Dataflow;
 
 use crate::session::EddySession;
 
@@ -24,6 +26,7 @@ pub struct Engine {
     /// a transaction from its validation to its commit, so primary-key checks see every write
     /// that could conflict and epochs commit in order.
     pub(crate) write_lock: tokio::sync::Mutex<()>,
+    pub(crate) dataflow: Dataflow,
 }
 
 impl Engine {
@@ -48,7 +51,22 @@ impl Engine {
             store,
             catalog,
             write_lock: tokio::sync::Mutex::new(()),
+            dataflow: Dataflow::start(),
         }))
+    }
+
+    /// Commits one epoch: the writes plus every dependent view's changes, atomically. Callers
+    /// hold the write lock, so the dataflow reads the epoch this one follows.
+    pub(crate) async fn commit(&self, mut writes: WriteSet) -> Result<Epoch> {
+        if !self.catalog.all_views().is_empty() {
+            let catalog = self.catalog.clone();
+            let snap = self.store.snapshot();
+            writes = self
+                .dataflow
+                .run(move |v| v.maintain(&catalog, snap, &mut writes).map(|_| writes))
+                .await??;
+        }
+        self.store.commit(writes)
     }
 
     pub fn shutdown(&self) -> Result<()> {

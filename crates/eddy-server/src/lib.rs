@@ -4,11 +4,14 @@
 //! the store, the catalog and the commit lock that sequences writes into epochs; an
 //! [`EddySession`] executes one client's statements (queries on DataFusion over a snapshot, DML
 //! and COPY into a write set committed atomically, transactions as an overlay of uncommitted
-//! writes). Nothing depends on this crate.
+//! writes). The coordinator runs every view's dataflow on its own thread inside each commit
+//! (`dataflow`), so one epoch holds a write and all its effects on views. Nothing depends on
+//! this crate.
 
 mod conform;
 mod copy_in;
 mod copy_out;
+mod dataflow;
 mod engine;
 mod interval;
 mod json;
@@ -18,7 +21,9 @@ mod point_read;
 mod session;
 mod settings;
 mod text_input;
+mod views;
 mod writes;
 
 pub use engine::{Config, Engine, EngineBackend};
 pub use session::EddySession;
+pub use views::recover as recover_views;

@@ -64,6 +64,9 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let engine = Engine::open(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    eddy_server::recover_views(&engine)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}: {}", e.detail.clone().unwrap_or_default()))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("could not listen on {}", config.listen))?;

@@ -138,6 +138,10 @@ impl EddySession {
                 self.engine.catalog.create_table(def, ct.if_not_exists)?;
                 Ok(Output::Command("CREATE TABLE".into()))
             }
+            Statement::CreateView(cv) if cv.materialized => {
+                self.no_txn(st, "CREATE MATERIALIZED VIEW")?;
+                crate::views::create(self, cv).await
+            }
             Statement::CreateSchema {
                 schema_name,
                 if_not_exists,
@@ -254,6 +258,12 @@ impl EddySession {
     }
 
     async fn explain(&self, st: &State, stmt: &Statement) -> Result<Output> {
+        if let Statement::Explain { statement, .. } = stmt
+            && let Statement::CreateView(cv) = statement.as_ref()
+            && cv.materialized
+        {
+            return Ok(query_plan_output(crate::views::explain(self, cv).await?));
+        }
         self.read_context(st);
         let plan = self.plan(stmt, vec![]).await?;
         let batches = self.run(plan).await?;
@@ -299,7 +309,7 @@ impl EddySession {
         self.slot.set_expose_row_key(false);
         drop(read);
         let out = out?;
-        self.apply(st, w)?;
+        self.apply(st, w).await?;
         Ok(out)
     }
 
@@ -331,12 +341,12 @@ impl EddySession {
     }
 
     /// Commits a statement's writes, or adds them to the open transaction.
-    fn apply(&self, st: &mut State, mut w: StatementWrites) -> Result<()> {
+    async fn apply(&self, st: &mut State, mut w: StatementWrites) -> Result<()> {
         w.check_bulk_duplicates()?;
         match st.txn.as_mut() {
             None => {
                 if !w.set.is_empty() {
-                    let _epoch = self.engine.store.commit(w.set)?;
+                    let _epoch = self.engine.commit(w.set).await?;
                 }
             }
             Some(txn) => {
@@ -375,7 +385,7 @@ impl EddySession {
             txn.epoch_started,
             txn.must_be_absent.iter().map(|k| k.as_slice()),
         )?;
-        let _epoch = self.engine.store.commit(writes)?;
+        let _epoch = self.engine.commit(writes).await?;
         Ok(Output::Command("COMMIT".into()))
     }
 
@@ -389,6 +399,7 @@ impl EddySession {
     ) -> Result<Output> {
         let what = match kind {
             ObjectType::Table => "DROP TABLE",
+            ObjectType::MaterializedView => "DROP MATERIALIZED VIEW",
             ObjectType::Schema => "DROP SCHEMA",
             other => return Err(Error::unsupported(format!("DROP {other}"))),
         };
@@ -396,9 +407,18 @@ impl EddySession {
         let _g = self.engine.write_lock.lock().await;
         for name in objects {
             match kind {
-                ObjectType::Table => {
-                    let (schema, table) = names::relation(name, DEFAULT_SCHEMA)?;
-                    self.engine.catalog.drop_table(&schema, &table, if_exists)?;
+                ObjectType::Table | ObjectType::MaterializedView => {
+                    let (schema, rel) = names::relation(name, DEFAULT_SCHEMA)?;
+                    let view = kind == ObjectType::MaterializedView;
+                    crate::views::drop_relation(
+                        &self.engine,
+                        &schema,
+                        &rel,
+                        view,
+                        if_exists,
+                        cascade,
+                    )
+                    .await?;
                 }
                 _ => {
                     let (_, schema) = names::relation(name, "")?;
@@ -750,10 +770,12 @@ impl Session for EddySession {
                         .as_ref()
                         .is_some_and(|t| t.codec.has_primary_key());
                     let keys = w.set.bulk.keys().filter(|_| keyed);
-                    let checked = validate_absent(&self.engine, epoch_started, keys);
-                    checked.and_then(|_| self.apply(&mut st, w)).map(|_| rows)
+                    match validate_absent(&self.engine, epoch_started, keys) {
+                        Ok(()) => self.apply(&mut st, w).await.map(|_| rows),
+                        Err(e) => Err(e),
+                    }
                 } else {
-                    self.apply(&mut st, w).map(|_| rows)
+                    self.apply(&mut st, w).await.map(|_| rows)
                 }
             }
             Err(e) => Err(e),

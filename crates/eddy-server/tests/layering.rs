@@ -8,7 +8,14 @@ fn eddy_crates_depend_only_downward() {
         ("eddy-common", &[][..]),
         ("eddy-storage", &["eddy-common"][..]),
         ("eddy-catalog", &["eddy-common", "eddy-storage"][..]),
-        ("eddy-sql", &["eddy-common", "eddy-catalog"][..]),
+        (
+            "eddy-dataflow",
+            &["eddy-common", "eddy-storage", "eddy-catalog"][..],
+        ),
+        (
+            "eddy-sql",
+            &["eddy-common", "eddy-catalog", "eddy-dataflow"][..],
+        ),
         ("eddy-pgwire", &["eddy-common"][..]),
         (
             "eddy-server",
@@ -16,6 +23,7 @@ fn eddy_crates_depend_only_downward() {
                 "eddy-common",
                 "eddy-storage",
                 "eddy-catalog",
+                "eddy-dataflow",
                 "eddy-sql",
                 "eddy-pgwire",
             ][..],

@@ -3,8 +3,9 @@
 //! It parses with sqlparser's PostgreSQL dialect, resolves names the PostgreSQL way, turns DDL
 //! into catalog definitions, rewrites UPDATE/DELETE into queries DataFusion can plan, parses COPY
 //! options, and sets DataFusion up to behave like PostgreSQL (configuration and the functions
-//! clients call). It does no I/O and must never depend on storage, the wire or the server; the
-//! streaming planner (LogicalPlan -> dataflow) will live here too.
+//! clients call). It does no I/O and must never depend on storage, the wire or the server. The
+//! streaming planner (`stream_plan`) compiles an optimized DataFusion `LogicalPlan` into an
+//! `eddy-dataflow` operator tree, refusing (0A000) what it cannot maintain incrementally.
 
 pub mod config;
 pub mod copy_options;
@@ -13,5 +14,6 @@ pub mod dml;
 pub mod functions;
 pub mod names;
 pub mod parse;
+pub mod stream_plan;
 
 pub use datafusion::sql::sqlparser;

@@ -261,6 +261,17 @@ impl Snapshot {
         prefix: &[u8],
         mut f: impl FnMut(&[u8], &[u8]) -> Result<()>,
     ) -> Result<()> {
+        self.scan_prefix_while(cf, prefix, |k, v| f(k, v).map(|_| true))
+    }
+
+    /// Like `scan_prefix`, stopping as soon as `f` returns `false` (a min/max lookup reads one
+    /// entry, not the whole group).
+    pub fn scan_prefix_while(
+        &self,
+        cf: Cf,
+        prefix: &[u8],
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
         let mut ro = ReadOptions::default();
         ro.set_snapshot(&self.inner);
         let mut upper = prefix.to_vec();
@@ -274,10 +285,9 @@ impl Snapshot {
         );
         for item in iter {
             let (k, v) = item.map_err(|e| Error::io("could not scan", e))?;
-            if !k.starts_with(prefix) {
+            if !k.starts_with(prefix) || !f(&k, &v)? {
                 break;
             }
-            f(&k, &v)?;
         }
         Ok(())
     }

@@ -1,0 +1,429 @@
+//! GROUP BY and global aggregates, fully retractable.
+//!
+//! Incremental semantics: for every group a change touches, the old output row (if the group
+//! existed) is retracted and the new one (if the group still exists) inserted; groups not
+//! touched cost nothing. A global aggregate (no GROUP BY) always has its one row, also over an
+//! empty input, as SQL requires.
+//!
+//! State, per group (keyed by the group key, sharded by it):
+//! - an accumulator row (`acc_id`): the group's row count and, per aggregate, exact running
+//!   sums: counts and integer/decimal sums in `i128`; float sums as a finite part plus counts of
+//!   NaN, +inf and -inf, so that retracting an infinity restores the finite sum;
+//! - for `min`, `max` and `count(DISTINCT)`, a value multiset (`vals_id`): one counter per
+//!   distinct value, in memcomparable order (descending for `max`), so the current extreme is
+//!   the first live entry and deleting it exposes the next one.
+//!
+//! A group's state is deleted when its row count reaches zero.
+//! Example: `SELECT k, max(v) FROM t GROUP BY k` with rows (a,1),(a,5): state a -> {count 2,
+//! values {5:1, 1:1}}; deleting (a,5) emits -(a,5), +(a,1).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int64Type, SchemaRef};
+use datafusion::arrow::row::{RowConverter, Rows};
+use datafusion::common::ScalarValue;
+use datafusion::physical_expr::PhysicalExpr;
+use eddy_common::{Error, Result, SqlState, TableId};
+
+use crate::operator::{Operator, StepCx, line};
+use crate::state::{shard_prefix, state_key};
+use crate::zset::{ZBatch, rebatch_columns};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AggKind {
+    Count,
+    SumInt,
+    SumDecimal,
+    SumFloat,
+    AvgFloat,
+    AvgDecimal { in_scale: i8 },
+    Min,
+    Max,
+    CountDistinct,
+    BoolAnd,
+    BoolOr,
+}
+
+pub struct AggSpec {
+    pub kind: AggKind,
+    /// `None` only for `count(*)`.
+    pub arg: Option<Arc<dyn PhysicalExpr>>,
+    pub filter: Option<Arc<dyn PhysicalExpr>>,
+    pub output: DataType,
+    /// Encodes argument values for the value multiset (descending for `max`).
+    pub values: Option<RowConverter>,
+    pub name: String,
+}
+
+pub struct Aggregate {
+    pub input: Box<dyn Operator>,
+    pub group_exprs: Vec<Arc<dyn PhysicalExpr>>,
+    /// Encodes group keys; `None` for a global aggregate.
+    pub group_conv: Option<RowConverter>,
+    pub aggs: Vec<AggSpec>,
+    pub acc_id: TableId,
+    pub vals_id: TableId,
+    pub schema: SchemaRef,
+}
+
+const SLOTS: usize = 5;
+
+/// A group's accumulators: the row count and, per aggregate, five `i128` slots.
+/// count/sum/avg: [non-null count, sum, NaN count, +inf count, -inf count] (float sums keep
+/// their finite part's f64 bits in slot 1); bool_and/or: [non-null, trues, falses, -, -];
+/// min/max: [non-null, -, ...]; count(DISTINCT): [non-null, distinct values, ...].
+#[derive(Clone, Debug, PartialEq)]
+struct Acc {
+    count: i64,
+    s: Vec<[i128; SLOTS]>,
+}
+
+impl Acc {
+    fn new(n: usize) -> Acc {
+        Acc {
+            count: 0,
+            s: vec![[0; SLOTS]; n],
+        }
+    }
+
+    fn decode(v: &[u8], n: usize) -> Result<Acc> {
+        if v.len() != 8 + n * SLOTS * 16 {
+            return Err(Error::internal("corrupt aggregate state"));
+        }
+        let count = i64::from_be_bytes(v[..8].try_into().expect("8 bytes"));
+        let mut s = vec![[0; SLOTS]; n];
+        for (j, slots) in s.iter_mut().enumerate() {
+            for (k, slot) in slots.iter_mut().enumerate() {
+                let o = 8 + (j * SLOTS + k) * 16;
+                *slot = i128::from_be_bytes(v[o..o + 16].try_into().expect("16 bytes"));
+            }
+        }
+        Ok(Acc { count, s })
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(8 + self.s.len() * SLOTS * 16);
+        v.extend_from_slice(&self.count.to_be_bytes());
+        for slots in &self.s {
+            for x in slots {
+                v.extend_from_slice(&x.to_be_bytes());
+            }
+        }
+        v
+    }
+}
+
+fn f64_of(slot: i128) -> f64 {
+    f64::from_bits(slot as u64)
+}
+
+fn slot_of(f: f64) -> i128 {
+    f.to_bits() as i128
+}
+
+/// Per-aggregate inputs of one step, evaluated over the whole change batch.
+struct Evaluated {
+    arg: Option<ArrayRef>,
+    filter: Option<BooleanArray>,
+    values: Option<Rows>,
+}
+
+impl Aggregate {
+    fn evaluate(&self, z: &ZBatch) -> Result<Vec<Evaluated>> {
+        let n = z.len();
+        let mut out = Vec::with_capacity(self.aggs.len());
+        for spec in &self.aggs {
+            let arg = match &spec.arg {
+                Some(e) => {
+                    let a = e.evaluate(&z.rows)?.into_array(n)?;
+                    Some(match spec.kind {
+                        AggKind::SumInt => cast(&a, &DataType::Int64)?,
+                        AggKind::SumFloat | AggKind::AvgFloat => cast(&a, &DataType::Float64)?,
+                        _ => a,
+                    })
+                }
+                None => None,
+            };
+            let filter = match &spec.filter {
+                Some(f) => Some(f.evaluate(&z.rows)?.into_array(n)?.as_boolean().clone()),
+                None => None,
+            };
+            let values = match (&spec.values, &arg) {
+                (Some(conv), Some(a)) => Some(conv.convert_columns(std::slice::from_ref(a))?),
+                _ => None,
+            };
+            out.push(Evaluated {
+                arg,
+                filter,
+                values,
+            });
+        }
+        Ok(out)
+    }
+
+    fn group_keys(&self, z: &ZBatch) -> Result<Vec<Vec<u8>>> {
+        let Some(conv) = &self.group_conv else {
+            return Ok(vec![vec![]; z.len()]);
+        };
+        let cols = self
+            .group_exprs
+            .iter()
+            .map(|e| e.evaluate(&z.rows).and_then(|v| v.into_array(z.len())))
+            .collect::<datafusion::common::Result<Vec<_>>>()?;
+        let rows = conv.convert_columns(&cols)?;
+        Ok((0..z.len()).map(|i| rows.row(i).data().to_vec()).collect())
+    }
+
+    fn update(
+        &self,
+        cx: &mut StepCx,
+        gk: &[u8],
+        acc: &mut Acc,
+        ev: &[Evaluated],
+        i: usize,
+        w: i64,
+    ) -> Result<()> {
+        acc.count += w;
+        let w128 = w as i128;
+        for (j, (spec, e)) in self.aggs.iter().zip(ev).enumerate() {
+            if let Some(f) = &e.filter
+                && !(f.is_valid(i) && f.value(i))
+            {
+                continue;
+            }
+            let s = &mut acc.s[j];
+            let Some(a) = &e.arg else {
+                s[0] += w128; // count(*)
+                continue;
+            };
+            if a.is_null(i) {
+                continue;
+            }
+            s[0] += w128;
+            match spec.kind {
+                AggKind::Count => {}
+                AggKind::SumInt => s[1] += a.as_primitive::<Int64Type>().value(i) as i128 * w128,
+                AggKind::SumDecimal | AggKind::AvgDecimal { .. } => {
+                    s[1] += a.as_primitive::<Decimal128Type>().value(i) * w128
+                }
+                AggKind::SumFloat | AggKind::AvgFloat => {
+                    let v = a.as_primitive::<Float64Type>().value(i);
+                    if v.is_nan() {
+                        s[2] += w128;
+                    } else if v == f64::INFINITY {
+                        s[3] += w128;
+                    } else if v == f64::NEG_INFINITY {
+                        s[4] += w128;
+                    } else {
+                        s[1] = slot_of(f64_of(s[1]) + v * w as f64);
+                    }
+                }
+                AggKind::BoolAnd | AggKind::BoolOr => {
+                    if a.as_boolean().value(i) {
+                        s[1] += w128;
+                    } else {
+                        s[2] += w128;
+                    }
+                }
+                AggKind::Min | AggKind::Max | AggKind::CountDistinct => {
+                    let value = e.values.as_ref().expect("values encoded").row(i);
+                    let mut rest = (j as u16).to_be_bytes().to_vec();
+                    rest.extend_from_slice(value.data());
+                    let (old, new) = cx.state.add_count(state_key(self.vals_id, gk, &rest), w)?;
+                    if spec.kind == AggKind::CountDistinct {
+                        if old <= 0 && new > 0 {
+                            acc.s[j][1] += 1;
+                        } else if old > 0 && new <= 0 {
+                            acc.s[j][1] -= 1;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finalize(&self, cx: &StepCx, gk: &[u8], acc: &Acc) -> Result<Vec<ScalarValue>> {
+        let mut out = Vec::with_capacity(self.aggs.len());
+        for (j, spec) in self.aggs.iter().enumerate() {
+            let s = &acc.s[j];
+            let v = match spec.kind {
+                AggKind::Count => ScalarValue::Int64(Some(s[0] as i64)),
+                AggKind::CountDistinct => ScalarValue::Int64(Some(s[1] as i64)),
+                _ if s[0] == 0 => ScalarValue::try_from(&spec.output)?,
+                AggKind::SumInt => ScalarValue::Int64(Some(i64::try_from(s[1]).map_err(|_| {
+                    Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "bigint out of range")
+                })?)),
+                AggKind::SumDecimal => match spec.output {
+                    DataType::Decimal128(p, sc) => ScalarValue::Decimal128(Some(s[1]), p, sc),
+                    _ => return Err(Error::internal("decimal sum of a non-decimal type")),
+                },
+                AggKind::SumFloat => ScalarValue::Float64(Some(float_sum(s))),
+                AggKind::AvgFloat => ScalarValue::Float64(Some(float_sum(s) / s[0] as f64)),
+                AggKind::AvgDecimal { in_scale } => match spec.output {
+                    DataType::Decimal128(p, sc) => {
+                        let mul = 10i128.pow((sc - in_scale).max(0) as u32);
+                        let v = s[1].checked_mul(mul).ok_or_else(|| {
+                            Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "numeric overflow")
+                        })? / s[0];
+                        ScalarValue::Decimal128(Some(v), p, sc)
+                    }
+                    _ => return Err(Error::internal("decimal avg of a non-decimal type")),
+                },
+                AggKind::BoolAnd => ScalarValue::Boolean(Some(s[2] == 0)),
+                AggKind::BoolOr => ScalarValue::Boolean(Some(s[1] > 0)),
+                AggKind::Min | AggKind::Max => self.extreme(cx, gk, j, spec)?,
+            };
+            out.push(if v.data_type() == spec.output {
+                v
+            } else {
+                v.cast_to(&spec.output)?
+            });
+        }
+        Ok(out)
+    }
+
+    /// The first live value of aggregate `j`'s multiset: its min (or max, encoded descending).
+    fn extreme(&self, cx: &StepCx, gk: &[u8], j: usize, spec: &AggSpec) -> Result<ScalarValue> {
+        let mut prefix = shard_prefix(self.vals_id, gk);
+        prefix.extend_from_slice(&(j as u16).to_be_bytes());
+        let mut found: Option<Vec<u8>> = None;
+        cx.state.scan_prefix(&prefix, |k, _| {
+            found = Some(k[prefix.len()..].to_vec());
+            Ok(false)
+        })?;
+        let Some(bytes) = found else {
+            return Ok(ScalarValue::try_from(&spec.output)?);
+        };
+        let conv = spec.values.as_ref().expect("values encoded");
+        let parser = conv.parser();
+        let arr = conv.convert_rows([parser.parse(&bytes)])?;
+        Ok(ScalarValue::try_from_array(&arr[0], 0)?)
+    }
+}
+
+fn float_sum(s: &[i128; SLOTS]) -> f64 {
+    if s[2] > 0 || (s[3] > 0 && s[4] > 0) {
+        f64::NAN
+    } else if s[3] > 0 {
+        f64::INFINITY
+    } else if s[4] > 0 {
+        f64::NEG_INFINITY
+    } else {
+        f64_of(s[1])
+    }
+}
+
+impl Operator for Aggregate {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn step(&self, cx: &mut StepCx) -> Result<Option<ZBatch>> {
+        let global = self.group_conv.is_none();
+        let input = self.input.step(cx)?;
+        if input.is_none() && !(global && cx.first) {
+            return Ok(None);
+        }
+        let z = input.unwrap_or_else(|| ZBatch::empty(self.input.schema().clone()));
+        cx.rows_processed += z.len() as u64;
+        let keys = self.group_keys(&z)?;
+        let ev = self.evaluate(&z)?;
+        let mut order: Vec<&[u8]> = vec![];
+        let mut groups: HashMap<&[u8], Vec<usize>> = HashMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            groups
+                .entry(k.as_slice())
+                .or_insert_with(|| {
+                    order.push(k.as_slice());
+                    vec![]
+                })
+                .push(i);
+        }
+        if global && order.is_empty() {
+            order.push(&[]);
+            groups.insert(&[], vec![]);
+        }
+        let mut out: Vec<(&[u8], Vec<ScalarValue>, i64)> = vec![];
+        for gk in order {
+            let skey = state_key(self.acc_id, gk, &[]);
+            let old = match cx.state.get(&skey)? {
+                Some(v) => Some(Acc::decode(&v, self.aggs.len())?),
+                None => None,
+            };
+            let old_out = match &old {
+                Some(a) => Some(self.finalize(cx, gk, a)?),
+                None => None,
+            };
+            let mut acc = old.unwrap_or_else(|| Acc::new(self.aggs.len()));
+            for &i in &groups[gk] {
+                self.update(cx, gk, &mut acc, &ev, i, z.weights[i])?;
+            }
+            if acc.count < 0 {
+                return Err(Error::internal("aggregate group count went negative"));
+            }
+            let exists = global || acc.count > 0;
+            if exists {
+                cx.state.put(skey, acc.encode());
+            } else {
+                cx.state.delete(skey);
+            }
+            let new_out = if exists {
+                Some(self.finalize(cx, gk, &acc)?)
+            } else {
+                None
+            };
+            if old_out != new_out {
+                if let Some(o) = old_out {
+                    out.push((gk, o, -1));
+                }
+                if let Some(n) = new_out {
+                    out.push((gk, n, 1));
+                }
+            }
+        }
+        if out.is_empty() {
+            return Ok(None);
+        }
+        self.output(out).map(Some)
+    }
+
+    fn explain(&self, depth: usize, out: &mut Vec<String>) {
+        let groups: Vec<String> = self.group_exprs.iter().map(|e| e.to_string()).collect();
+        let aggs: Vec<String> = self.aggs.iter().map(|a| a.name.clone()).collect();
+        out.push(line(
+            depth,
+            format!(
+                "Aggregate group by [{}] aggregates [{}] state: accumulators per group (id {}), \
+                 value multisets for min/max/distinct (id {})",
+                groups.join(", "),
+                aggs.join(", "),
+                self.acc_id,
+                self.vals_id
+            ),
+        ));
+        self.input.explain(depth + 1, out);
+    }
+}
+
+impl Aggregate {
+    fn output(&self, out: Vec<(&[u8], Vec<ScalarValue>, i64)>) -> Result<ZBatch> {
+        let n = out.len();
+        let mut cols: Vec<ArrayRef> = vec![];
+        if let Some(conv) = &self.group_conv {
+            let parser = conv.parser();
+            let rows: Vec<_> = out.iter().map(|(k, _, _)| parser.parse(k)).collect();
+            cols.extend(conv.convert_rows(rows)?);
+        }
+        for j in 0..self.aggs.len() {
+            cols.push(ScalarValue::iter_to_array(
+                out.iter().map(|(_, v, _)| v[j].clone()),
+            )?);
+        }
+        let rows = rebatch_columns(&self.schema, cols, n)?;
+        Ok(ZBatch::new(rows, out.iter().map(|(_, _, w)| *w).collect()))
+    }
+}

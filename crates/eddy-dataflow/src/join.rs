@@ -1,0 +1,407 @@
+//! Equi-joins (inner, left, right, full outer, semi, anti) with an optional extra condition.
+//!
+//! Incremental semantics, per join key `k` touched by a change (L, R the inputs before this
+//! step, dL, dR their changes):
+//! - matched pairs: `dL ⋈ R + L ⋈ dR + dL ⋈ dR` (the bilinear rule), then the extra condition;
+//! - outer padding, semi and anti rows depend on whether a row has a partner. Without an extra
+//!   condition that is "the other side of `k` is non-empty": when that does not flip, only the
+//!   changed rows are emitted; when it flips, the side's rows of `k` are re-emitted. With an
+//!   extra condition, each row's partner status is evaluated before and after for key `k`.
+//!
+//! State: both inputs arranged by join key (`left_id`, `right_id`): one counter per distinct
+//! (key, row). Costs one lookup of the other side's rows for each touched key; rows leave the
+//! state when their count reaches zero. A key containing NULL matches nothing unless the join
+//! treats NULLs as equal (INTERSECT, EXCEPT).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
+use datafusion::arrow::compute::{cast, take};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::row::RowConverter;
+use datafusion::physical_expr::PhysicalExpr;
+use eddy_common::{Result, TableId};
+
+use crate::operator::{Operator, StepCx, line};
+use crate::state::{shard_prefix, state_key};
+use crate::zset::{ZBatch, rebatch_columns};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    Left,
+    Right,
+    Full,
+    Semi,
+    Anti,
+}
+
+pub struct Join {
+    pub left: Box<dyn Operator>,
+    pub right: Box<dyn Operator>,
+    pub left_keys: Vec<Arc<dyn PhysicalExpr>>,
+    pub right_keys: Vec<Arc<dyn PhysicalExpr>>,
+    pub key_types: Vec<DataType>,
+    pub key_conv: RowConverter,
+    pub left_conv: RowConverter,
+    pub right_conv: RowConverter,
+    /// Extra condition, over `pair_schema` (left columns then right columns).
+    pub filter: Option<Arc<dyn PhysicalExpr>>,
+    pub pair_schema: SchemaRef,
+    pub kind: JoinKind,
+    pub nulls_equal: bool,
+    pub left_id: TableId,
+    pub right_id: TableId,
+    pub schema: SchemaRef,
+}
+
+type Rows = Vec<(Vec<u8>, i64)>;
+
+#[derive(Default)]
+struct KeyWork {
+    has_null: bool,
+    dl: Rows,
+    dr: Rows,
+}
+
+/// One output row before decoding: left row, right row (either may be padding), weight.
+type Out<'a> = (Option<&'a [u8]>, Option<&'a [u8]>, i64);
+
+impl Join {
+    fn changes(
+        &self,
+        z: &ZBatch,
+        keys: &[Arc<dyn PhysicalExpr>],
+        conv: &RowConverter,
+        work: &mut BTreeMap<Vec<u8>, KeyWork>,
+        left: bool,
+    ) -> Result<()> {
+        let n = z.len();
+        let mut cols = Vec::with_capacity(keys.len());
+        for (e, t) in keys.iter().zip(&self.key_types) {
+            let a = e.evaluate(&z.rows)?.into_array(n)?;
+            cols.push(if a.data_type() == t { a } else { cast(&a, t)? });
+        }
+        let key_rows = self.key_conv.convert_columns(&cols)?;
+        let rows = conv.convert_columns(z.rows.columns())?;
+        for i in 0..n {
+            let w = work.entry(key_rows.row(i).data().to_vec()).or_default();
+            w.has_null |= cols.iter().any(|c| c.is_null(i));
+            let side = if left { &mut w.dl } else { &mut w.dr };
+            side.push((rows.row(i).data().to_vec(), z.weights[i]));
+        }
+        Ok(())
+    }
+
+    fn load(&self, cx: &StepCx, id: TableId, key: &[u8]) -> Result<Rows> {
+        let prefix = shard_prefix(id, key);
+        let mut rows = vec![];
+        cx.state.scan_prefix(&prefix, |k, v| {
+            rows.push((k[prefix.len()..].to_vec(), crate::state::decode_i64(v)));
+            Ok(true)
+        })?;
+        Ok(rows)
+    }
+
+    fn wants_left_status(&self) -> bool {
+        matches!(
+            self.kind,
+            JoinKind::Left | JoinKind::Full | JoinKind::Semi | JoinKind::Anti
+        )
+    }
+
+    fn wants_right_status(&self) -> bool {
+        matches!(self.kind, JoinKind::Right | JoinKind::Full)
+    }
+
+    fn emits_pairs(&self) -> bool {
+        matches!(
+            self.kind,
+            JoinKind::Inner | JoinKind::Left | JoinKind::Right | JoinKind::Full
+        )
+    }
+
+    /// Whether a row with (or without) a partner is output on its own.
+    fn wants(&self, matched: bool) -> bool {
+        match self.kind {
+            JoinKind::Semi => matched,
+            _ => !matched,
+        }
+    }
+}
+
+fn lone(is_left: bool, r: &[u8], c: i64) -> Out<'_> {
+    if is_left {
+        (Some(r), None, c)
+    } else {
+        (None, Some(r), c)
+    }
+}
+
+fn merged(old: &Rows, delta: &Rows) -> Rows {
+    let mut m: BTreeMap<&[u8], i64> = BTreeMap::new();
+    for (r, c) in old.iter().chain(delta) {
+        *m.entry(r).or_default() += c;
+    }
+    m.into_iter()
+        .filter(|(_, c)| *c != 0)
+        .map(|(r, c)| (r.to_vec(), c))
+        .collect()
+}
+
+fn total(rows: &Rows) -> i64 {
+    rows.iter().map(|(_, c)| c).sum()
+}
+
+impl Operator for Join {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn step(&self, cx: &mut StepCx) -> Result<Option<ZBatch>> {
+        let dl = self.left.step(cx)?;
+        let dr = self.right.step(cx)?;
+        if dl.is_none() && dr.is_none() {
+            return Ok(None);
+        }
+        let mut work: BTreeMap<Vec<u8>, KeyWork> = BTreeMap::new();
+        if let Some(z) = &dl {
+            cx.rows_processed += z.len() as u64;
+            self.changes(z, &self.left_keys, &self.left_conv, &mut work, true)?;
+        }
+        if let Some(z) = &dr {
+            cx.rows_processed += z.len() as u64;
+            self.changes(z, &self.right_keys, &self.right_conv, &mut work, false)?;
+        }
+        // Per key: the inputs before this step, and after.
+        let mut per_key = Vec::with_capacity(work.len());
+        for (k, w) in &work {
+            let l_old = self.load(cx, self.left_id, k)?;
+            let r_old = self.load(cx, self.right_id, k)?;
+            let l_new = merged(&l_old, &w.dl);
+            let r_new = merged(&r_old, &w.dr);
+            per_key.push((l_old, r_old, l_new, r_new));
+        }
+        let mut candidates: Vec<Out> = vec![];
+        let mut singles: Vec<Out> = vec![];
+        let mut status_checks: Vec<(Out, bool, bool)> = vec![]; // (row, left side?, new state?)
+        for ((_, w), (l_old, r_old, l_new, r_new)) in work.iter().zip(&per_key) {
+            let matchable = !w.has_null || self.nulls_equal;
+            if self.emits_pairs() && matchable {
+                for (l, lw) in &w.dl {
+                    for (r, rc) in r_new {
+                        candidates.push((Some(l), Some(r), lw * rc));
+                    }
+                }
+                for (l, lc) in l_old {
+                    for (r, rw) in &w.dr {
+                        candidates.push((Some(l), Some(r), lc * rw));
+                    }
+                }
+            }
+            let sides = [
+                (
+                    self.wants_left_status(),
+                    true,
+                    l_old,
+                    r_old,
+                    l_new,
+                    r_new,
+                    &w.dl,
+                ),
+                (
+                    self.wants_right_status(),
+                    false,
+                    r_old,
+                    l_old,
+                    r_new,
+                    l_new,
+                    &w.dr,
+                ),
+            ];
+            for (wanted, is_left, s_old, o_old, s_new, o_new, ds) in sides {
+                if !wanted {
+                    continue;
+                }
+                let row = |r, c| lone(is_left, r, c);
+                if self.filter.is_none() || !matchable {
+                    let m_old = matchable && total(o_old) > 0;
+                    let m_new = matchable && total(o_new) > 0;
+                    if m_old == m_new {
+                        if self.wants(m_new) {
+                            singles.extend(ds.iter().map(|(r, c)| row(r, *c)));
+                        }
+                    } else {
+                        if self.wants(m_old) {
+                            singles.extend(s_old.iter().map(|(r, c)| row(r, -c)));
+                        }
+                        if self.wants(m_new) {
+                            singles.extend(s_new.iter().map(|(r, c)| row(r, *c)));
+                        }
+                    }
+                } else {
+                    // Each row's partner status under the extra condition, before and after.
+                    for (rows, others, new) in [(s_old, o_old, false), (s_new, o_new, true)] {
+                        for (r, c) in rows {
+                            let c = if new { *c } else { -c };
+                            for (o, _) in others {
+                                let pair = if is_left {
+                                    (Some(r.as_slice()), Some(o.as_slice()), c)
+                                } else {
+                                    (Some(o.as_slice()), Some(r.as_slice()), c)
+                                };
+                                status_checks.push((pair, is_left, new));
+                            }
+                            // A row with no candidate partner at all is unmatched.
+                            status_checks.push((row(r, c), is_left, new));
+                        }
+                    }
+                }
+            }
+        }
+        let mut out: Vec<Out> = self.filter_pairs(candidates)?;
+        out.extend(singles);
+        out.extend(self.resolve_status(status_checks)?);
+        // Arrange the changes for later steps.
+        for (k, w) in &work {
+            for (r, c) in &w.dl {
+                cx.state.add_count(state_key(self.left_id, k, r), *c)?;
+            }
+            for (r, c) in &w.dr {
+                cx.state.add_count(state_key(self.right_id, k, r), *c)?;
+            }
+        }
+        out.retain(|(_, _, w)| *w != 0);
+        if out.is_empty() {
+            return Ok(None);
+        }
+        self.output(&out).map(Some)
+    }
+
+    fn explain(&self, depth: usize, out: &mut Vec<String>) {
+        let lk: Vec<String> = self.left_keys.iter().map(|e| e.to_string()).collect();
+        let rk: Vec<String> = self.right_keys.iter().map(|e| e.to_string()).collect();
+        let filter = self
+            .filter
+            .as_ref()
+            .map(|f| format!(" filter {f}"))
+            .unwrap_or_default();
+        out.push(line(
+            depth,
+            format!(
+                "Join {:?} on [{}] = [{}]{filter} state: left rows by key (id {}), right rows by \
+                 key (id {})",
+                self.kind,
+                lk.join(", "),
+                rk.join(", "),
+                self.left_id,
+                self.right_id
+            ),
+        ));
+        self.left.explain(depth + 1, out);
+        self.right.explain(depth + 1, out);
+    }
+}
+
+impl Join {
+    fn decode(conv: &RowConverter, rows: &[Option<&[u8]>]) -> Result<Vec<ArrayRef>> {
+        let parser = conv.parser();
+        let present: Vec<_> = rows.iter().flatten().map(|r| parser.parse(r)).collect();
+        let arrays = conv.convert_rows(present)?;
+        let mut next = 0u32;
+        let idx: UInt32Array = rows
+            .iter()
+            .map(|r| {
+                r.map(|_| {
+                    next += 1;
+                    next - 1
+                })
+            })
+            .collect();
+        Ok(arrays
+            .iter()
+            .map(|a| take(a, &idx, None))
+            .collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+
+    fn pair_batch(&self, pairs: &[Out]) -> Result<RecordBatch> {
+        let l: Vec<_> = pairs.iter().map(|p| p.0).collect();
+        let r: Vec<_> = pairs.iter().map(|p| p.1).collect();
+        let mut cols = Self::decode(&self.left_conv, &l)?;
+        cols.extend(Self::decode(&self.right_conv, &r)?);
+        rebatch_columns(&self.pair_schema, cols, pairs.len())
+    }
+
+    fn filter_pairs<'a>(&self, pairs: Vec<Out<'a>>) -> Result<Vec<Out<'a>>> {
+        let Some(f) = &self.filter else {
+            return Ok(pairs);
+        };
+        if pairs.is_empty() {
+            return Ok(pairs);
+        }
+        let batch = self.pair_batch(&pairs)?;
+        let mask = f.evaluate(&batch)?.into_array(batch.num_rows())?;
+        let mask = mask.as_boolean();
+        Ok(pairs
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| mask.is_valid(*i) && mask.value(*i))
+            .map(|(_, p)| p)
+            .collect())
+    }
+
+    /// Turns (candidate pair | lone row) checks into the rows whose status is wanted: a row is
+    /// matched when some candidate pair with it passes the extra condition.
+    fn resolve_status<'a>(&self, checks: Vec<(Out<'a>, bool, bool)>) -> Result<Vec<Out<'a>>> {
+        if checks.is_empty() {
+            return Ok(vec![]);
+        }
+        let pairs: Vec<Out> = checks
+            .iter()
+            .filter(|(o, _, _)| o.0.is_some() && o.1.is_some())
+            .map(|(o, _, _)| *o)
+            .collect();
+        let passed: Vec<bool> = if pairs.is_empty() {
+            vec![]
+        } else {
+            let batch = self.pair_batch(&pairs)?;
+            let f = self.filter.as_ref().expect("status checks need a filter");
+            let mask = f.evaluate(&batch)?.into_array(batch.num_rows())?;
+            let mask = mask.as_boolean();
+            (0..pairs.len())
+                .map(|i| mask.is_valid(i) && mask.value(i))
+                .collect()
+        };
+        // Walk the checks in order: each row's pairs come just before its lone entry.
+        let mut out = vec![];
+        let mut matched = false;
+        let mut p = 0;
+        for (o, is_left, _) in checks {
+            if o.0.is_some() && o.1.is_some() {
+                matched |= passed[p];
+                p += 1;
+                continue;
+            }
+            if self.wants(matched) {
+                let _ = is_left;
+                out.push(o);
+            }
+            matched = false;
+        }
+        Ok(out)
+    }
+
+    fn output(&self, out: &[Out]) -> Result<ZBatch> {
+        let l: Vec<_> = out.iter().map(|p| p.0).collect();
+        let mut cols = Self::decode(&self.left_conv, &l)?;
+        if matches!(self.kind, JoinKind::Semi | JoinKind::Anti) {
+            let rows = rebatch_columns(&self.schema, cols, out.len())?;
+            return Ok(ZBatch::new(rows, out.iter().map(|p| p.2).collect()));
+        }
+        let r: Vec<_> = out.iter().map(|p| p.1).collect();
+        cols.extend(Self::decode(&self.right_conv, &r)?);
+        let rows = rebatch_columns(&self.schema, cols, out.len())?;
+        Ok(ZBatch::new(rows, out.iter().map(|p| p.2).collect()))
+    }
+}

@@ -1,0 +1,201 @@
+//! The coordinator's dataflow side: every materialized view's operator tree, owned by one
+//! dedicated thread, never by the tokio runtime that serves clients.
+//!
+//! Each commit (one epoch) runs here before it reaches RocksDB: the epoch's table changes are
+//! read off its write set, pushed through every dependent view in creation order (a view only
+//! reads older views, so that order is topological), and the views' row and state changes join
+//! the same write set. The epoch then commits as one `WriteBatch`: a view is never behind or
+//! ahead of its inputs, so a read of any epoch sees them agree and a session reads its own
+//! writes in every view without waiting. After `kill -9`, views and their state are exactly
+//! at the last committed epoch.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use eddy_catalog::{Catalog, Relation, ViewEntry};
+use eddy_common::{Error, Result, TableId};
+use eddy_dataflow::changes::{table_changes, table_contents, view_contents};
+use eddy_dataflow::sink::ViewSink;
+use eddy_dataflow::{StateStore, StepCx, ZBatch};
+use eddy_storage::{Snapshot, WriteSet};
+
+/// One view's compiled dataflow.
+pub struct ViewRuntime {
+    pub id: TableId,
+    pub sink: ViewSink,
+    pub inputs: BTreeSet<TableId>,
+}
+
+impl ViewRuntime {
+    pub fn explain(&self) -> Vec<String> {
+        let mut out = vec![];
+        self.sink.explain(&mut out);
+        out
+    }
+}
+
+#[derive(Default)]
+pub struct Views {
+    views: Vec<ViewRuntime>,
+    /// Rows the operators processed in the last epoch (the work counter of `SHOW`).
+    pub rows_processed_last: u64,
+}
+
+type Job = Box<dyn FnOnce(&mut Views) + Send>;
+
+/// A handle to the dataflow thread.
+pub struct Dataflow {
+    jobs: std::sync::Mutex<mpsc::Sender<Job>>,
+}
+
+impl Dataflow {
+    pub fn start() -> Dataflow {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("eddy-dataflow".into())
+            .spawn(move || {
+                let mut views = Views::default();
+                while let Ok(job) = rx.recv() {
+                    job(&mut views);
+                }
+            })
+            .expect("spawn dataflow thread");
+        Dataflow {
+            jobs: std::sync::Mutex::new(tx),
+        }
+    }
+
+    /// Runs `f` on the dataflow thread and waits for its answer without blocking the runtime.
+    pub async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Views) -> R + Send + 'static,
+    ) -> Result<R> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |v| {
+            let _ = tx.send(f(v));
+        });
+        self.jobs
+            .lock()
+            .expect("dataflow queue")
+            .send(job)
+            .map_err(|_| Error::internal("the dataflow thread stopped"))?;
+        rx.await
+            .map_err(|_| Error::internal("the dataflow thread stopped"))
+    }
+}
+
+impl Views {
+    pub fn install(&mut self, v: ViewRuntime) {
+        self.views.push(v);
+        self.views.sort_by_key(|v| v.id);
+    }
+
+    pub fn remove(&mut self, ids: &[TableId]) {
+        self.views.retain(|v| !ids.contains(&v.id));
+    }
+
+    /// Pushes the changes `writes` makes through every dependent view and adds the views'
+    /// changes to `writes`. `snap` must be the last committed epoch (the caller holds the
+    /// commit lock).
+    pub fn maintain(
+        &mut self,
+        catalog: &Catalog,
+        snap: Snapshot,
+        writes: &mut WriteSet,
+    ) -> Result<()> {
+        if self.views.is_empty() {
+            return Ok(());
+        }
+        let read: BTreeSet<TableId> = self
+            .views
+            .iter()
+            .flat_map(|v| v.inputs.iter().copied())
+            .collect();
+        let mut inputs: HashMap<TableId, ZBatch> = HashMap::new();
+        for id in read {
+            if let Some(Relation::Table(t)) = catalog.relation_by_id(id)
+                && let Some(z) = table_changes(&t, &snap, writes)?
+            {
+                inputs.insert(id, z);
+            }
+        }
+        if inputs.is_empty() {
+            return Ok(());
+        }
+        let mut state = StateStore::new(snap);
+        let mut rows = 0;
+        for v in &self.views {
+            if !v.inputs.iter().any(|i| inputs.contains_key(i)) {
+                continue;
+            }
+            let mut cx = StepCx {
+                state: &mut state,
+                inputs: &inputs,
+                first: false,
+                errors: vec![],
+                rows_processed: 0,
+            };
+            let out = v.sink.step(&mut cx)?;
+            rows += cx.rows_processed;
+            if let Some(z) = out {
+                inputs.insert(v.id, z);
+            }
+        }
+        self.rows_processed_last = rows;
+        writes.data.extend(state.into_pending());
+        Ok(())
+    }
+}
+
+/// Computes a new view's initial rows and state from its inputs' contents at `snap`, in
+/// batches; the writes go into `writes`.
+pub fn backfill(
+    v: &ViewRuntime,
+    catalog: &Catalog,
+    snap: Snapshot,
+    writes: &mut WriteSet,
+) -> Result<()> {
+    let mut state = StateStore::new(snap.clone());
+    let none = HashMap::new();
+    let step = |state: &mut StateStore, inputs: &HashMap<TableId, ZBatch>, first| {
+        let mut cx = StepCx {
+            state,
+            inputs,
+            first,
+            errors: vec![],
+            rows_processed: 0,
+        };
+        v.sink.step(&mut cx).map(|_| ())
+    };
+    step(&mut state, &none, true)?;
+    for id in &v.inputs {
+        let chunks = match catalog.relation_by_id(*id) {
+            Some(Relation::Table(t)) => table_contents(&t, &snap)?,
+            Some(Relation::View(w)) => view_contents(&w, &snap)?,
+            None => return Err(Error::internal(format!("view input {id} is gone"))),
+        };
+        for z in chunks {
+            let inputs = HashMap::from([(*id, z)]);
+            step(&mut state, &inputs, false)?;
+        }
+    }
+    writes.data.extend(state.into_pending());
+    Ok(())
+}
+
+/// The transitive dependents of `id`, newest first (the order they must be dropped in).
+pub fn dependents_closure(catalog: &Catalog, id: TableId) -> Vec<Arc<ViewEntry>> {
+    let mut out: Vec<Arc<ViewEntry>> = vec![];
+    let mut todo = vec![id];
+    while let Some(i) = todo.pop() {
+        for d in catalog.dependents(i) {
+            if !out.iter().any(|o| o.id() == d.id()) {
+                todo.push(d.id());
+                out.push(d);
+            }
+        }
+    }
+    out.sort_by_key(|v| std::cmp::Reverse(v.id()));
+    out
+}

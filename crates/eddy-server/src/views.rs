@@ -1,0 +1,254 @@
+//! Materialized views: compiling a view's SQL into its dataflow, creating (with backfill),
+//! dropping, and bringing every view's dataflow back at start.
+
+use std::sync::Arc;
+
+use datafusion::sql::sqlparser::ast::{CreateView, Statement};
+use eddy_catalog::{ColumnDef, DEFAULT_SCHEMA, ReadContext, ViewCodec, ViewDef};
+use eddy_common::{Error, Result, SqlState, TableId};
+use eddy_dataflow::sink::ViewSink;
+use eddy_pgwire::Output;
+use eddy_sql::names;
+use eddy_sql::stream_plan::Compiler;
+use eddy_storage::WriteSet;
+
+use crate::dataflow::{ViewRuntime, backfill, dependents_closure};
+use crate::engine::Engine;
+use crate::session::EddySession;
+
+pub(crate) struct Compiled {
+    pub runtime: ViewRuntime,
+    pub columns: Vec<ColumnDef>,
+    /// State tables used, counting the error collection (ids `id + 1 ..= id + state_count`).
+    pub state_count: u32,
+    pub fingerprint: String,
+}
+
+/// Plans `sql` and compiles it into view `id`'s dataflow; `names` renames the columns.
+pub(crate) async fn compile(
+    session: &EddySession,
+    sql: &str,
+    id: TableId,
+    names: &[String],
+) -> Result<Compiled> {
+    let stmts = eddy_sql::parse::parse_statements(sql)?;
+    let [stmt @ Statement::Query(q)] = stmts.as_slice() else {
+        return Err(Error::internal("a view's definition is one query"));
+    };
+    session.slot.set(ReadContext {
+        snapshot: session.engine.store.snapshot(),
+        overlay: None,
+        expose_row_key: false,
+    });
+    let plan = session.plan(stmt, vec![]).await?;
+    let plan = session.ctx.state().optimize(&plan)?;
+    let mut columns: Vec<ColumnDef> = crate::session::columns_of(&plan, Some(q))
+        .into_iter()
+        .map(|c| ColumnDef {
+            name: c.name,
+            ty: c.ty,
+            not_null: false,
+            default: None,
+        })
+        .collect();
+    if names.len() > columns.len() {
+        return Err(Error::syntax(
+            "CREATE MATERIALIZED VIEW specifies too many column names",
+        ));
+    }
+    for (c, n) in columns.iter_mut().zip(names) {
+        c.name = n.clone();
+    }
+    for (i, c) in columns.iter().enumerate() {
+        if columns[..i].iter().any(|o| o.name == c.name) {
+            return Err(Error::new(
+                SqlState::DUPLICATE_COLUMN,
+                format!("column \"{}\" specified more than once", c.name),
+            ));
+        }
+    }
+    let catalog = session.engine.catalog.clone();
+    let resolve = move |t: &datafusion::common::TableReference| {
+        catalog
+            .relation(t.schema().unwrap_or(DEFAULT_SCHEMA), t.table())
+            .map(|r| r.id())
+    };
+    let mut compiler = Compiler::new(&resolve, id + 2);
+    let root = compiler.compile(&plan)?;
+    let state_count = compiler.next_state() - id - 1;
+    let probe = ViewDef {
+        id,
+        schema: String::new(),
+        name: String::new(),
+        sql: String::new(),
+        columns: columns.clone(),
+        materialized: true,
+        state_count,
+        inputs: vec![],
+        fingerprint: String::new(),
+    };
+    let runtime = ViewRuntime {
+        id,
+        inputs: compiler.inputs.clone(),
+        sink: ViewSink {
+            input: root,
+            id,
+            errors_id: id + 1,
+            codec: ViewCodec::new(&probe)?,
+        },
+    };
+    let fingerprint = runtime.explain().join("\n");
+    Ok(Compiled {
+        runtime,
+        columns,
+        state_count,
+        fingerprint,
+    })
+}
+
+pub(crate) async fn create(session: &EddySession, cv: &CreateView) -> Result<Output> {
+    let engine = &session.engine;
+    if cv.or_replace || cv.or_alter || cv.temporary {
+        return Err(Error::unsupported(
+            "CREATE OR REPLACE / TEMPORARY MATERIALIZED VIEW",
+        ));
+    }
+    let (schema, name) = names::relation(&cv.name, DEFAULT_SCHEMA)?;
+    let col_names: Vec<String> = cv.columns.iter().map(|c| names::ident(&c.name)).collect();
+    let sql = cv.query.to_string();
+    let _g = engine.write_lock.lock().await;
+    if engine.catalog.relation(&schema, &name).is_some() && cv.if_not_exists {
+        return Ok(Output::Command("CREATE MATERIALIZED VIEW".into()));
+    }
+    engine.catalog.check_new_relation(&schema, &name)?;
+    let probe = compile(session, &sql, 0, &col_names).await?;
+    let mut writes = WriteSet::default();
+    let id = engine
+        .catalog
+        .reserve_ids(1 + probe.state_count, &mut writes);
+    let c = compile(session, &sql, id, &col_names).await?;
+    if c.state_count != probe.state_count {
+        return Err(Error::internal("view compilation is not deterministic"));
+    }
+    let def = ViewDef {
+        id,
+        schema,
+        name,
+        sql,
+        columns: c.columns,
+        materialized: true,
+        state_count: c.state_count,
+        inputs: c.runtime.inputs.iter().copied().collect(),
+        fingerprint: c.fingerprint,
+    };
+    let catalog = engine.catalog.clone();
+    let snap = engine.store.snapshot();
+    let runtime = c.runtime;
+    let (runtime, writes, r) = engine
+        .dataflow
+        .run(move |_| {
+            let r = backfill(&runtime, &catalog, snap, &mut writes);
+            (runtime, writes, r)
+        })
+        .await?;
+    r?;
+    engine.catalog.create_view(def, writes)?;
+    engine.dataflow.run(move |v| v.install(runtime)).await?;
+    tracing::info!(view = id, "materialized view created");
+    Ok(Output::Command("CREATE MATERIALIZED VIEW".into()))
+}
+
+/// Drops views and, for a table, the table itself; dependents go too with CASCADE.
+pub(crate) async fn drop_relation(
+    engine: &Engine,
+    schema: &str,
+    name: &str,
+    view: bool,
+    if_exists: bool,
+    cascade: bool,
+) -> Result<()> {
+    let rel = engine.catalog.relation(schema, name);
+    let kind = if view { "materialized view" } else { "table" };
+    let id = match (&rel, view) {
+        (Some(eddy_catalog::Relation::View(v)), true) => v.id(),
+        (Some(eddy_catalog::Relation::Table(t)), false) => t.id(),
+        (None, _) if if_exists => return Ok(()),
+        (Some(_), _) => {
+            return Err(
+                Error::new(SqlState("42809"), format!("\"{name}\" is not a {kind}")).with_hint(
+                    format!(
+                        "Use DROP {} to remove it.",
+                        if view { "TABLE" } else { "MATERIALIZED VIEW" }
+                    ),
+                ),
+            );
+        }
+        (None, _) => {
+            return Err(Error::new(
+                SqlState::UNDEFINED_TABLE,
+                format!("{kind} \"{name}\" does not exist"),
+            ));
+        }
+    };
+    let deps = dependents_closure(&engine.catalog, id);
+    if let Some(d) = deps.last()
+        && !cascade
+    {
+        return Err(Error::new(
+            SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+            format!("cannot drop {kind} {name} because other objects depend on it"),
+        )
+        .with_detail(format!(
+            "materialized view {} depends on {kind} {name}",
+            d.def.name
+        ))
+        .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+    }
+    let mut drop_views = deps;
+    if let Some(eddy_catalog::Relation::View(v)) = &rel {
+        drop_views.push(v.clone());
+    }
+    if !drop_views.is_empty() {
+        let ids: Vec<TableId> = drop_views.iter().map(|v| v.id()).collect();
+        engine.catalog.drop_views(&drop_views)?;
+        engine.dataflow.run(move |v| v.remove(&ids)).await?;
+    }
+    if !view {
+        engine.catalog.drop_table(schema, name, false)?;
+    }
+    Ok(())
+}
+
+/// Compiles every view again at start, checking that the dataflow matches the state on disk.
+pub async fn recover(engine: &Arc<Engine>) -> Result<()> {
+    let views = engine.catalog.all_views();
+    if views.is_empty() {
+        return Ok(());
+    }
+    let session = EddySession::new(engine.clone(), "eddy");
+    for v in views {
+        let names: Vec<String> = v.def.columns.iter().map(|c| c.name.clone()).collect();
+        let c = compile(&session, &v.def.sql, v.id(), &names).await?;
+        if c.fingerprint != v.def.fingerprint || c.state_count != v.def.state_count {
+            return Err(Error::internal(format!(
+                "materialized view \"{}\" compiles to a different dataflow than the one its \
+                 stored state belongs to (created by another Eddy version?)",
+                v.def.name
+            ))
+            .with_detail(format!(
+                "stored:\n{}\nnow:\n{}",
+                v.def.fingerprint, c.fingerprint
+            )));
+        }
+        engine.dataflow.run(move |vs| vs.install(c.runtime)).await?;
+    }
+    tracing::info!(views = engine.catalog.all_views().len(), "views recovered");
+    Ok(())
+}
+
+/// `EXPLAIN CREATE MATERIALIZED VIEW`: the dataflow, its operators, keys and state.
+pub(crate) async fn explain(session: &EddySession, cv: &CreateView) -> Result<Vec<String>> {
+    let names: Vec<String> = cv.columns.iter().map(|c| names::ident(&c.name)).collect();
+    let c = compile(session, &cv.query.to_string(), 0, &names).await?;
+    Ok(c.runtime.explain())
+}

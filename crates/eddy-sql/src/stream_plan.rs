@@ -1,0 +1,430 @@
+//! The streaming planner: an optimized DataFusion `LogicalPlan` becomes a tree of incremental
+//! operators. Every plan node maps to an operator or is refused with SQLSTATE 0A000 naming the
+//! construct: there is no silent fallback to recomputation.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::SortOptions;
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::common::tree_node::TreeNode;
+use datafusion::common::{DFSchema, NullEquality, TableReference};
+use datafusion::logical_expr::execution_props::ExecutionProps;
+use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
+use datafusion::logical_expr::{
+    Distinct, Expr, ExprSchemable, JoinType, LogicalPlan, expr::AggregateFunction,
+};
+use datafusion::physical_expr::{PhysicalExpr, create_physical_expr};
+use datafusion::prelude::lit;
+use eddy_common::{Error, Result, TableId};
+use eddy_dataflow::Operator;
+use eddy_dataflow::aggregate::{AggKind, AggSpec, Aggregate};
+use eddy_dataflow::join::{Join, JoinKind};
+use eddy_dataflow::map::Map;
+use eddy_dataflow::sources::{Constant, Rename, Scan, Union};
+
+/// Deepest plan the planner walks; deeper ones are refused rather than risking the stack.
+const PLAN_DEPTH_MAX: usize = 128;
+
+pub struct Compiler<'a> {
+    resolve: &'a dyn Fn(&TableReference) -> Option<TableId>,
+    next_state: TableId,
+    /// Tables and views the plan reads.
+    pub inputs: BTreeSet<TableId>,
+    props: ExecutionProps,
+    depth: usize,
+}
+
+impl<'a> Compiler<'a> {
+    /// `first_state` is the first id handed to operators' state tables.
+    pub fn new(
+        resolve: &'a dyn Fn(&TableReference) -> Option<TableId>,
+        first_state: TableId,
+    ) -> Self {
+        Compiler {
+            resolve,
+            next_state: first_state,
+            inputs: BTreeSet::new(),
+            props: ExecutionProps::new(),
+            depth: 0,
+        }
+    }
+
+    /// The next state id the compiler would hand out: after compiling, the end of the range.
+    pub fn next_state(&self) -> TableId {
+        self.next_state
+    }
+
+    fn state_id(&mut self) -> TableId {
+        self.next_state += 1;
+        self.next_state - 1
+    }
+
+    pub fn compile(&mut self, plan: &LogicalPlan) -> Result<Box<dyn Operator>> {
+        self.depth += 1;
+        if self.depth > PLAN_DEPTH_MAX {
+            return Err(Error::unsupported(
+                "a materialized view query nested this deeply",
+            ));
+        }
+        let r = self.node(plan);
+        self.depth -= 1;
+        r
+    }
+
+    fn phys(&self, e: &Expr, schema: &DFSchema) -> Result<Arc<dyn PhysicalExpr>> {
+        check_expr(e)?;
+        Ok(create_physical_expr(
+            e,
+            schema,
+            &self.props,
+            &PhysicalPlanningContext::default(),
+        )?)
+    }
+
+    fn node(&mut self, plan: &LogicalPlan) -> Result<Box<dyn Operator>> {
+        Ok(match plan {
+            LogicalPlan::Projection(p) => {
+                let exprs = p
+                    .expr
+                    .iter()
+                    .map(|e| self.phys(e, p.input.schema()))
+                    .collect::<Result<Vec<_>>>()?;
+                Box::new(Map {
+                    input: self.compile(&p.input)?,
+                    predicate: None,
+                    exprs: Some(exprs),
+                    schema: arrow_schema(&p.schema),
+                })
+            }
+            LogicalPlan::Filter(f) => Box::new(Map {
+                predicate: Some(self.phys(&f.predicate, f.input.schema())?),
+                input: self.compile(&f.input)?,
+                exprs: None,
+                schema: arrow_schema(f.input.schema()),
+            }),
+            LogicalPlan::TableScan(s) => {
+                if s.fetch.is_some() {
+                    return Err(Error::unsupported("LIMIT in a materialized view"));
+                }
+                let id = (self.resolve)(&s.table_name)
+                    .ok_or_else(|| Error::internal(format!("unknown relation {}", s.table_name)))?;
+                self.inputs.insert(id);
+                Box::new(Scan {
+                    id,
+                    name: s.table_name.to_string(),
+                    projection: s.projection.clone(),
+                    schema: arrow_schema(&s.projected_schema),
+                })
+            }
+            LogicalPlan::SubqueryAlias(a) => Box::new(Rename {
+                input: self.compile(&a.input)?,
+                schema: arrow_schema(&a.schema),
+            }),
+            LogicalPlan::Union(u) => Box::new(Union {
+                inputs: u
+                    .inputs
+                    .iter()
+                    .map(|i| self.compile(i))
+                    .collect::<Result<_>>()?,
+                schema: arrow_schema(&u.schema),
+            }),
+            LogicalPlan::Aggregate(a) => self.aggregate(
+                &a.input,
+                &a.group_expr,
+                &a.aggr_expr,
+                arrow_schema(&a.schema),
+            )?,
+            LogicalPlan::Distinct(Distinct::All(input)) => {
+                let groups: Vec<Expr> = input
+                    .schema()
+                    .columns()
+                    .into_iter()
+                    .map(Expr::Column)
+                    .collect();
+                self.aggregate(input, &groups, &[], arrow_schema(input.schema()))?
+            }
+            LogicalPlan::Distinct(Distinct::On(_)) => {
+                return Err(Error::unsupported("DISTINCT ON in a materialized view"));
+            }
+            LogicalPlan::Join(j) => self.join(j)?,
+            LogicalPlan::Sort(s) if s.fetch.is_none() => self.compile(&s.input)?,
+            LogicalPlan::Sort(_) | LogicalPlan::Limit(_) => {
+                return Err(Error::unsupported(
+                    "ORDER BY ... LIMIT (top-N) in a materialized view",
+                ));
+            }
+            LogicalPlan::Values(v) => {
+                let schema = arrow_schema(&v.schema);
+                let one = RecordBatch::try_new_with_options(
+                    Arc::new(Schema::empty()),
+                    vec![],
+                    &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(1)),
+                )?;
+                let mut cols = vec![vec![]; schema.fields().len()];
+                for row in &v.values {
+                    for (j, e) in row.iter().enumerate() {
+                        let pe = self.phys(e, &DFSchema::empty())?;
+                        cols[j].push(pe.evaluate(&one)?.into_array(1)?);
+                    }
+                }
+                let cols = cols
+                    .into_iter()
+                    .zip(schema.fields())
+                    .map(|(parts, f)| {
+                        let refs: Vec<&dyn datafusion::arrow::array::Array> =
+                            parts.iter().map(|a| a.as_ref()).collect();
+                        let a = datafusion::arrow::compute::concat(&refs)?;
+                        Ok(datafusion::arrow::compute::cast(&a, f.data_type())?)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Box::new(Constant {
+                    rows: eddy_dataflow::zset::rebatch_columns(&schema, cols, v.values.len())?,
+                    schema,
+                })
+            }
+            LogicalPlan::EmptyRelation(e) => {
+                let schema = arrow_schema(&e.schema);
+                let n = usize::from(e.produce_one_row);
+                let rows = RecordBatch::try_new_with_options(
+                    schema.clone(),
+                    schema
+                        .fields()
+                        .iter()
+                        .map(|f| datafusion::arrow::array::new_null_array(f.data_type(), n))
+                        .collect(),
+                    &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(n)),
+                )?;
+                Box::new(Constant { rows, schema })
+            }
+            LogicalPlan::Window(_) => {
+                return Err(Error::unsupported(
+                    "window functions in a materialized view",
+                ));
+            }
+            other => {
+                let name = other.display().to_string();
+                let name = name
+                    .split(':')
+                    .next()
+                    .unwrap_or("this plan node")
+                    .to_string();
+                return Err(Error::unsupported(format!("{name} in a materialized view")));
+            }
+        })
+    }
+
+    fn aggregate(
+        &mut self,
+        input: &Arc<LogicalPlan>,
+        group_expr: &[Expr],
+        aggr_expr: &[Expr],
+        schema: SchemaRef,
+    ) -> Result<Box<dyn Operator>> {
+        let in_schema = input.schema();
+        let mut group_exprs = vec![];
+        let mut group_fields = vec![];
+        for g in group_expr {
+            if matches!(g, Expr::GroupingSet(_)) {
+                return Err(Error::unsupported(
+                    "GROUPING SETS, CUBE and ROLLUP in a materialized view",
+                ));
+            }
+            group_fields.push(SortField::new(g.get_type(in_schema)?));
+            group_exprs.push(self.phys(g, in_schema)?);
+        }
+        let mut aggs = vec![];
+        for (j, a) in aggr_expr.iter().enumerate() {
+            let output = schema.field(group_expr.len() + j).data_type().clone();
+            aggs.push(self.agg_spec(a, in_schema, output)?);
+        }
+        let group_conv = if group_fields.is_empty() {
+            None
+        } else {
+            Some(RowConverter::new(group_fields)?)
+        };
+        let acc_id = self.state_id();
+        let vals_id = self.state_id();
+        Ok(Box::new(Aggregate {
+            input: self.compile(input)?,
+            group_exprs,
+            group_conv,
+            aggs,
+            acc_id,
+            vals_id,
+            schema,
+        }))
+    }
+
+    fn agg_spec(&self, e: &Expr, in_schema: &DFSchema, output: DataType) -> Result<AggSpec> {
+        let inner = match e {
+            Expr::Alias(a) => a.expr.as_ref(),
+            other => other,
+        };
+        let Expr::AggregateFunction(AggregateFunction { func, params }) = inner else {
+            return Err(Error::unsupported(format!("aggregate expression {e}")));
+        };
+        let name = func.name().to_lowercase();
+        if !params.order_by.is_empty() {
+            return Err(Error::unsupported(format!(
+                "{name}(... ORDER BY ...) in a materialized view"
+            )));
+        }
+        let arg = params.args.first();
+        let arg_type = arg.map(|a| a.get_type(in_schema)).transpose()?;
+        let unsupported = || {
+            Error::unsupported(format!(
+                "aggregate {name}{} in a materialized view",
+                if params.distinct { " (DISTINCT)" } else { "" }
+            ))
+        };
+        if params.args.len() > 1 {
+            return Err(unsupported());
+        }
+        let kind = match (name.as_str(), params.distinct, &arg_type) {
+            ("count", false, _) => AggKind::Count,
+            ("count", true, Some(_)) => AggKind::CountDistinct,
+            ("sum", false, Some(t)) if t.is_integer() => AggKind::SumInt,
+            ("sum", false, Some(DataType::Decimal128(_, _))) => AggKind::SumDecimal,
+            ("sum", false, Some(t)) if t.is_floating() => AggKind::SumFloat,
+            ("avg", false, Some(t)) if t.is_floating() || t.is_integer() => AggKind::AvgFloat,
+            ("avg", false, Some(DataType::Decimal128(_, s))) => {
+                AggKind::AvgDecimal { in_scale: *s }
+            }
+            ("min", _, Some(_)) => AggKind::Min,
+            ("max", _, Some(_)) => AggKind::Max,
+            ("bool_and", false, Some(DataType::Boolean)) => AggKind::BoolAnd,
+            ("bool_or", false, Some(DataType::Boolean)) => AggKind::BoolOr,
+            _ => return Err(unsupported()),
+        };
+        let values = match (kind, &arg_type) {
+            (AggKind::Min | AggKind::CountDistinct, Some(t)) => {
+                Some(RowConverter::new(vec![SortField::new(t.clone())])?)
+            }
+            (AggKind::Max, Some(t)) => Some(RowConverter::new(vec![SortField::new_with_options(
+                t.clone(),
+                SortOptions {
+                    descending: true,
+                    nulls_first: false,
+                },
+            )])?),
+            _ => None,
+        };
+        Ok(AggSpec {
+            kind,
+            arg: arg.map(|a| self.phys(a, in_schema)).transpose()?,
+            filter: params
+                .filter
+                .as_ref()
+                .map(|f| self.phys(f, in_schema))
+                .transpose()?,
+            output,
+            values,
+            name: inner.schema_name().to_string(),
+        })
+    }
+
+    fn join(&mut self, j: &datafusion::logical_expr::Join) -> Result<Box<dyn Operator>> {
+        let kind = match j.join_type {
+            JoinType::Inner => JoinKind::Inner,
+            JoinType::Left => JoinKind::Left,
+            JoinType::Right => JoinKind::Right,
+            JoinType::Full => JoinKind::Full,
+            JoinType::LeftSemi => JoinKind::Semi,
+            JoinType::LeftAnti => JoinKind::Anti,
+            other => {
+                return Err(Error::unsupported(format!(
+                    "{other} join in a materialized view"
+                )));
+            }
+        };
+        if j.null_aware {
+            return Err(Error::unsupported(
+                "NOT IN over a subquery whose column can be NULL, in a materialized view (write \
+                 NOT EXISTS instead)",
+            ));
+        }
+        let (ls, rs) = (j.left.schema(), j.right.schema());
+        // A cross join is an equi-join on a constant: every row lands under one key.
+        let on: Vec<(Expr, Expr)> = if j.on.is_empty() {
+            vec![(lit(0i32), lit(0i32))]
+        } else {
+            j.on.clone()
+        };
+        let mut left_keys = vec![];
+        let mut right_keys = vec![];
+        let mut key_types = vec![];
+        for (l, r) in &on {
+            key_types.push(l.get_type(ls)?);
+            left_keys.push(self.phys(l, ls)?);
+            right_keys.push(self.phys(r, rs)?);
+        }
+        let pair_df = ls.join(rs)?;
+        let filter = j
+            .filter
+            .as_ref()
+            .map(|f| self.phys(f, &pair_df))
+            .transpose()?;
+        let conv = |s: &DFSchema| {
+            RowConverter::new(
+                s.fields()
+                    .iter()
+                    .map(|f| SortField::new(f.data_type().clone()))
+                    .collect(),
+            )
+        };
+        let left_id = self.state_id();
+        let right_id = self.state_id();
+        Ok(Box::new(Join {
+            key_conv: RowConverter::new(
+                key_types
+                    .iter()
+                    .map(|t| SortField::new(t.clone()))
+                    .collect(),
+            )?,
+            left_conv: conv(ls)?,
+            right_conv: conv(rs)?,
+            left: self.compile(&j.left)?,
+            right: self.compile(&j.right)?,
+            left_keys,
+            right_keys,
+            key_types,
+            filter,
+            pair_schema: arrow_schema(&pair_df),
+            kind,
+            nulls_equal: j.null_equality == NullEquality::NullEqualsNull,
+            left_id,
+            right_id,
+            schema: arrow_schema(&j.schema),
+        }))
+    }
+}
+
+fn arrow_schema(s: &DFSchema) -> SchemaRef {
+    Arc::clone(s.inner())
+}
+
+/// Expressions a view cannot maintain: subqueries left after decorrelation, volatile functions.
+fn check_expr(e: &Expr) -> Result<()> {
+    let mut err = None;
+    e.apply(|x| {
+        let bad = match x {
+            Expr::ScalarSubquery(_) | Expr::Exists(_) | Expr::InSubquery(_) => {
+                Some("a subquery DataFusion could not decorrelate".to_string())
+            }
+            _ if x.is_volatile_node() => Some(format!("volatile function {x}")),
+            _ => None,
+        };
+        if let Some(b) = bad {
+            err = Some(Error::unsupported(format!("{b} in a materialized view")));
+            return Ok(datafusion::common::tree_node::TreeNodeRecursion::Stop);
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    })?;
+    match err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
