@@ -388,7 +388,7 @@ impl Catalog {
                 format!("table \"{name}\" does not exist"),
             ));
         };
-        refuse_dependents(&state, entry.id(), &name.to_string(), "table")?;
+        refuse_dependents(&state, entry.id(), name, "table")?;
         let mut writes = WriteSet::default();
         writes.delete(Cf::Meta, table_key(entry.def.id));
         writes.delete(Cf::Meta, rowid_key(entry.def.id));

@@ -588,7 +588,7 @@ pub async fn describe(
     stmt: &Statement,
     hints: &[Option<PgType>],
 ) -> Result<Described> {
-    sess.read_context(st);
+    sess.read_context(st).await?;
     let (plan, columns) = match stmt {
         Statement::Query(q) => {
             let plan = sess.plan(stmt, vec![]).await?;

@@ -69,15 +69,34 @@ impl EddySession {
         }
     }
 
-    /// Points table reads at a fresh snapshot (plus the transaction's writes).
-    pub(crate) fn read_context(&self, st: &State) -> ReadContext {
+    /// Points table reads at a fresh snapshot plus the transaction's writes. Inside a
+    /// transaction that wrote, views read the effect of those writes too: the dataflow runs the
+    /// transaction's writes against the snapshot without committing them (read-your-writes in
+    /// every view, as PostgreSQL's views would give).
+    pub(crate) async fn read_context(&self, st: &State) -> Result<ReadContext> {
+        let snapshot = self.engine.store.snapshot();
+        let overlay = match st.txn.as_ref() {
+            Some(t) if !t.writes.is_empty() && !self.engine.catalog.all_views().is_empty() => {
+                let mut w = (*t.writes).clone();
+                let catalog = self.engine.catalog.clone();
+                let snap = snapshot.clone();
+                let w = self
+                    .engine
+                    .dataflow
+                    .run(move |v| v.maintain(&catalog, snap, &mut w).map(|_| w))
+                    .await??;
+                Some(Arc::new(w))
+            }
+            Some(t) => Some(t.writes.clone()),
+            None => None,
+        };
         let ctx = ReadContext {
-            snapshot: self.engine.store.snapshot(),
-            overlay: st.txn.as_ref().map(|t| t.writes.clone()),
+            snapshot,
+            overlay,
             expose_row_key: false,
         };
         self.slot.set(ctx.clone());
-        ctx
+        Ok(ctx)
     }
 
     /// Plans a statement and binds its parameters, cast to the types the plan expects.
@@ -243,7 +262,7 @@ impl EddySession {
         q: &Query,
         params: Vec<ScalarValue>,
     ) -> Result<Output> {
-        let read = self.read_context(st);
+        let read = self.read_context(st).await?;
         if let Some(out) = crate::point_read::try_point_read(&self.engine, &read, q, &params)? {
             return Ok(out);
         }
@@ -264,7 +283,7 @@ impl EddySession {
         {
             return Ok(query_plan_output(crate::views::explain(self, cv).await?));
         }
-        self.read_context(st);
+        self.read_context(st).await?;
         let plan = self.plan(stmt, vec![]).await?;
         let batches = self.run(plan).await?;
         let mut lines = vec![];
@@ -293,7 +312,7 @@ impl EddySession {
         } else {
             None
         };
-        let read = self.read_context(st);
+        let read = self.read_context(st).await?;
         let mut w = if autocommit {
             StatementWrites::bulk()
         } else {
@@ -466,7 +485,7 @@ impl EddySession {
                 })
                 .collect::<Result<_>>()?
         };
-        let read = self.read_context(st);
+        let read = self.read_context(st).await?;
         let mut defaults = vec![];
         for (i, c) in entry.def.columns.iter().enumerate() {
             if cols.contains(&i) {
@@ -528,7 +547,7 @@ impl EddySession {
         let Statement::Query(q) = &stmt else {
             unreachable!("built from a query")
         };
-        self.read_context(st);
+        self.read_context(st).await?;
         let plan = self.plan(&stmt, vec![]).await?;
         let columns = columns_of(&plan, Some(q));
         let batches = self.run(plan).await?;

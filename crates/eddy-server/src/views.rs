@@ -42,6 +42,7 @@ pub(crate) async fn compile(
     });
     let plan = session.plan(stmt, vec![]).await?;
     let plan = session.ctx.state().optimize(&plan)?;
+    let plan = eddy_sql::stream_plan::prepare(plan)?;
     let mut columns: Vec<ColumnDef> = crate::session::columns_of(&plan, Some(q))
         .into_iter()
         .map(|c| ColumnDef {

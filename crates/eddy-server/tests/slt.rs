@@ -2,6 +2,11 @@
 //! process, and again against a real PostgreSQL 15 to prove the expected output is what
 //! PostgreSQL gives. A file whose first line is `# eddy-only` is skipped on PostgreSQL.
 //!
+//! Views get an oracle for free: after every statement on Eddy, each materialized view the file
+//! created must hold exactly what its query returns as a batch SELECT (or fail the same way).
+//! On PostgreSQL, `CREATE MATERIALIZED VIEW` runs as `CREATE VIEW`, so the expected rows of a
+//! view are PostgreSQL's answer to its query.
+//!
 //! `EDDY_SLT_FILTER=substring` runs matching files only; `EDDY_SLT_COMPLETE=1` rewrites the
 //! expected output from Eddy's answers (review the diff against the PostgreSQL run).
 
@@ -44,8 +49,99 @@ impl From<tokio_postgres::Error> for SltError {
     }
 }
 
+/// Materialized views a file created (name, defining query), for the oracle.
+type Views = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
 struct Conn {
     client: tokio_postgres::Client,
+    /// `Some` on Eddy: after every statement, each view must equal its query run as a batch
+    /// SELECT. On PostgreSQL (`None`) a materialized view is created as a plain view, so its
+    /// expected rows are PostgreSQL's answer to the query itself.
+    views: Option<Views>,
+}
+
+impl Conn {
+    async fn rows(&self, sql: &str) -> Result<Vec<String>, SltError> {
+        let mut out = vec![];
+        for m in self.client.simple_query(sql).await? {
+            if let SimpleQueryMessage::Row(r) = m {
+                let cells: Vec<String> = (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                    .collect();
+                out.push(cells.join("|"));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The oracle: every live view equals its query, or both fail with the same SQLSTATE.
+    async fn check_views(&self, views: &Views) -> Result<(), SltError> {
+        let list = views.lock().unwrap().clone();
+        for (name, query) in list {
+            let got = self.rows(&format!("SELECT * FROM {name}")).await;
+            if let Err(e) = &got
+                && e.code.as_deref() == Some("42P01")
+            {
+                continue; // dropped
+            }
+            let want = self.rows(&query).await;
+            let same = match (&got, &want) {
+                (Ok(g), Ok(w)) => g == w,
+                (Err(g), Err(w)) => g.code == w.code,
+                _ => false,
+            };
+            if !same {
+                return Err(SltError {
+                    message: format!(
+                        "oracle: materialized view {name} differs from its query\n  view:  \
+                         {got:?}\n  query: {want:?}"
+                    ),
+                    code: Some("ORACLE".into()),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `CREATE MATERIALIZED VIEW [IF NOT EXISTS] name [(cols)] AS query` -> (name, query).
+fn parse_create_view(sql: &str) -> Option<(String, String)> {
+    let lower = sql.to_lowercase();
+    let rest = lower
+        .trim_start()
+        .strip_prefix("create materialized view")?;
+    let offset = sql.len() - rest.len();
+    let rest_orig = &sql[offset..];
+    let mut r = rest_orig.trim_start();
+    if r.to_lowercase().starts_with("if not exists") {
+        r = r["if not exists".len()..].trim_start();
+    }
+    let name_end = r.find(|c: char| c.is_whitespace() || c == '(')?;
+    let name = r[..name_end].to_string();
+    let after = r[name_end..].trim_start();
+    if after.starts_with('(') {
+        return None; // renamed columns: the oracle compares positionally, but keep it simple
+    }
+    let query = after
+        .strip_prefix("AS")
+        .or_else(|| after.strip_prefix("as"))?;
+    Some((name, query.trim().trim_end_matches(';').to_string()))
+}
+
+/// The statement PostgreSQL runs for an Eddy statement in a views test.
+fn for_postgres(sql: &str) -> String {
+    let t = sql.trim_start();
+    let lower = t.to_lowercase();
+    for (eddy, pg) in [
+        ("create materialized view", "CREATE VIEW"),
+        ("drop materialized view", "DROP VIEW"),
+    ] {
+        if lower.starts_with(eddy) {
+            return format!("{pg}{}", &t[eddy.len()..]);
+        }
+    }
+    sql.to_string()
 }
 
 #[async_trait::async_trait]
@@ -54,7 +150,43 @@ impl AsyncDB for Conn {
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SltError> {
-        let msgs = self.client.simple_query(sql).await?;
+        let out = self.run_one(sql).await?;
+        if let Some(views) = &self.views {
+            if let Some(v) = parse_create_view(sql) {
+                let mut list = views.lock().unwrap();
+                if !list.iter().any(|(n, _)| *n == v.0) {
+                    list.push(v);
+                }
+            }
+            if !sql.trim_start().to_lowercase().starts_with("select") {
+                self.check_views(views).await?;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn shutdown(&mut self) {}
+
+    fn engine_name(&self) -> &str {
+        "eddy"
+    }
+
+    async fn sleep(dur: std::time::Duration) {
+        tokio::time::sleep(dur).await
+    }
+
+    fn error_sql_state(err: &SltError) -> Option<String> {
+        err.code.clone()
+    }
+}
+
+impl Conn {
+    async fn run_one(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SltError> {
+        let sql = match self.views {
+            Some(_) => sql.to_string(),
+            None => for_postgres(sql),
+        };
+        let msgs = self.client.simple_query(&sql).await?;
         let mut rows = vec![];
         let mut cols = None;
         let mut count = 0;
@@ -81,20 +213,6 @@ impl AsyncDB for Conn {
             }),
             None => Ok(DBOutput::StatementComplete(count)),
         }
-    }
-
-    async fn shutdown(&mut self) {}
-
-    fn engine_name(&self) -> &str {
-        "eddy"
-    }
-
-    async fn sleep(dur: std::time::Duration) {
-        tokio::time::sleep(dur).await
-    }
-
-    fn error_sql_state(err: &SltError) -> Option<String> {
-        err.code.clone()
     }
 }
 
@@ -138,12 +256,15 @@ fn runtime() -> tokio::runtime::Runtime {
 fn run_on_eddy(file: &Path) -> Result<(), Failed> {
     let server = server::EddyServer::start();
     let conn_str = server.conn_str();
+    let views = Views::default();
     runtime().block_on(async move {
         let mut runner = sqllogictest::Runner::new(|| {
             let c = conn_str.clone();
+            let views = views.clone();
             async move {
                 Ok(Conn {
                     client: server::connect(&c).await,
+                    views: Some(views),
                 })
             }
         });
@@ -197,6 +318,7 @@ fn run_on_postgres(file: &Path) -> Result<(), Failed> {
             async move {
                 Ok(Conn {
                     client: server::connect(&c).await,
+                    views: None,
                 })
             }
         });

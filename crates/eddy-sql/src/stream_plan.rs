@@ -9,12 +9,13 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, SortField};
-use datafusion::common::tree_node::TreeNode;
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, NullEquality, TableReference};
 use datafusion::logical_expr::execution_props::ExecutionProps;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::{
-    Distinct, Expr, ExprSchemable, JoinType, LogicalPlan, expr::AggregateFunction,
+    Distinct, Expr, ExprSchemable, JoinType, LogicalPlan, LogicalPlanBuilder,
+    expr::AggregateFunction,
 };
 use datafusion::physical_expr::{PhysicalExpr, create_physical_expr};
 use datafusion::prelude::lit;
@@ -426,5 +427,102 @@ fn check_expr(e: &Expr) -> Result<()> {
     match err {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// Rewrites what DataFusion leaves for its physical planner into plans the streaming planner
+/// maps: an uncorrelated scalar subquery that always yields exactly one row (an aggregate
+/// without GROUP BY) becomes a cross join with that one-row input, and the subquery's value a
+/// column of it. Subqueries that could yield zero or several rows are left alone, and refused.
+pub fn prepare(plan: LogicalPlan) -> Result<LogicalPlan> {
+    let mut n = 0usize;
+    Ok(plan
+        .transform_up(|node| lift_scalar_subqueries(node, &mut n))?
+        .data)
+}
+
+fn lift_scalar_subqueries(
+    node: LogicalPlan,
+    n: &mut usize,
+) -> datafusion::common::Result<Transformed<LogicalPlan>> {
+    let has_sq = |e: &Expr| {
+        e.exists(|x| Ok(matches!(x, Expr::ScalarSubquery(_))))
+            .unwrap_or(false)
+    };
+    let (input, exprs, is_filter) = match &node {
+        LogicalPlan::Filter(f) if has_sq(&f.predicate) => {
+            (f.input.clone(), vec![f.predicate.clone()], true)
+        }
+        LogicalPlan::Projection(p) if p.expr.iter().any(has_sq) => {
+            (p.input.clone(), p.expr.clone(), false)
+        }
+        _ => return Ok(Transformed::no(node)),
+    };
+    let mut joined = LogicalPlanBuilder::from(input.as_ref().clone());
+    let mut new_exprs = Vec::with_capacity(exprs.len());
+    for e in exprs {
+        let mut subs = vec![];
+        let new = e
+            .transform_up(|x| {
+                let Expr::ScalarSubquery(sq) = &x else {
+                    return Ok(Transformed::no(x));
+                };
+                if !sq.outer_ref_columns.is_empty() || !yields_one_row(&sq.subquery) {
+                    return Ok(Transformed::no(x));
+                }
+                let alias = format!("__eddy_sq{n}");
+                *n += 1;
+                let sub = prepare_df(sq.subquery.as_ref().clone())?;
+                let sub = LogicalPlanBuilder::from(sub)
+                    .alias(alias.as_str())?
+                    .build()?;
+                let col = Expr::Column(datafusion::common::Column::new(
+                    Some(alias.as_str()),
+                    sub.schema().field(0).name(),
+                ));
+                subs.push(sub);
+                Ok(Transformed::yes(col))
+            })?
+            .data;
+        for sub in subs {
+            joined = joined.cross_join(sub)?;
+        }
+        new_exprs.push(new);
+    }
+    let plan = if is_filter {
+        let cols: Vec<Expr> = input
+            .schema()
+            .columns()
+            .into_iter()
+            .map(Expr::Column)
+            .collect();
+        joined.filter(new_exprs.remove(0))?.project(cols)?.build()?
+    } else {
+        let schema = node.schema().clone();
+        let named: Vec<Expr> = new_exprs
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let (q, f) = schema.qualified_field(i);
+                e.alias_qualified(q.cloned(), f.name())
+            })
+            .collect();
+        joined.project(named)?.build()?
+    };
+    Ok(Transformed::yes(plan))
+}
+
+fn prepare_df(plan: LogicalPlan) -> datafusion::common::Result<LogicalPlan> {
+    prepare(plan).map_err(|e| datafusion::common::DataFusionError::External(Box::new(e)))
+}
+
+/// Whether a plan returns exactly one row whatever its input: an aggregate without GROUP BY,
+/// under projections and aliases.
+fn yields_one_row(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::Aggregate(a) => a.group_expr.is_empty(),
+        LogicalPlan::Projection(p) => yields_one_row(&p.input),
+        LogicalPlan::SubqueryAlias(a) => yields_one_row(&a.input),
+        _ => false,
     }
 }
