@@ -234,6 +234,8 @@ impl SchemaProvider for EddySchemaProvider {
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         Ok(Some(match rel {
             Relation::Table(entry) => Arc::new(EddyTable::new(entry, ctx)),
+            // Plain views are expanded before planning; only materialized ones are read.
+            Relation::View(entry) if !entry.def.materialized => return Ok(None),
             Relation::View(entry) => Arc::new(EddyView { entry, ctx }),
         }))
     }

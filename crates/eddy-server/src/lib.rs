@@ -17,6 +17,7 @@ mod interval;
 mod json;
 mod modify;
 mod names;
+mod plain_views;
 mod point_read;
 mod session;
 mod settings;

@@ -37,7 +37,7 @@ fn table(
     sess.engine
         .catalog
         .table(&schema, &t)
-        .ok_or_else(|| undefined_table(&t))
+        .ok_or_else(|| undefined_table(&sess.engine, &schema, &t))
 }
 
 fn insert_table(sess: &EddySession, ins: &Insert) -> Result<(Arc<TableEntry>, String)> {
@@ -447,7 +447,7 @@ fn rewrite(
         .engine
         .catalog
         .table(&t.schema, &t.table)
-        .ok_or_else(|| undefined_table(&t.table))?;
+        .ok_or_else(|| undefined_table(&sess.engine, &t.schema, &t.table))?;
     let q = match stmt {
         Statement::Update(u) => eddy_sql::dml::update_query(u, &t, &entry.def)?,
         Statement::Delete(d) => eddy_sql::dml::delete_query(d, &t, &entry.def)?,

@@ -106,8 +106,10 @@ impl EddySession {
         params: Vec<ScalarValue>,
     ) -> Result<LogicalPlan> {
         let state = self.ctx.state();
+        let mut stmt = stmt.clone();
+        crate::plain_views::expand(&self.engine.catalog, &mut stmt)?;
         let plan = state
-            .statement_to_plan(DFStatement::Statement(Box::new(stmt.clone())))
+            .statement_to_plan(DFStatement::Statement(Box::new(stmt)))
             .await?;
         if params.is_empty() {
             return crate::text_input::rewrite(plan);
@@ -157,8 +159,8 @@ impl EddySession {
                 self.engine.catalog.create_table(def, ct.if_not_exists)?;
                 Ok(Output::Command("CREATE TABLE".into()))
             }
-            Statement::CreateView(cv) if cv.materialized => {
-                self.no_txn(st, "CREATE MATERIALIZED VIEW")?;
+            Statement::CreateView(cv) => {
+                self.no_txn(st, "CREATE VIEW")?;
                 crate::views::create(self, cv).await
             }
             Statement::CreateSchema {
@@ -228,6 +230,9 @@ impl EddySession {
                     .with_hint("Use COPY ... FROM STDIN or COPY ... TO STDOUT (psql's \\copy).")),
                 }
             }
+            // Every commit already carries its effects on all views (see `dataflow`), so
+            // everything committed before FLUSH is visible when it runs.
+            Statement::Flush { .. } => Ok(Output::Command("FLUSH".into())),
             Statement::Set(set) => self.set(st, set),
             Statement::ShowVariable { variable } => self.show(st, variable),
             other => {
@@ -349,7 +354,7 @@ impl EddySession {
             match self.engine.catalog.table(&schema, &name) {
                 Some(e) => entries.push(e),
                 None if t.if_exists => {}
-                None => return Err(undefined_table(&name)),
+                None => return Err(undefined_table(&self.engine, &schema, &name)),
             }
         }
         for e in entries {
@@ -419,6 +424,7 @@ impl EddySession {
         let what = match kind {
             ObjectType::Table => "DROP TABLE",
             ObjectType::MaterializedView => "DROP MATERIALIZED VIEW",
+            ObjectType::View => "DROP VIEW",
             ObjectType::Schema => "DROP SCHEMA",
             other => return Err(Error::unsupported(format!("DROP {other}"))),
         };
@@ -426,14 +432,13 @@ impl EddySession {
         let _g = self.engine.write_lock.lock().await;
         for name in objects {
             match kind {
-                ObjectType::Table | ObjectType::MaterializedView => {
+                ObjectType::Table | ObjectType::MaterializedView | ObjectType::View => {
                     let (schema, rel) = names::relation(name, DEFAULT_SCHEMA)?;
-                    let view = kind == ObjectType::MaterializedView;
                     crate::views::drop_relation(
                         &self.engine,
                         &schema,
                         &rel,
-                        view,
+                        kind,
                         if_exists,
                         cascade,
                     )
@@ -468,7 +473,7 @@ impl EddySession {
             .engine
             .catalog
             .table(&schema, &name)
-            .ok_or_else(|| undefined_table(&name))?;
+            .ok_or_else(|| undefined_table(&self.engine, &schema, &name))?;
         let cols: Vec<usize> = if columns.is_empty() {
             (0..entry.def.columns.len()).collect()
         } else {
@@ -627,7 +632,15 @@ fn setting_text(e: &Expr) -> String {
     }
 }
 
-pub(crate) fn undefined_table(name: &str) -> Error {
+/// The error for a write to `schema.name` when no table has that name: a materialized view
+/// cannot be changed directly (42809), anything else does not exist (42P01).
+pub(crate) fn undefined_table(engine: &Engine, schema: &str, name: &str) -> Error {
+    if engine.catalog.view(schema, name).is_some() {
+        return Error::new(
+            SqlState("42809"),
+            format!("cannot change materialized view \"{name}\""),
+        );
+    }
     Error::new(
         SqlState::UNDEFINED_TABLE,
         format!("relation \"{name}\" does not exist"),

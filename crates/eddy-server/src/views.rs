@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use datafusion::sql::sqlparser::ast::{CreateView, Statement};
+use datafusion::common::tree_node::TreeNode;
+use datafusion::sql::sqlparser::ast::{CreateView, ObjectType, Statement};
 use eddy_catalog::{ColumnDef, DEFAULT_SCHEMA, ReadContext, ViewCodec, ViewDef};
 use eddy_common::{Error, Result, SqlState, TableId};
 use eddy_dataflow::sink::ViewSink;
@@ -18,6 +19,8 @@ use crate::session::EddySession;
 
 pub(crate) struct Compiled {
     pub runtime: ViewRuntime,
+    /// Every relation the view depends on: its dataflow's inputs and the plain views expanded.
+    pub depends_on: Vec<TableId>,
     pub columns: Vec<ColumnDef>,
     /// State tables used, counting the error collection (ids `id + 1 ..= id + state_count`).
     pub state_count: u32,
@@ -31,7 +34,11 @@ pub(crate) async fn compile(
     id: TableId,
     names: &[String],
 ) -> Result<Compiled> {
-    let stmts = eddy_sql::parse::parse_statements(sql)?;
+    let mut stmts = eddy_sql::parse::parse_statements(sql)?;
+    let plain_views_used = match stmts.as_mut_slice() {
+        [stmt] => crate::plain_views::expand(&session.engine.catalog, stmt)?,
+        _ => vec![],
+    };
     let [stmt @ Statement::Query(q)] = stmts.as_slice() else {
         return Err(Error::internal("a view's definition is one query"));
     };
@@ -99,7 +106,12 @@ pub(crate) async fn compile(
         },
     };
     let fingerprint = runtime.explain().join("\n");
+    let mut depends_on: Vec<TableId> = runtime.inputs.iter().copied().collect();
+    depends_on.extend(plain_views_used);
+    depends_on.sort();
+    depends_on.dedup();
     Ok(Compiled {
+        depends_on,
         runtime,
         columns,
         state_count,
@@ -108,6 +120,9 @@ pub(crate) async fn compile(
 }
 
 pub(crate) async fn create(session: &EddySession, cv: &CreateView) -> Result<Output> {
+    if !cv.materialized {
+        return create_plain(session, cv).await;
+    }
     let engine = &session.engine;
     if cv.or_replace || cv.or_alter || cv.temporary {
         return Err(Error::unsupported(
@@ -139,7 +154,7 @@ pub(crate) async fn create(session: &EddySession, cv: &CreateView) -> Result<Out
         columns: c.columns,
         materialized: true,
         state_count: c.state_count,
-        inputs: c.runtime.inputs.iter().copied().collect(),
+        inputs: c.depends_on,
         fingerprint: c.fingerprint,
     };
     let catalog = engine.catalog.clone();
@@ -159,32 +174,123 @@ pub(crate) async fn create(session: &EddySession, cv: &CreateView) -> Result<Out
     Ok(Output::Command("CREATE MATERIALIZED VIEW".into()))
 }
 
-/// Drops views and, for a table, the table itself; dependents go too with CASCADE.
+/// A plain view: its query is checked by planning it now, stored, and expanded at each use.
+async fn create_plain(session: &EddySession, cv: &CreateView) -> Result<Output> {
+    let engine = &session.engine;
+    if cv.or_alter || cv.temporary {
+        return Err(Error::unsupported("CREATE OR ALTER / TEMPORARY VIEW"));
+    }
+    let (schema, name) = names::relation(&cv.name, DEFAULT_SCHEMA)?;
+    let col_names: Vec<String> = cv.columns.iter().map(|c| names::ident(&c.name)).collect();
+    let sql = cv.query.to_string();
+    let _g = engine.write_lock.lock().await;
+    if cv.or_replace
+        && let Some(eddy_catalog::Relation::View(v)) = engine.catalog.relation(&schema, &name)
+        && !v.def.materialized
+    {
+        if !engine.catalog.dependents(v.id()).is_empty() {
+            return Err(Error::unsupported(
+                "CREATE OR REPLACE VIEW of a view other views depend on",
+            ));
+        }
+        engine.catalog.drop_views(&[v])?;
+    }
+    if engine.catalog.relation(&schema, &name).is_some() && cv.if_not_exists {
+        return Ok(Output::Command("CREATE VIEW".into()));
+    }
+    engine.catalog.check_new_relation(&schema, &name)?;
+    let mut stmts = eddy_sql::parse::parse_statements(&sql)?;
+    let mut depends_on = crate::plain_views::expand(&engine.catalog, &mut stmts[0])?;
+    let Statement::Query(q) = &stmts[0] else {
+        return Err(Error::internal("a view's definition is one query"));
+    };
+    session.slot.set(ReadContext {
+        snapshot: engine.store.snapshot(),
+        overlay: None,
+        expose_row_key: false,
+    });
+    let plan = session.plan(&stmts[0], vec![]).await?;
+    plan.apply(|p| {
+        if let datafusion::logical_expr::LogicalPlan::TableScan(s) = p
+            && let Some(r) = engine.catalog.relation(
+                s.table_name.schema().unwrap_or(DEFAULT_SCHEMA),
+                s.table_name.table(),
+            )
+        {
+            depends_on.push(r.id());
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    })?;
+    depends_on.sort();
+    depends_on.dedup();
+    let mut columns: Vec<ColumnDef> = crate::session::columns_of(&plan, Some(q))
+        .into_iter()
+        .map(|c| ColumnDef {
+            name: c.name,
+            ty: c.ty,
+            not_null: false,
+            default: None,
+        })
+        .collect();
+    for (c, n) in columns.iter_mut().zip(&col_names) {
+        c.name = n.clone();
+    }
+    let mut writes = WriteSet::default();
+    let id = engine.catalog.reserve_ids(1, &mut writes);
+    let def = ViewDef {
+        id,
+        schema,
+        name,
+        sql,
+        columns,
+        materialized: false,
+        state_count: 0,
+        inputs: depends_on,
+        fingerprint: String::new(),
+    };
+    engine.catalog.create_view(def, writes)?;
+    Ok(Output::Command("CREATE VIEW".into()))
+}
+
+fn kind_name(k: ObjectType) -> &'static str {
+    match k {
+        ObjectType::MaterializedView => "materialized view",
+        ObjectType::View => "view",
+        _ => "table",
+    }
+}
+
+/// Drops a table or view; its dependents go too with CASCADE.
 pub(crate) async fn drop_relation(
     engine: &Engine,
     schema: &str,
     name: &str,
-    view: bool,
+    kind: ObjectType,
     if_exists: bool,
     cascade: bool,
 ) -> Result<()> {
     let rel = engine.catalog.relation(schema, name);
-    let kind = if view { "materialized view" } else { "table" };
-    let id = match (&rel, view) {
-        (Some(eddy_catalog::Relation::View(v)), true) => v.id(),
-        (Some(eddy_catalog::Relation::Table(t)), false) => t.id(),
-        (None, _) if if_exists => return Ok(()),
-        (Some(_), _) => {
+    let actual = match &rel {
+        Some(eddy_catalog::Relation::View(v)) if v.def.materialized => ObjectType::MaterializedView,
+        Some(eddy_catalog::Relation::View(_)) => ObjectType::View,
+        _ => ObjectType::Table,
+    };
+    let view = kind != ObjectType::Table;
+    let kind = kind_name(kind);
+    let id = match &rel {
+        Some(r) if kind_name(actual) == kind => r.id(),
+        None if if_exists => return Ok(()),
+        Some(_) => {
             return Err(
                 Error::new(SqlState("42809"), format!("\"{name}\" is not a {kind}")).with_hint(
                     format!(
                         "Use DROP {} to remove it.",
-                        if view { "TABLE" } else { "MATERIALIZED VIEW" }
+                        kind_name(actual).to_uppercase()
                     ),
                 ),
             );
         }
-        (None, _) => {
+        None => {
             return Err(Error::new(
                 SqlState::UNDEFINED_TABLE,
                 format!("{kind} \"{name}\" does not exist"),
@@ -200,7 +306,12 @@ pub(crate) async fn drop_relation(
             format!("cannot drop {kind} {name} because other objects depend on it"),
         )
         .with_detail(format!(
-            "materialized view {} depends on {kind} {name}",
+            "{} {} depends on {kind} {name}",
+            if d.def.materialized {
+                "materialized view"
+            } else {
+                "view"
+            },
             d.def.name
         ))
         .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
@@ -227,7 +338,7 @@ pub async fn recover(engine: &Arc<Engine>) -> Result<()> {
         return Ok(());
     }
     let session = EddySession::new(engine.clone(), "eddy");
-    for v in views {
+    for v in views.into_iter().filter(|v| v.def.materialized) {
         let names: Vec<String> = v.def.columns.iter().map(|c| c.name.clone()).collect();
         let c = compile(&session, &v.def.sql, v.id(), &names).await?;
         if c.fingerprint != v.def.fingerprint || c.state_count != v.def.state_count {

@@ -9,6 +9,23 @@ use eddy_common::{Error, Result, SqlState};
 const PARSE_DEPTH_MAX: usize = 200;
 
 pub fn parse_statements(sql: &str) -> Result<Vec<Statement>> {
+    // `FLUSH` (RisingWave's: wait until committed writes are visible in views) is not in the
+    // PostgreSQL grammar; it stands alone, so it is recognized before parsing.
+    if sql
+        .trim()
+        .trim_end_matches(';')
+        .trim()
+        .eq_ignore_ascii_case("flush")
+    {
+        return Ok(vec![Statement::Flush {
+            object_type: datafusion::sql::sqlparser::ast::FlushType::Tables,
+            location: None,
+            channel: None,
+            read_lock: false,
+            export: false,
+            tables: vec![],
+        }]);
+    }
     Parser::new(&PostgreSqlDialect {})
         .with_recursion_limit(PARSE_DEPTH_MAX)
         .try_with_sql(sql)
