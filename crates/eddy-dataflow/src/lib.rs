@@ -2,7 +2,7 @@
 //!
 //! It owns the Z-set batch (`ZBatch`: an Arrow `RecordBatch` plus an `i64` weight per row), the
 //! operators that turn input changes into output changes (map/filter, aggregate, join, union,
-//! constants), the epoch-scoped state store they keep their state in (RocksDB through
+//! top-N, window functions, constants), the epoch-scoped state store they keep their state in (RocksDB through
 //! `eddy-storage`, read at the last committed epoch plus the epoch's own pending writes), the
 //! sink that folds a view's changes into its stored rows and error collection, and the
 //! extraction of a table's changes from an epoch's write set.
@@ -19,9 +19,12 @@ pub mod changes;
 pub mod join;
 pub mod map;
 pub mod operator;
+pub mod ordered;
 pub mod sink;
 pub mod sources;
 pub mod state;
+pub mod topn;
+pub mod window;
 pub mod zset;
 
 pub use operator::{Operator, StepCx};

@@ -14,7 +14,8 @@ use datafusion::common::{DFSchema, NullEquality, TableReference};
 use datafusion::logical_expr::execution_props::ExecutionProps;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::{
-    Distinct, Expr, ExprSchemable, JoinType, LogicalPlan, LogicalPlanBuilder,
+    Distinct, Expr, ExprSchemable, FetchType, JoinType, LogicalPlan, LogicalPlanBuilder, SkipType,
+    SortExpr, WindowFrameBound, WindowFrameUnits, WindowFunctionDefinition,
     expr::AggregateFunction,
 };
 use datafusion::physical_expr::{PhysicalExpr, create_physical_expr};
@@ -25,6 +26,8 @@ use eddy_dataflow::aggregate::{AggKind, AggSpec, Aggregate};
 use eddy_dataflow::join::{Join, JoinKind};
 use eddy_dataflow::map::Map;
 use eddy_dataflow::sources::{Constant, Rename, Scan, Union};
+use eddy_dataflow::topn::TopN;
+use eddy_dataflow::window::{WinFunc, WinSpec, Window};
 
 /// Deepest plan the planner walks; deeper ones are refused rather than risking the stack.
 const PLAN_DEPTH_MAX: usize = 128;
@@ -151,11 +154,35 @@ impl<'a> Compiler<'a> {
                 return Err(Error::unsupported("DISTINCT ON in a materialized view"));
             }
             LogicalPlan::Join(j) => self.join(j)?,
+            // A view is a set: ORDER BY without LIMIT does not change its content.
             LogicalPlan::Sort(s) if s.fetch.is_none() => self.compile(&s.input)?,
-            LogicalPlan::Sort(_) | LogicalPlan::Limit(_) => {
-                return Err(Error::unsupported(
-                    "ORDER BY ... LIMIT (top-N) in a materialized view",
-                ));
+            LogicalPlan::Sort(s) => self.top_n(&s.expr, &s.input, 0, s.fetch)?,
+            LogicalPlan::Limit(l) => {
+                let skip = match l.get_skip_type()? {
+                    SkipType::Literal(n) => n,
+                    _ => {
+                        return Err(Error::unsupported(
+                            "a non-constant OFFSET in a materialized view",
+                        ));
+                    }
+                };
+                let fetch = match l.get_fetch_type()? {
+                    FetchType::Literal(f) => f,
+                    _ => {
+                        return Err(Error::unsupported(
+                            "a non-constant LIMIT in a materialized view",
+                        ));
+                    }
+                };
+                match l.input.as_ref() {
+                    LogicalPlan::Sort(s) => self.top_n(&s.expr, &s.input, skip, fetch)?,
+                    _ => {
+                        return Err(Error::unsupported(
+                            "LIMIT without ORDER BY in a materialized view (its rows would be \
+                             arbitrary)",
+                        ));
+                    }
+                }
             }
             LogicalPlan::Values(v) => {
                 let schema = arrow_schema(&v.schema);
@@ -200,11 +227,7 @@ impl<'a> Compiler<'a> {
                 )?;
                 Box::new(Constant { rows, schema })
             }
-            LogicalPlan::Window(_) => {
-                return Err(Error::unsupported(
-                    "window functions in a materialized view",
-                ));
-            }
+            LogicalPlan::Window(w) => self.window(w)?,
             other => {
                 let name = other.display().to_string();
                 let name = name
@@ -327,6 +350,152 @@ impl<'a> Compiler<'a> {
         })
     }
 
+    fn sort_conv(
+        &self,
+        sort: &[SortExpr],
+        schema: &DFSchema,
+    ) -> Result<(Vec<Arc<dyn PhysicalExpr>>, RowConverter)> {
+        let mut exprs = vec![];
+        let mut fields = vec![];
+        for s in sort {
+            fields.push(SortField::new_with_options(
+                s.expr.get_type(schema)?,
+                SortOptions {
+                    descending: !s.asc,
+                    nulls_first: s.nulls_first,
+                },
+            ));
+            exprs.push(self.phys(&s.expr, schema)?);
+        }
+        Ok((exprs, RowConverter::new(fields)?))
+    }
+
+    fn top_n(
+        &mut self,
+        sort: &[SortExpr],
+        input: &Arc<LogicalPlan>,
+        skip: usize,
+        fetch: Option<usize>,
+    ) -> Result<Box<dyn Operator>> {
+        let (order_exprs, order_conv) = self.sort_conv(sort, input.schema())?;
+        let state_id = self.state_id();
+        Ok(Box::new(TopN {
+            order_exprs,
+            order_conv,
+            row_conv: row_conv(input.schema())?,
+            skip,
+            fetch,
+            state_id,
+            schema: arrow_schema(input.schema()),
+            input: self.compile(input)?,
+        }))
+    }
+
+    fn window(&mut self, w: &datafusion::logical_expr::Window) -> Result<Box<dyn Operator>> {
+        let in_schema = w.input.schema();
+        let mut first: Option<(Vec<Expr>, Vec<SortExpr>)> = None;
+        let mut specs = vec![];
+        let n_in = in_schema.fields().len();
+        for (j, e) in w.window_expr.iter().enumerate() {
+            let inner = match e {
+                Expr::Alias(a) => a.expr.as_ref(),
+                other => other,
+            };
+            let Expr::WindowFunction(wf) = inner else {
+                return Err(Error::unsupported(format!("window expression {e}")));
+            };
+            let p = &wf.params;
+            let shape = (p.partition_by.clone(), p.order_by.clone());
+            match &first {
+                None => first = Some(shape),
+                Some(f) if *f == shape => {}
+                Some(_) => {
+                    return Err(Error::unsupported(
+                        "window functions with different PARTITION BY / ORDER BY in one query \
+                         level of a materialized view",
+                    ));
+                }
+            }
+            let name = wf.fun.name().to_lowercase();
+            let unsupported =
+                || Error::unsupported(format!("window function {name} in a materialized view"));
+            if p.filter.is_some() || p.distinct {
+                return Err(unsupported());
+            }
+            let ordered = !p.order_by.is_empty();
+            // The frames the operator computes: from the partition start to the current row's
+            // last peer (RANGE ... CURRENT ROW, the default with ORDER BY), or the whole partition.
+            let f = &p.window_frame;
+            let from_start =
+                matches!(&f.start_bound, WindowFrameBound::Preceding(v) if v.is_null());
+            let to_end = matches!(&f.end_bound, WindowFrameBound::Following(v) if v.is_null());
+            let to_peer = f.units == WindowFrameUnits::Range
+                && matches!(f.end_bound, WindowFrameBound::CurrentRow);
+            let default_frame = from_start && if ordered { to_peer } else { to_end || to_peer };
+            let is_agg = matches!(wf.fun, WindowFunctionDefinition::AggregateUDF(_));
+            let func = match name.as_str() {
+                "row_number" if !is_agg => WinFunc::RowNumber,
+                "rank" if !is_agg => WinFunc::Rank,
+                "dense_rank" if !is_agg => WinFunc::DenseRank,
+                "lag" | "lead" if !is_agg => {
+                    let off = match p.args.get(1) {
+                        None => 1,
+                        Some(Expr::Literal(v, _)) => match v.cast_to(&DataType::Int64)? {
+                            datafusion::common::ScalarValue::Int64(Some(o)) => o,
+                            _ => return Err(unsupported()),
+                        },
+                        Some(_) => return Err(unsupported()),
+                    };
+                    if name == "lag" {
+                        WinFunc::Lag(off)
+                    } else {
+                        WinFunc::Lead(off)
+                    }
+                }
+                "sum" if is_agg && default_frame => WinFunc::Sum,
+                "count" if is_agg && default_frame => WinFunc::Count,
+                "min" if is_agg && default_frame => WinFunc::Min,
+                "max" if is_agg && default_frame => WinFunc::Max,
+                "avg" if is_agg && default_frame => WinFunc::Avg,
+                _ => return Err(unsupported()),
+            };
+            specs.push(WinSpec {
+                func,
+                arg: p
+                    .args
+                    .first()
+                    .map(|a| self.phys(a, in_schema))
+                    .transpose()?,
+                default: p.args.get(2).map(|a| self.phys(a, in_schema)).transpose()?,
+                output: w.schema.field(n_in + j).data_type().clone(),
+                name: inner.schema_name().to_string(),
+            });
+        }
+        let (partition_by, order_by) = first.unwrap_or_default();
+        let mut part_fields = vec![];
+        let mut partition_exprs = vec![];
+        for e in &partition_by {
+            part_fields.push(SortField::new(e.get_type(in_schema)?));
+            partition_exprs.push(self.phys(e, in_schema)?);
+        }
+        let (order_exprs, order_conv) = self.sort_conv(&order_by, in_schema)?;
+        let state_id = self.state_id();
+        Ok(Box::new(Window {
+            part_conv: (!part_fields.is_empty())
+                .then(|| RowConverter::new(part_fields))
+                .transpose()?,
+            partition_exprs,
+            order_conv: (!order_exprs.is_empty()).then_some(order_conv),
+            order_exprs,
+            row_conv: row_conv(in_schema)?,
+            out_conv: row_conv(&w.schema)?,
+            specs,
+            state_id,
+            schema: arrow_schema(&w.schema),
+            input: self.compile(&w.input)?,
+        }))
+    }
+
     fn join(&mut self, j: &datafusion::logical_expr::Join) -> Result<Box<dyn Operator>> {
         let kind = match j.join_type {
             JoinType::Inner => JoinKind::Inner,
@@ -401,6 +570,15 @@ impl<'a> Compiler<'a> {
             schema: arrow_schema(&j.schema),
         }))
     }
+}
+
+fn row_conv(s: &DFSchema) -> Result<RowConverter> {
+    Ok(RowConverter::new(
+        s.fields()
+            .iter()
+            .map(|f| SortField::new(f.data_type().clone()))
+            .collect(),
+    )?)
 }
 
 fn arrow_schema(s: &DFSchema) -> SchemaRef {
