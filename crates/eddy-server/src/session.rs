@@ -234,6 +234,20 @@ impl EddySession {
             // everything committed before FLUSH is visible when it runs.
             Statement::Flush { .. } => Ok(Output::Command("FLUSH".into())),
             Statement::Set(set) => self.set(st, set),
+            // Work the dataflow did for the last epoch that changed a view: rows processed by
+            // its operators. Tests use it to show that work follows the change, not the data.
+            Statement::ShowVariable { variable }
+                if variable.len() == 1
+                    && variable[0]
+                        .value
+                        .eq_ignore_ascii_case("eddy_dataflow_rows_last_epoch") =>
+            {
+                let n = self.engine.dataflow.run(|v| v.rows_processed_last).await?;
+                Ok(text_rows(
+                    &["eddy_dataflow_rows_last_epoch"],
+                    vec![vec![n.to_string()]],
+                ))
+            }
             Statement::ShowVariable { variable } => self.show(st, variable),
             other => {
                 let text = other.to_string();
