@@ -4,11 +4,15 @@
 //! ```text
 //! eddy-bench ingest      [--rows N] [--insert-rows N] [--batch N]
 //! eddy-bench point-reads [--rows N] [--clients N] [--seconds N]
+//! eddy-bench view-maintenance [--rows N] [--insert-rows N] [--chunk N]
+//! eddy-bench view-freshness [--seconds N]
+//! eddy-bench view-vs-refresh [--rows N] [--batches N] [--changes N]
 //! ```
 //! Servers: a fresh `eddy` (target/release/eddy, or $EDDY_BIN) on a temp data dir, and a fresh
 //! PostgreSQL cluster (initdb/pg_ctl) in a temp dir, both on loopback.
 
 mod servers;
+mod views;
 
 use std::time::{Duration, Instant};
 
@@ -20,7 +24,7 @@ use servers::{Server, connect};
 const CREATE: &str =
     "CREATE TABLE bench (id bigint PRIMARY KEY, a int, b double precision, c text, d timestamp)";
 
-fn arg(name: &str, default: u64) -> u64 {
+pub(crate) fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
         .position(|a| a == name)
@@ -114,7 +118,7 @@ async fn insert_rows(url: &str, start: u64, rows: u64, batch: u64) -> Result<Dur
     Ok(started.elapsed())
 }
 
-fn rate(rows: u64, d: Duration) -> f64 {
+pub(crate) fn rate(rows: u64, d: Duration) -> f64 {
     rows as f64 / d.as_secs_f64()
 }
 
@@ -182,8 +186,14 @@ async fn main() -> Result<()> {
     match std::env::args().nth(1).as_deref() {
         Some("ingest") => ingest().await,
         Some("point-reads") => point_reads().await,
+        Some("view-maintenance") => views::maintenance().await,
+        Some("view-freshness") => views::freshness().await,
+        Some("view-vs-refresh") => views::versus_refresh().await,
         _ => {
-            eprintln!("usage: eddy-bench ingest|point-reads [options]; see benchmarks/README.md");
+            eprintln!(
+                "usage: eddy-bench ingest|point-reads|view-maintenance|view-freshness|view-vs-refresh \
+                 [options]; see benchmarks/README.md"
+            );
             std::process::exit(2);
         }
     }

@@ -180,6 +180,22 @@ impl Server {
         }
     }
 
+    /// CPU seconds (user + system) the server's processes have used so far.
+    pub fn cpu_seconds(&self) -> f64 {
+        let ticks = 100.0; // USER_HZ on Linux
+        self.pids()
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+            .filter_map(|s| {
+                // fields after the parenthesized command name; utime and stime are 14 and 15
+                let rest = &s[s.rfind(')')? + 2..];
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                Some(f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?)
+            })
+            .sum::<f64>()
+            / ticks
+    }
+
     /// Peak resident memory (VmHWM): Eddy's one process; for PostgreSQL the sum over its
     /// processes, which overcounts shared buffers mapped by several of them.
     pub fn peak_rss_mib(&self) -> f64 {
