@@ -6,7 +6,8 @@
 //! touches, the window values of the partition before and after the change are computed and
 //! only the output rows that differ are emitted (a row appended at the end of a partition
 //! emits one row, not the partition). Per-group top-N (`row_number() ... <= n` in a filter
-//! above) is this operator plus a filter.
+//! above) reads and emits only each partition's first n rows before and after the change, so
+//! it costs O(n + change) per touched partition like `TopN`.
 //! State: every input row, keyed by partition and kept in ORDER BY order. Cost per change:
 //! the touched partitions' sizes.
 
@@ -58,6 +59,9 @@ pub struct Window {
     /// Encodes output rows (input columns, then window values) to diff them.
     pub out_conv: RowConverter,
     pub specs: Vec<WinSpec>,
+    /// Per-group top-N: the only function is `row_number` and a filter above keeps rows
+    /// numbered up to this, so only each partition's first rows are read and emitted.
+    pub limit: Option<usize>,
     pub state_id: TableId,
     pub schema: SchemaRef,
 }
@@ -274,18 +278,27 @@ impl Operator for Window {
                 .push((entry_rest(&orders[i], rows.row(i).data()), z.weights[i]));
         }
         let mut diff: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+        let limit = self.limit.map(|n| n as i64);
         for (part, delta) in &touched {
-            let old = load(cx, self.state_id, part, None)?;
-            let new = merged(&old, delta);
+            let old = load(cx, self.state_id, part, limit)?;
+            let new = match limit {
+                None => merged(&old, delta),
+                Some(_) => vec![],
+            };
+            for (rest, w) in delta {
+                cx.state
+                    .add_count(state_key(self.state_id, part, rest), *w)?;
+            }
+            // With a limit, the first rows after the change are read back from the state.
+            let new = match limit {
+                None => new,
+                Some(_) => load(cx, self.state_id, part, limit)?,
+            };
             for (r, c) in self.outputs(&old)? {
                 *diff.entry(r).or_default() -= c;
             }
             for (r, c) in self.outputs(&new)? {
                 *diff.entry(r).or_default() += c;
-            }
-            for (rest, w) in delta {
-                cx.state
-                    .add_count(state_key(self.state_id, part, rest), *w)?;
             }
         }
         diff.retain(|_, c| *c != 0);
@@ -310,11 +323,15 @@ impl Operator for Window {
         let p: Vec<String> = self.partition_exprs.iter().map(|e| e.to_string()).collect();
         let o: Vec<String> = self.order_exprs.iter().map(|e| e.to_string()).collect();
         let f: Vec<String> = self.specs.iter().map(|s| s.name.clone()).collect();
+        let limit = self
+            .limit
+            .map(|n| format!(" first {n} rows per partition"))
+            .unwrap_or_default();
         out.push(line(
             depth,
             format!(
-                "Window [{}] partition by [{}] order by [{}] state: input rows by partition in \
-                 order (id {})",
+                "Window [{}] partition by [{}] order by [{}]{limit} state: input rows by \
+                 partition in order (id {})",
                 f.join(", "),
                 p.join(", "),
                 o.join(", "),

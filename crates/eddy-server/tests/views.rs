@@ -198,6 +198,13 @@ async fn property_order_and_windows() {
                 "SELECT k, v, c FROM (SELECT k, v, count(*) AS c FROM r GROUP BY k, v) g \
                  ORDER BY k NULLS FIRST, v NULLS FIRST LIMIT 4 OFFSET 1",
             ),
+            // per-group top-N; rows tied on (k, v) are identical, so any tie order gives the
+            // same rows
+            (
+                "top_per_k",
+                "SELECT k, v, rn FROM (SELECT k, v, row_number() OVER (PARTITION BY k ORDER BY v \
+                 NULLS FIRST) AS rn FROM r) t WHERE rn <= 2",
+            ),
             (
                 "ranked",
                 "SELECT k, v, rank() OVER (PARTITION BY k ORDER BY v) AS rk, \

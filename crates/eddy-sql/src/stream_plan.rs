@@ -103,6 +103,12 @@ impl<'a> Compiler<'a> {
                     schema: arrow_schema(&p.schema),
                 })
             }
+            LogicalPlan::Filter(f) if let Some((w, n)) = row_number_limit(f) => Box::new(Map {
+                predicate: Some(self.phys(&f.predicate, f.input.schema())?),
+                input: self.window(w, Some(n))?,
+                exprs: None,
+                schema: arrow_schema(f.input.schema()),
+            }),
             LogicalPlan::Filter(f) => Box::new(Map {
                 predicate: Some(self.phys(&f.predicate, f.input.schema())?),
                 input: self.compile(&f.input)?,
@@ -227,7 +233,7 @@ impl<'a> Compiler<'a> {
                 )?;
                 Box::new(Constant { rows, schema })
             }
-            LogicalPlan::Window(w) => self.window(w)?,
+            LogicalPlan::Window(w) => self.window(w, None)?,
             other => {
                 let name = other.display().to_string();
                 let name = name
@@ -391,7 +397,11 @@ impl<'a> Compiler<'a> {
         }))
     }
 
-    fn window(&mut self, w: &datafusion::logical_expr::Window) -> Result<Box<dyn Operator>> {
+    fn window(
+        &mut self,
+        w: &datafusion::logical_expr::Window,
+        limit: Option<usize>,
+    ) -> Result<Box<dyn Operator>> {
         let in_schema = w.input.schema();
         let mut first: Option<(Vec<Expr>, Vec<SortExpr>)> = None;
         let mut specs = vec![];
@@ -490,6 +500,7 @@ impl<'a> Compiler<'a> {
             row_conv: row_conv(in_schema)?,
             out_conv: row_conv(&w.schema)?,
             specs,
+            limit,
             state_id,
             schema: arrow_schema(&w.schema),
             input: self.compile(&w.input)?,
@@ -570,6 +581,52 @@ impl<'a> Compiler<'a> {
             schema: arrow_schema(&j.schema),
         }))
     }
+}
+
+/// `Filter(rn <= n)` (or `rn < n + 1`) directly over a window whose only function is
+/// `row_number`, `rn` being its output: per-group top-N.
+fn row_number_limit(
+    f: &datafusion::logical_expr::Filter,
+) -> Option<(&datafusion::logical_expr::Window, usize)> {
+    let LogicalPlan::Window(w) = f.input.as_ref() else {
+        return None;
+    };
+    let [e] = w.window_expr.as_slice() else {
+        return None;
+    };
+    let inner = match e {
+        Expr::Alias(a) => a.expr.as_ref(),
+        other => other,
+    };
+    let Expr::WindowFunction(wf) = inner else {
+        return None;
+    };
+    if wf.fun.name() != "row_number" {
+        return None;
+    }
+    let Expr::BinaryExpr(b) = &f.predicate else {
+        return None;
+    };
+    let (_, out_field) = w.schema.qualified_field(w.schema.fields().len() - 1);
+    let Expr::Column(c) = b.left.as_ref() else {
+        return None;
+    };
+    if c.name != *out_field.name() {
+        return None;
+    }
+    let Expr::Literal(v, _) = b.right.as_ref() else {
+        return None;
+    };
+    let n = match v.cast_to(&DataType::Int64).ok()? {
+        datafusion::common::ScalarValue::Int64(Some(n)) => n,
+        _ => return None,
+    };
+    let n = match b.op {
+        datafusion::logical_expr::Operator::LtEq => n,
+        datafusion::logical_expr::Operator::Lt => n - 1,
+        _ => return None,
+    };
+    usize::try_from(n).ok().map(|n| (w, n))
 }
 
 fn row_conv(s: &DFSchema) -> Result<RowConverter> {
