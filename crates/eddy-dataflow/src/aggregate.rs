@@ -11,7 +11,9 @@
 //!   NaN, +inf and -inf, so that retracting an infinity restores the finite sum;
 //! - for `min`, `max` and `count(DISTINCT)`, a value multiset (`vals_id`): one counter per
 //!   distinct value, in memcomparable order (descending for `max`), so the current extreme is
-//!   the first live entry and deleting it exposes the next one.
+//!   the first live entry and deleting it exposes the next one. The accumulator row also keeps
+//!   the current extreme, so the multiset is scanned only when a value that could be the
+//!   extreme loses its last copy; inserts alone never scan.
 //!
 //! A group's state is deleted when its row count reaches zero.
 //! Example: `SELECT k, max(v) FROM t GROUP BY k` with rows (a,1),(a,5): state a -> {count 2,
@@ -79,6 +81,9 @@ const SLOTS: usize = 5;
 struct Acc {
     count: i64,
     s: Vec<[i128; SLOTS]>,
+    /// min/max: the current extreme, encoded as in the value multiset, so the old output needs
+    /// no scan and inserts alone never scan.
+    ext: Vec<Option<Vec<u8>>>,
 }
 
 impl Acc {
@@ -86,12 +91,14 @@ impl Acc {
         Acc {
             count: 0,
             s: vec![[0; SLOTS]; n],
+            ext: vec![None; n],
         }
     }
 
     fn decode(v: &[u8], n: usize) -> Result<Acc> {
-        if v.len() != 8 + n * SLOTS * 16 {
-            return Err(Error::internal("corrupt aggregate state"));
+        let corrupt = || Error::internal("corrupt aggregate state");
+        if v.len() < 8 + n * SLOTS * 16 {
+            return Err(corrupt());
         }
         let count = i64::from_be_bytes(v[..8].try_into().expect("8 bytes"));
         let mut s = vec![[0; SLOTS]; n];
@@ -101,19 +108,50 @@ impl Acc {
                 *slot = i128::from_be_bytes(v[o..o + 16].try_into().expect("16 bytes"));
             }
         }
-        Ok(Acc { count, s })
+        let mut ext = Vec::with_capacity(n);
+        let mut o = 8 + n * SLOTS * 16;
+        for _ in 0..n {
+            let len =
+                u32::from_be_bytes(v.get(o..o + 4).ok_or_else(corrupt)?.try_into().expect("4"));
+            o += 4;
+            if len == u32::MAX {
+                ext.push(None);
+            } else {
+                let end = o + len as usize;
+                ext.push(Some(v.get(o..end).ok_or_else(corrupt)?.to_vec()));
+                o = end;
+            }
+        }
+        Ok(Acc { count, s, ext })
     }
 
     fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(8 + self.s.len() * SLOTS * 16);
+        let mut v = Vec::with_capacity(8 + self.s.len() * (SLOTS * 16 + 4));
         v.extend_from_slice(&self.count.to_be_bytes());
         for slots in &self.s {
             for x in slots {
                 v.extend_from_slice(&x.to_be_bytes());
             }
         }
+        for e in &self.ext {
+            match e {
+                None => v.extend_from_slice(&u32::MAX.to_be_bytes()),
+                Some(b) => {
+                    v.extend_from_slice(&(b.len() as u32).to_be_bytes());
+                    v.extend_from_slice(b);
+                }
+            }
+        }
         v
     }
+}
+
+/// How one step changed a min/max multiset: the best value inserted, and whether a value that
+/// could have been the extreme lost its last copy (then the multiset is scanned).
+#[derive(Clone, Default)]
+struct ExtremeChange {
+    best_inserted: Option<Vec<u8>>,
+    rescan: bool,
 }
 
 fn f64_of(slot: i128) -> f64 {
@@ -177,11 +215,13 @@ impl Aggregate {
         Ok((0..z.len()).map(|i| rows.row(i).data().to_vec()).collect())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn update(
         &self,
         cx: &mut StepCx,
         gk: &[u8],
         acc: &mut Acc,
+        ext: &mut [ExtremeChange],
         ev: &[Evaluated],
         i: usize,
         w: i64,
@@ -233,6 +273,18 @@ impl Aggregate {
                     let mut rest = (j as u16).to_be_bytes().to_vec();
                     rest.extend_from_slice(value.data());
                     let (old, new) = cx.state.add_count(state_key(self.vals_id, gk, &rest), w)?;
+                    let v = value.data();
+                    let x = &mut ext[j];
+                    if new > 0 && x.best_inserted.as_deref().is_none_or(|b| v < b) {
+                        x.best_inserted = Some(v.to_vec());
+                    }
+                    if old > 0
+                        && new <= 0
+                        && (acc.ext[j].as_deref().is_none_or(|e| v <= e)
+                            || x.best_inserted.as_deref().is_some_and(|b| v <= b))
+                    {
+                        x.rescan = true;
+                    }
                     if spec.kind == AggKind::CountDistinct {
                         if old <= 0 && new > 0 {
                             acc.s[j][1] += 1;
@@ -246,7 +298,7 @@ impl Aggregate {
         Ok(())
     }
 
-    fn finalize(&self, cx: &StepCx, gk: &[u8], acc: &Acc) -> Result<Vec<ScalarValue>> {
+    fn finalize(&self, acc: &Acc) -> Result<Vec<ScalarValue>> {
         let mut out = Vec::with_capacity(self.aggs.len());
         for (j, spec) in self.aggs.iter().enumerate() {
             let s = &acc.s[j];
@@ -275,7 +327,14 @@ impl Aggregate {
                 },
                 AggKind::BoolAnd => ScalarValue::Boolean(Some(s[2] == 0)),
                 AggKind::BoolOr => ScalarValue::Boolean(Some(s[1] > 0)),
-                AggKind::Min | AggKind::Max => self.extreme(cx, gk, j, spec)?,
+                AggKind::Min | AggKind::Max => match &acc.ext[j] {
+                    None => ScalarValue::try_from(&spec.output)?,
+                    Some(bytes) => {
+                        let conv = spec.values.as_ref().expect("values encoded");
+                        let arr = conv.convert_rows([conv.parser().parse(bytes)])?;
+                        ScalarValue::try_from_array(&arr[0], 0)?
+                    }
+                },
             };
             out.push(if v.data_type() == spec.output {
                 v
@@ -287,7 +346,7 @@ impl Aggregate {
     }
 
     /// The first live value of aggregate `j`'s multiset: its min (or max, encoded descending).
-    fn extreme(&self, cx: &StepCx, gk: &[u8], j: usize, spec: &AggSpec) -> Result<ScalarValue> {
+    fn first_value(&self, cx: &StepCx, gk: &[u8], j: usize) -> Result<Option<Vec<u8>>> {
         let mut prefix = shard_prefix(self.vals_id, gk);
         prefix.extend_from_slice(&(j as u16).to_be_bytes());
         let mut found: Option<Vec<u8>> = None;
@@ -295,13 +354,33 @@ impl Aggregate {
             found = Some(k[prefix.len()..].to_vec());
             Ok(false)
         })?;
-        let Some(bytes) = found else {
-            return Ok(ScalarValue::try_from(&spec.output)?);
-        };
-        let conv = spec.values.as_ref().expect("values encoded");
-        let parser = conv.parser();
-        let arr = conv.convert_rows([parser.parse(&bytes)])?;
-        Ok(ScalarValue::try_from_array(&arr[0], 0)?)
+        Ok(found)
+    }
+
+    /// Brings each min/max extreme up to date after a step's updates of one group.
+    fn settle_extremes(
+        &self,
+        cx: &StepCx,
+        gk: &[u8],
+        acc: &mut Acc,
+        ext: Vec<ExtremeChange>,
+    ) -> Result<()> {
+        for (j, (spec, x)) in self.aggs.iter().zip(ext).enumerate() {
+            if !matches!(spec.kind, AggKind::Min | AggKind::Max) {
+                continue;
+            }
+            acc.ext[j] = if acc.s[j][0] == 0 {
+                None
+            } else if x.rescan {
+                self.first_value(cx, gk, j)?
+            } else {
+                match (acc.ext[j].take(), x.best_inserted) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            };
+        }
+        Ok(())
     }
 }
 
@@ -355,13 +434,15 @@ impl Operator for Aggregate {
                 None => None,
             };
             let old_out = match &old {
-                Some(a) => Some(self.finalize(cx, gk, a)?),
+                Some(a) => Some(self.finalize(a)?),
                 None => None,
             };
             let mut acc = old.unwrap_or_else(|| Acc::new(self.aggs.len()));
+            let mut ext = vec![ExtremeChange::default(); self.aggs.len()];
             for &i in &groups[gk] {
-                self.update(cx, gk, &mut acc, &ev, i, z.weights[i])?;
+                self.update(cx, gk, &mut acc, &mut ext, &ev, i, z.weights[i])?;
             }
+            self.settle_extremes(cx, gk, &mut acc, ext)?;
             if acc.count < 0 {
                 return Err(Error::internal("aggregate group count went negative"));
             }
@@ -372,7 +453,7 @@ impl Operator for Aggregate {
                 cx.state.delete(skey);
             }
             let new_out = if exists {
-                Some(self.finalize(cx, gk, &acc)?)
+                Some(self.finalize(&acc)?)
             } else {
                 None
             };
