@@ -176,9 +176,19 @@ impl Operator for Join {
         }
         // Per key: the inputs before this step, and after.
         let mut per_key = Vec::with_capacity(work.len());
+        let status = self.wants_left_status() || self.wants_right_status();
         for (k, w) in &work {
-            let l_old = self.load(cx, self.left_id, k)?;
-            let r_old = self.load(cx, self.right_id, k)?;
+            // A side's stored rows are read only when something pairs with or depends on them.
+            let l_old = if !w.dr.is_empty() || status {
+                self.load(cx, self.left_id, k)?
+            } else {
+                vec![]
+            };
+            let r_old = if !w.dl.is_empty() || status {
+                self.load(cx, self.right_id, k)?
+            } else {
+                vec![]
+            };
             let l_new = merged(&l_old, &w.dl);
             let r_new = merged(&r_old, &w.dr);
             per_key.push((l_old, r_old, l_new, r_new));
