@@ -24,6 +24,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use eddy_common::{Result, TableId};
 
 use crate::operator::{Operator, StepCx, line};
+use crate::ordered::merged;
 use crate::state::{shard_prefix, state_key};
 use crate::zset::{ZBatch, rebatch_columns};
 
@@ -137,17 +138,6 @@ fn lone(is_left: bool, r: &[u8], c: i64) -> Out<'_> {
     } else {
         (None, Some(r), c)
     }
-}
-
-fn merged(old: &Rows, delta: &Rows) -> Rows {
-    let mut m: BTreeMap<&[u8], i64> = BTreeMap::new();
-    for (r, c) in old.iter().chain(delta) {
-        *m.entry(r).or_default() += c;
-    }
-    m.into_iter()
-        .filter(|(_, c)| *c != 0)
-        .map(|(r, c)| (r.to_vec(), c))
-        .collect()
 }
 
 fn total(rows: &Rows) -> i64 {

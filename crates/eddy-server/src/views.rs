@@ -27,6 +27,38 @@ pub(crate) struct Compiled {
     pub fingerprint: String,
 }
 
+/// A view's columns: the query's, named as PostgreSQL names them, renamed by `names`.
+fn view_columns(
+    plan: &datafusion::logical_expr::LogicalPlan,
+    q: &datafusion::sql::sqlparser::ast::Query,
+    names: &[String],
+) -> Result<Vec<ColumnDef>> {
+    let mut columns: Vec<ColumnDef> = crate::session::columns_of(plan, Some(q))
+        .into_iter()
+        .map(|c| ColumnDef {
+            name: c.name,
+            ty: c.ty,
+            not_null: false,
+            default: None,
+        })
+        .collect();
+    if names.len() > columns.len() {
+        return Err(Error::syntax("CREATE VIEW specifies too many column names"));
+    }
+    for (c, n) in columns.iter_mut().zip(names) {
+        c.name = n.clone();
+    }
+    for (i, c) in columns.iter().enumerate() {
+        if columns[..i].iter().any(|o| o.name == c.name) {
+            return Err(Error::new(
+                SqlState::DUPLICATE_COLUMN,
+                format!("column \"{}\" specified more than once", c.name),
+            ));
+        }
+    }
+    Ok(columns)
+}
+
 /// Plans `sql` and compiles it into view `id`'s dataflow; `names` renames the columns.
 pub(crate) async fn compile(
     session: &EddySession,
@@ -50,31 +82,7 @@ pub(crate) async fn compile(
     let plan = session.plan(stmt, vec![]).await?;
     let plan = session.ctx.state().optimize(&plan)?;
     let plan = eddy_sql::stream_plan::prepare(plan)?;
-    let mut columns: Vec<ColumnDef> = crate::session::columns_of(&plan, Some(q))
-        .into_iter()
-        .map(|c| ColumnDef {
-            name: c.name,
-            ty: c.ty,
-            not_null: false,
-            default: None,
-        })
-        .collect();
-    if names.len() > columns.len() {
-        return Err(Error::syntax(
-            "CREATE MATERIALIZED VIEW specifies too many column names",
-        ));
-    }
-    for (c, n) in columns.iter_mut().zip(names) {
-        c.name = n.clone();
-    }
-    for (i, c) in columns.iter().enumerate() {
-        if columns[..i].iter().any(|o| o.name == c.name) {
-            return Err(Error::new(
-                SqlState::DUPLICATE_COLUMN,
-                format!("column \"{}\" specified more than once", c.name),
-            ));
-        }
-    }
+    let columns = view_columns(&plan, q, names)?;
     let catalog = session.engine.catalog.clone();
     let resolve = move |t: &datafusion::common::TableReference| {
         catalog
@@ -223,18 +231,7 @@ async fn create_plain(session: &EddySession, cv: &CreateView) -> Result<Output> 
     })?;
     depends_on.sort();
     depends_on.dedup();
-    let mut columns: Vec<ColumnDef> = crate::session::columns_of(&plan, Some(q))
-        .into_iter()
-        .map(|c| ColumnDef {
-            name: c.name,
-            ty: c.ty,
-            not_null: false,
-            default: None,
-        })
-        .collect();
-    for (c, n) in columns.iter_mut().zip(&col_names) {
-        c.name = n.clone();
-    }
+    let columns = view_columns(&plan, q, &col_names)?;
     let mut writes = WriteSet::default();
     let id = engine.catalog.reserve_ids(1, &mut writes);
     let def = ViewDef {
