@@ -54,7 +54,31 @@ pub struct Join {
     pub nulls_equal: bool,
     pub left_id: TableId,
     pub right_id: TableId,
+    /// `NOT IN (subquery)` (a null-aware anti join): the state table counting the right side's
+    /// rows and NULL keys, which decide the whole output.
+    pub null_aware: Option<TableId>,
     pub schema: SchemaRef,
+}
+
+/// What the right side of a null-aware anti join makes of every left row.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum NotIn {
+    /// Right side empty: every left row is output (even with a NULL key).
+    Empty,
+    /// Right side holds a NULL: `x NOT IN (...)` is never true.
+    HasNull,
+    /// Otherwise: left rows with a non-NULL key that matches nothing.
+    Keys,
+}
+
+fn not_in_mode(total: i64, nulls: i64) -> NotIn {
+    if total == 0 {
+        NotIn::Empty
+    } else if nulls > 0 {
+        NotIn::HasNull
+    } else {
+        NotIn::Keys
+    }
 }
 
 type Rows = Vec<(Vec<u8>, i64)>;
@@ -164,6 +188,9 @@ impl Operator for Join {
             cx.rows_processed += z.len() as u64;
             self.changes(z, &self.right_keys, &self.right_conv, &mut work, false)?;
         }
+        if let Some(counters) = self.null_aware {
+            return self.step_not_in(cx, work, counters);
+        }
         // Per key: the inputs before this step, and after.
         let mut per_key = Vec::with_capacity(work.len());
         let status = self.wants_left_status() || self.wants_right_status();
@@ -264,14 +291,7 @@ impl Operator for Join {
         out.extend(singles);
         out.extend(self.resolve_status(status_checks)?);
         // Arrange the changes for later steps.
-        for (k, w) in &work {
-            for (r, c) in &w.dl {
-                cx.state.add_count(state_key(self.left_id, k, r), *c)?;
-            }
-            for (r, c) in &w.dr {
-                cx.state.add_count(state_key(self.right_id, k, r), *c)?;
-            }
-        }
+        self.arrange(cx, &work)?;
         out.retain(|(_, _, w)| *w != 0);
         if out.is_empty() {
             return Ok(None);
@@ -287,12 +307,16 @@ impl Operator for Join {
             .as_ref()
             .map(|f| format!(" filter {f}"))
             .unwrap_or_default();
+        let kind = if self.null_aware.is_some() {
+            "NotIn".to_string()
+        } else {
+            format!("{:?}", self.kind)
+        };
         out.push(line(
             depth,
             format!(
-                "Join {:?} on [{}] = [{}]{filter} state: left rows by key (id {}), right rows by \
+                "Join {kind} on [{}] = [{}]{filter} state: left rows by key (id {}), right rows by \
                  key (id {})",
-                self.kind,
                 lk.join(", "),
                 rk.join(", "),
                 self.left_id,
@@ -305,6 +329,129 @@ impl Operator for Join {
 }
 
 impl Join {
+    /// `NOT IN`: per-key anti-join semantics while the right side is non-empty and NULL-free;
+    /// when a change flips the right side between empty, holding a NULL, and neither, every
+    /// left row's answer changes, so the whole output is recomputed (rare, O(left + keys)).
+    fn step_not_in(
+        &self,
+        cx: &mut StepCx,
+        work: BTreeMap<Vec<u8>, KeyWork>,
+        counters: TableId,
+    ) -> Result<Option<ZBatch>> {
+        let total_key = state_key(counters, &[], b"total");
+        let nulls_key = state_key(counters, &[], b"nulls");
+        let get = |cx: &StepCx, k: &[u8]| -> Result<i64> {
+            Ok(cx
+                .state
+                .get(k)?
+                .map(|v| crate::state::decode_i64(&v))
+                .unwrap_or(0))
+        };
+        let (total_old, nulls_old) = (get(cx, &total_key)?, get(cx, &nulls_key)?);
+        let dr_total: i64 = work.values().flat_map(|w| &w.dr).map(|(_, c)| c).sum();
+        let dr_nulls: i64 = work
+            .values()
+            .filter(|w| w.has_null)
+            .flat_map(|w| &w.dr)
+            .map(|(_, c)| c)
+            .sum();
+        let mode_old = not_in_mode(total_old, nulls_old);
+        let mode_new = not_in_mode(total_old + dr_total, nulls_old + dr_nulls);
+        let mut owned: Vec<(Vec<u8>, i64)> = vec![];
+        if mode_old == mode_new {
+            for (k, w) in &work {
+                match mode_new {
+                    NotIn::Empty => owned.extend(w.dl.iter().cloned()),
+                    NotIn::HasNull => {}
+                    NotIn::Keys if w.has_null => {}
+                    NotIn::Keys => {
+                        let r_old = self.load(cx, self.right_id, k)?;
+                        let r_new = merged(&r_old, &w.dr);
+                        let (m_old, m_new) = (total(&r_old) > 0, total(&r_new) > 0);
+                        if m_old == m_new {
+                            if !m_new {
+                                owned.extend(w.dl.iter().cloned());
+                            }
+                        } else {
+                            let l_old = self.load(cx, self.left_id, k)?;
+                            if !m_old {
+                                owned.extend(l_old.iter().map(|(r, c)| (r.clone(), -c)));
+                            }
+                            if !m_new {
+                                owned.extend(merged(&l_old, &w.dl));
+                            }
+                        }
+                    }
+                }
+            }
+            self.arrange(cx, &work)?;
+        } else {
+            for (r, c) in self.not_in_all(cx, mode_old)? {
+                owned.push((r, -c));
+            }
+            self.arrange(cx, &work)?;
+            owned.extend(self.not_in_all(cx, mode_new)?);
+        }
+        cx.state.add_count(total_key, dr_total)?;
+        cx.state.add_count(nulls_key, dr_nulls)?;
+        let out: Vec<Out> = owned
+            .iter()
+            .filter(|(_, c)| *c != 0)
+            .map(|(r, c)| (Some(r.as_slice()), None, *c))
+            .collect();
+        if out.is_empty() {
+            return Ok(None);
+        }
+        self.output(&out).map(Some)
+    }
+
+    /// Every left row `NOT IN` outputs under `mode` and the current state.
+    fn not_in_all(&self, cx: &StepCx, mode: NotIn) -> Result<Rows> {
+        if mode == NotIn::HasNull {
+            return Ok(vec![]);
+        }
+        let mut by_key: BTreeMap<Vec<u8>, Rows> = BTreeMap::new();
+        cx.state
+            .scan_prefix(&eddy_storage::table_prefix(self.left_id), |k, v| {
+                let len = u32::from_be_bytes(k[6..10].try_into().expect("4 bytes")) as usize;
+                by_key
+                    .entry(k[10..10 + len].to_vec())
+                    .or_default()
+                    .push((k[10 + len..].to_vec(), crate::state::decode_i64(v)));
+                Ok(true)
+            })?;
+        let mut out = vec![];
+        for (key, rows) in by_key {
+            let keep = match mode {
+                NotIn::Empty => true,
+                _ => {
+                    let null_key = self
+                        .key_conv
+                        .convert_rows([self.key_conv.parser().parse(&key)])?
+                        .iter()
+                        .any(|a| a.is_null(0));
+                    !null_key && total(&self.load(cx, self.right_id, &key)?) == 0
+                }
+            };
+            if keep {
+                out.extend(rows);
+            }
+        }
+        Ok(out)
+    }
+
+    fn arrange(&self, cx: &mut StepCx, work: &BTreeMap<Vec<u8>, KeyWork>) -> Result<()> {
+        for (k, w) in work {
+            for (r, c) in &w.dl {
+                cx.state.add_count(state_key(self.left_id, k, r), *c)?;
+            }
+            for (r, c) in &w.dr {
+                cx.state.add_count(state_key(self.right_id, k, r), *c)?;
+            }
+        }
+        Ok(())
+    }
+
     fn decode(conv: &RowConverter, rows: &[Option<&[u8]>]) -> Result<Vec<ArrayRef>> {
         let parser = conv.parser();
         let present: Vec<_> = rows.iter().flatten().map(|r| parser.parse(r)).collect();

@@ -182,6 +182,9 @@ async fn property_joins() {
                 "SELECT k, v FROM r WHERE NOT EXISTS (SELECT 1 FROM s WHERE s.k = r.k)",
             ),
             ("setop", "SELECT k FROM r EXCEPT SELECT k FROM s"),
+            // PostgreSQL's NULL semantics: a NULL in s.w makes NOT IN false everywhere
+            ("not_in", "SELECT k, v FROM r WHERE v NOT IN (SELECT w FROM s)"),
+            ("in_sub", "SELECT k, v FROM r WHERE v IN (SELECT w FROM s WHERE k > 0)"),
         ],
         120,
     )

@@ -521,10 +521,10 @@ impl<'a> Compiler<'a> {
                 )));
             }
         };
-        if j.null_aware {
+        if j.null_aware && (j.on.len() != 1 || j.filter.is_some()) {
             return Err(Error::unsupported(
-                "NOT IN over a subquery whose column can be NULL, in a materialized view (write \
-                 NOT EXISTS instead)",
+                "NOT IN over a row of several columns or with a correlated condition, in a \
+                 materialized view",
             ));
         }
         let (ls, rs) = (j.left.schema(), j.right.schema());
@@ -558,7 +558,9 @@ impl<'a> Compiler<'a> {
         };
         let left_id = self.state_id();
         let right_id = self.state_id();
+        let null_aware = j.null_aware.then(|| self.state_id());
         Ok(Box::new(Join {
+            null_aware,
             key_conv: RowConverter::new(
                 key_types
                     .iter()
