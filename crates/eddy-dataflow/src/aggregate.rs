@@ -31,7 +31,12 @@ use datafusion::physical_expr::PhysicalExpr;
 use eddy_common::{Error, Result, SqlState, TableId};
 
 use crate::operator::{Operator, StepCx, line};
-use crate::state::{shard_prefix, state_key};
+use crate::state::{Overlay, StateAccess, StateStore, shard_prefix, state_key};
+use eddy_storage::vnode_of;
+
+/// Touched groups in one step from which the work is spread over the dataflow workers: below
+/// it, starting threads costs more than it saves.
+const PARALLEL_GROUPS_MIN: usize = 512;
 use crate::zset::{ZBatch, rebatch_columns};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -218,7 +223,7 @@ impl Aggregate {
     #[allow(clippy::too_many_arguments)]
     fn update(
         &self,
-        cx: &mut StepCx,
+        st: &mut dyn StateAccess,
         gk: &[u8],
         acc: &mut Acc,
         ext: &mut [ExtremeChange],
@@ -272,7 +277,7 @@ impl Aggregate {
                     let value = e.values.as_ref().expect("values encoded").row(i);
                     let mut rest = (j as u16).to_be_bytes().to_vec();
                     rest.extend_from_slice(value.data());
-                    let (old, new) = cx.state.add_count(state_key(self.vals_id, gk, &rest), w)?;
+                    let (old, new) = st.add_count(state_key(self.vals_id, gk, &rest), w)?;
                     let v = value.data();
                     let x = &mut ext[j];
                     if new > 0 && x.best_inserted.as_deref().is_none_or(|b| v < b) {
@@ -346,11 +351,11 @@ impl Aggregate {
     }
 
     /// The first live value of aggregate `j`'s multiset: its min (or max, encoded descending).
-    fn first_value(&self, cx: &StepCx, gk: &[u8], j: usize) -> Result<Option<Vec<u8>>> {
+    fn first_value(&self, st: &dyn StateAccess, gk: &[u8], j: usize) -> Result<Option<Vec<u8>>> {
         let mut prefix = shard_prefix(self.vals_id, gk);
         prefix.extend_from_slice(&(j as u16).to_be_bytes());
         let mut found: Option<Vec<u8>> = None;
-        cx.state.scan_prefix(&prefix, |k, _| {
+        st.scan_prefix(&prefix, &mut |k, _| {
             found = Some(k[prefix.len()..].to_vec());
             Ok(false)
         })?;
@@ -360,7 +365,7 @@ impl Aggregate {
     /// Brings each min/max extreme up to date after a step's updates of one group.
     fn settle_extremes(
         &self,
-        cx: &StepCx,
+        st: &dyn StateAccess,
         gk: &[u8],
         acc: &mut Acc,
         ext: Vec<ExtremeChange>,
@@ -372,7 +377,7 @@ impl Aggregate {
             acc.ext[j] = if acc.s[j][0] == 0 {
                 None
             } else if x.rescan {
-                self.first_value(cx, gk, j)?
+                self.first_value(st, gk, j)?
             } else {
                 match (acc.ext[j].take(), x.best_inserted) {
                     (Some(a), Some(b)) => Some(a.min(b)),
@@ -426,46 +431,45 @@ impl Operator for Aggregate {
             order.push(&[]);
             groups.insert(&[], vec![]);
         }
-        let mut out: Vec<(&[u8], Vec<ScalarValue>, i64)> = vec![];
-        for gk in order {
-            let skey = state_key(self.acc_id, gk, &[]);
-            let old = match cx.state.get(&skey)? {
-                Some(v) => Some(Acc::decode(&v, self.aggs.len())?),
-                None => None,
-            };
-            let old_out = match &old {
-                Some(a) => Some(self.finalize(a)?),
-                None => None,
-            };
-            let mut acc = old.unwrap_or_else(|| Acc::new(self.aggs.len()));
-            let mut ext = vec![ExtremeChange::default(); self.aggs.len()];
-            for &i in &groups[gk] {
-                self.update(cx, gk, &mut acc, &mut ext, &ev, i, z.weights[i])?;
+        let items: Vec<(&[u8], &[usize])> = order
+            .iter()
+            .map(|gk| (*gk, groups[gk].as_slice()))
+            .collect();
+        let out = if cx.workers > 1 && items.len() >= PARALLEL_GROUPS_MIN {
+            // Groups are sharded by the vnode of their key over the workers; each worker reads
+            // the epoch's state and writes only its own groups' keys.
+            let mut parts: Vec<Vec<(&[u8], &[usize])>> = vec![vec![]; cx.workers];
+            for it in items {
+                parts[vnode_of(it.0) as usize % cx.workers].push(it);
             }
-            self.settle_extremes(cx, gk, &mut acc, ext)?;
-            if acc.count < 0 {
-                return Err(Error::internal("aggregate group count went negative"));
+            let base: &StateStore = cx.state;
+            let results: Vec<Result<_>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = parts
+                    .iter()
+                    .map(|p| {
+                        let (ev, weights) = (&ev, &z.weights);
+                        scope.spawn(move || {
+                            let mut ov = Overlay::new(base);
+                            let out = self.process(&mut ov, p, ev, weights, global)?;
+                            Ok((out, ov.writes))
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("aggregate worker panicked"))
+                    .collect()
+            });
+            let mut out = vec![];
+            for r in results {
+                let (o, writes) = r?;
+                cx.state.absorb(writes);
+                out.extend(o);
             }
-            let exists = global || acc.count > 0;
-            if exists {
-                cx.state.put(skey, acc.encode());
-            } else {
-                cx.state.delete(skey);
-            }
-            let new_out = if exists {
-                Some(self.finalize(&acc)?)
-            } else {
-                None
-            };
-            if old_out != new_out {
-                if let Some(o) = old_out {
-                    out.push((gk, o, -1));
-                }
-                if let Some(n) = new_out {
-                    out.push((gk, n, 1));
-                }
-            }
-        }
+            out
+        } else {
+            self.process(cx.state, &items, &ev, &z.weights, global)?
+        };
         if out.is_empty() {
             return Ok(None);
         }
@@ -491,6 +495,59 @@ impl Operator for Aggregate {
 }
 
 impl Aggregate {
+    /// Folds each group's changes into its state and returns the group's output changes.
+    fn process<'g>(
+        &self,
+        st: &mut dyn StateAccess,
+        items: &[(&'g [u8], &[usize])],
+        ev: &[Evaluated],
+        weights: &[i64],
+        global: bool,
+    ) -> Result<Vec<(&'g [u8], Vec<ScalarValue>, i64)>> {
+        let mut out = vec![];
+        for (gk, rows) in items {
+            let gk: &'g [u8] = gk;
+            let skey = state_key(self.acc_id, gk, &[]);
+            let old = match st.get(&skey)? {
+                Some(v) => Some(Acc::decode(&v, self.aggs.len())?),
+                None => None,
+            };
+            let old_out = match &old {
+                Some(a) => Some(self.finalize(a)?),
+                None => None,
+            };
+            let mut acc = old.unwrap_or_else(|| Acc::new(self.aggs.len()));
+            let mut ext = vec![ExtremeChange::default(); self.aggs.len()];
+            for &i in rows.iter() {
+                self.update(st, gk, &mut acc, &mut ext, ev, i, weights[i])?;
+            }
+            self.settle_extremes(st, gk, &mut acc, ext)?;
+            if acc.count < 0 {
+                return Err(Error::internal("aggregate group count went negative"));
+            }
+            let exists = global || acc.count > 0;
+            if exists {
+                st.put(skey, acc.encode());
+            } else {
+                st.delete(skey);
+            }
+            let new_out = if exists {
+                Some(self.finalize(&acc)?)
+            } else {
+                None
+            };
+            if old_out != new_out {
+                if let Some(o) = old_out {
+                    out.push((gk, o, -1));
+                }
+                if let Some(n) = new_out {
+                    out.push((gk, n, 1));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn output(&self, out: Vec<(&[u8], Vec<ScalarValue>, i64)>) -> Result<ZBatch> {
         let n = out.len();
         let mut cols: Vec<ArrayRef> = vec![];

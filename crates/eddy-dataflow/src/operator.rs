@@ -22,6 +22,8 @@ pub struct StepCx<'a> {
     /// Rows processed by operators in this step: the work counter tests use to show that
     /// work follows the size of a change, not the size of the inputs.
     pub rows_processed: u64,
+    /// Worker threads a stateful operator may spread a large step over, by key shard.
+    pub workers: usize,
 }
 
 /// An incremental operator. `step` returns this epoch's output changes (`None`: no change).

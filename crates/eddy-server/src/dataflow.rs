@@ -35,11 +35,28 @@ impl ViewRuntime {
     }
 }
 
-#[derive(Default)]
 pub struct Views {
     views: Vec<ViewRuntime>,
     /// Rows the operators processed in the last epoch (the work counter of `SHOW`).
     pub rows_processed_last: u64,
+    /// Threads a stateful operator spreads a large step over (`EDDY_DATAFLOW_WORKERS`, default
+    /// one per core).
+    pub workers: usize,
+}
+
+impl Default for Views {
+    fn default() -> Views {
+        let workers = std::env::var("EDDY_DATAFLOW_WORKERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .clamp(1, 64);
+        Views {
+            views: vec![],
+            rows_processed_last: 0,
+            workers,
+        }
+    }
 }
 
 type Job = Box<dyn FnOnce(&mut Views) + Send>;
@@ -135,6 +152,7 @@ impl Views {
                 first: false,
                 errors: vec![],
                 rows_processed: 0,
+                workers: self.workers,
             };
             let out = v.sink.step(&mut cx)?;
             rows += cx.rows_processed;
@@ -155,6 +173,7 @@ pub fn backfill(
     catalog: &Catalog,
     snap: Snapshot,
     writes: &mut WriteSet,
+    workers: usize,
 ) -> Result<()> {
     let mut state = StateStore::new(snap.clone());
     let none = HashMap::new();
@@ -165,6 +184,7 @@ pub fn backfill(
             first,
             errors: vec![],
             rows_processed: 0,
+            workers,
         };
         v.sink.step(&mut cx).map(|_| ())
     };

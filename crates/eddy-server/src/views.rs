@@ -170,8 +170,8 @@ pub(crate) async fn create(session: &EddySession, cv: &CreateView) -> Result<Out
     let runtime = c.runtime;
     let (runtime, writes, r) = engine
         .dataflow
-        .run(move |_| {
-            let r = backfill(&runtime, &catalog, snap, &mut writes);
+        .run(move |views| {
+            let r = backfill(&runtime, &catalog, snap, &mut writes, views.workers);
             (runtime, writes, r)
         })
         .await?;

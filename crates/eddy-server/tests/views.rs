@@ -183,8 +183,14 @@ async fn property_joins() {
             ),
             ("setop", "SELECT k FROM r EXCEPT SELECT k FROM s"),
             // PostgreSQL's NULL semantics: a NULL in s.w makes NOT IN false everywhere
-            ("not_in", "SELECT k, v FROM r WHERE v NOT IN (SELECT w FROM s)"),
-            ("in_sub", "SELECT k, v FROM r WHERE v IN (SELECT w FROM s WHERE k > 0)"),
+            (
+                "not_in",
+                "SELECT k, v FROM r WHERE v NOT IN (SELECT w FROM s)",
+            ),
+            (
+                "in_sub",
+                "SELECT k, v FROM r WHERE v IN (SELECT w FROM s WHERE k > 0)",
+            ),
         ],
         120,
     )
