@@ -78,6 +78,9 @@ pub struct Aggregate {
 
 const SLOTS: usize = 5;
 
+/// One output change of a group: its key, its aggregate values, its weight.
+type GroupOut<'g> = (&'g [u8], Vec<ScalarValue>, i64);
+
 /// A group's accumulators: the row count and, per aggregate, five `i128` slots.
 /// count/sum/avg: [non-null count, sum, NaN count, +inf count, -inf count] (float sums keep
 /// their finite part's f64 bits in slot 1); bool_and/or: [non-null, trues, falses, -, -];
@@ -503,7 +506,7 @@ impl Aggregate {
         ev: &[Evaluated],
         weights: &[i64],
         global: bool,
-    ) -> Result<Vec<(&'g [u8], Vec<ScalarValue>, i64)>> {
+    ) -> Result<Vec<GroupOut<'g>>> {
         let mut out = vec![];
         for (gk, rows) in items {
             let gk: &'g [u8] = gk;
@@ -548,7 +551,7 @@ impl Aggregate {
         Ok(out)
     }
 
-    fn output(&self, out: Vec<(&[u8], Vec<ScalarValue>, i64)>) -> Result<ZBatch> {
+    fn output(&self, out: Vec<GroupOut>) -> Result<ZBatch> {
         let n = out.len();
         let mut cols: Vec<ArrayRef> = vec![];
         if let Some(conv) = &self.group_conv {

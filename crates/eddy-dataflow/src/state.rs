@@ -83,7 +83,7 @@ fn merge_scan(
     pending: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     prefix: &[u8],
     mut f: impl FnMut(&[u8], &[u8]) -> Result<bool>,
-    under: impl FnOnce(&mut dyn FnMut(&[u8], &[u8]) -> Result<bool>) -> Result<()>,
+    under: impl FnOnce(&mut ScanFn) -> Result<()>,
 ) -> Result<()> {
     let pending: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = pending
         .range(prefix.to_vec()..)
@@ -123,17 +123,16 @@ fn merge_scan(
     Ok(())
 }
 
+/// Called with each (key, value) of a scan; returns whether to go on.
+pub type ScanFn<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool> + 'a;
+
 /// What operators read and write state through: the epoch's `StateStore`, or a worker's
 /// `Overlay` on it while operators process shards in parallel.
 pub trait StateAccess {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>);
     fn delete(&mut self, key: Vec<u8>);
-    fn scan_prefix(
-        &self,
-        prefix: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
-    ) -> Result<()>;
+    fn scan_prefix(&self, prefix: &[u8], f: &mut ScanFn) -> Result<()>;
 
     /// Adds `w` to the `i64` counter at `key`; a counter that reaches zero is deleted. Returns
     /// (old, new).
@@ -159,11 +158,7 @@ impl StateAccess for StateStore {
     fn delete(&mut self, key: Vec<u8>) {
         StateStore::delete(self, key)
     }
-    fn scan_prefix(
-        &self,
-        prefix: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
-    ) -> Result<()> {
+    fn scan_prefix(&self, prefix: &[u8], f: &mut ScanFn) -> Result<()> {
         StateStore::scan_prefix(self, prefix, f)
     }
 }
@@ -197,11 +192,7 @@ impl StateAccess for Overlay<'_> {
     fn delete(&mut self, key: Vec<u8>) {
         self.writes.insert(key, None);
     }
-    fn scan_prefix(
-        &self,
-        prefix: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
-    ) -> Result<()> {
+    fn scan_prefix(&self, prefix: &[u8], f: &mut ScanFn) -> Result<()> {
         merge_scan(&self.writes, prefix, f, |g| {
             self.base.scan_prefix(prefix, g)
         })
