@@ -31,12 +31,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use eddy_common::{Error, Result, SqlState, TableId};
 
 use crate::operator::{Operator, StepCx, line};
-use crate::state::{Overlay, StateAccess, StateStore, shard_prefix, state_key};
-use eddy_storage::vnode_of;
-
-/// Touched groups in one step from which the work is spread over the dataflow workers: below
-/// it, starting threads costs more than it saves.
-const PARALLEL_GROUPS_MIN: usize = 512;
+use crate::state::{StateAccess, shard_prefix, state_key};
 use crate::zset::{ZBatch, rebatch_columns};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -438,41 +433,14 @@ impl Operator for Aggregate {
             .iter()
             .map(|gk| (*gk, groups[gk].as_slice()))
             .collect();
-        let out = if cx.workers > 1 && items.len() >= PARALLEL_GROUPS_MIN {
-            // Groups are sharded by the vnode of their key over the workers; each worker reads
-            // the epoch's state and writes only its own groups' keys.
-            let mut parts: Vec<Vec<(&[u8], &[usize])>> = vec![vec![]; cx.workers];
-            for it in items {
-                parts[vnode_of(it.0) as usize % cx.workers].push(it);
-            }
-            let base: &StateStore = cx.state;
-            let results: Vec<Result<_>> = std::thread::scope(|scope| {
-                let handles: Vec<_> = parts
-                    .iter()
-                    .map(|p| {
-                        let (ev, weights) = (&ev, &z.weights);
-                        scope.spawn(move || {
-                            let mut ov = Overlay::new(base);
-                            let out = self.process(&mut ov, p, ev, weights, global)?;
-                            Ok((out, ov.writes))
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("aggregate worker panicked"))
-                    .collect()
-            });
-            let mut out = vec![];
-            for r in results {
-                let (o, writes) = r?;
-                cx.state.absorb(writes);
-                out.extend(o);
-            }
-            out
-        } else {
-            self.process(cx.state, &items, &ev, &z.weights, global)?
-        };
+        let (ev, weights) = (&ev, &z.weights);
+        let out = crate::parallel::sharded(
+            cx.state,
+            cx.parallel,
+            items,
+            |it| it.0,
+            |st, part| self.process(st, part, ev, weights, global),
+        )?;
         if out.is_empty() {
             return Ok(None);
         }

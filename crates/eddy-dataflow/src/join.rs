@@ -25,7 +25,7 @@ use eddy_common::{Result, TableId};
 
 use crate::operator::{Operator, StepCx, line};
 use crate::ordered::merged;
-use crate::state::{shard_prefix, state_key};
+use crate::state::{StateAccess, shard_prefix, state_key};
 use crate::zset::{ZBatch, rebatch_columns};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,10 +119,10 @@ impl Join {
         Ok(())
     }
 
-    fn load(&self, cx: &StepCx, id: TableId, key: &[u8]) -> Result<Rows> {
+    fn load(&self, st: &dyn StateAccess, id: TableId, key: &[u8]) -> Result<Rows> {
         let prefix = shard_prefix(id, key);
         let mut rows = vec![];
-        cx.state.scan_prefix(&prefix, |k, v| {
+        st.scan_prefix(&prefix, &mut |k, v| {
             rows.push((k[prefix.len()..].to_vec(), crate::state::decode_i64(v)));
             Ok(true)
         })?;
@@ -192,24 +192,47 @@ impl Operator for Join {
             return self.step_not_in(cx, work, counters);
         }
         // Per key: the inputs before this step, and after.
-        let mut per_key = Vec::with_capacity(work.len());
         let status = self.wants_left_status() || self.wants_right_status();
-        for (k, w) in &work {
-            // A side's stored rows are read only when something pairs with or depends on them.
-            let l_old = if !w.dr.is_empty() || status {
-                self.load(cx, self.left_id, k)?
-            } else {
-                vec![]
-            };
-            let r_old = if !w.dl.is_empty() || status {
-                self.load(cx, self.right_id, k)?
-            } else {
-                vec![]
-            };
-            let l_new = merged(&l_old, &w.dl);
-            let r_new = merged(&r_old, &w.dr);
-            per_key.push((l_old, r_old, l_new, r_new));
-        }
+        let keys: Vec<(usize, &Vec<u8>, &KeyWork)> = work
+            .iter()
+            .enumerate()
+            .map(|(i, (k, w))| (i, k, w))
+            .collect();
+        let mut loaded = crate::parallel::sharded(
+            cx.state,
+            cx.parallel,
+            keys,
+            |e| e.1.as_slice(),
+            |st, part| {
+                let mut out = Vec::with_capacity(part.len());
+                for (i, k, w) in part {
+                    // A side's stored rows are read only when something pairs with or depends
+                    // on them.
+                    let l_old = if !w.dr.is_empty() || status {
+                        self.load(&*st, self.left_id, k)?
+                    } else {
+                        vec![]
+                    };
+                    let r_old = if !w.dl.is_empty() || status {
+                        self.load(&*st, self.right_id, k)?
+                    } else {
+                        vec![]
+                    };
+                    out.push((*i, l_old, r_old));
+                }
+                Ok(out)
+            },
+        )?;
+        loaded.sort_by_key(|x| x.0);
+        let per_key: Vec<(Rows, Rows, Rows, Rows)> = loaded
+            .into_iter()
+            .zip(work.values())
+            .map(|((_, l_old, r_old), w)| {
+                let l_new = merged(&l_old, &w.dl);
+                let r_new = merged(&r_old, &w.dr);
+                (l_old, r_old, l_new, r_new)
+            })
+            .collect();
         let mut candidates: Vec<Out> = vec![];
         let mut singles: Vec<Out> = vec![];
         let mut status_checks: Vec<(Out, bool, bool)> = vec![]; // (row, left side?, new state?)
@@ -365,7 +388,7 @@ impl Join {
                     NotIn::HasNull => {}
                     NotIn::Keys if w.has_null => {}
                     NotIn::Keys => {
-                        let r_old = self.load(cx, self.right_id, k)?;
+                        let r_old = self.load(&*cx.state, self.right_id, k)?;
                         let r_new = merged(&r_old, &w.dr);
                         let (m_old, m_new) = (total(&r_old) > 0, total(&r_new) > 0);
                         if m_old == m_new {
@@ -373,7 +396,7 @@ impl Join {
                                 owned.extend(w.dl.iter().cloned());
                             }
                         } else {
-                            let l_old = self.load(cx, self.left_id, k)?;
+                            let l_old = self.load(&*cx.state, self.left_id, k)?;
                             if !m_old {
                                 owned.extend(l_old.iter().map(|(r, c)| (r.clone(), -c)));
                             }
@@ -430,7 +453,7 @@ impl Join {
                         .convert_rows([self.key_conv.parser().parse(&key)])?
                         .iter()
                         .any(|a| a.is_null(0));
-                    !null_key && total(&self.load(cx, self.right_id, &key)?) == 0
+                    !null_key && total(&self.load(&*cx.state, self.right_id, &key)?) == 0
                 }
             };
             if keep {
@@ -441,14 +464,24 @@ impl Join {
     }
 
     fn arrange(&self, cx: &mut StepCx, work: &BTreeMap<Vec<u8>, KeyWork>) -> Result<()> {
-        for (k, w) in work {
-            for (r, c) in &w.dl {
-                cx.state.add_count(state_key(self.left_id, k, r), *c)?;
-            }
-            for (r, c) in &w.dr {
-                cx.state.add_count(state_key(self.right_id, k, r), *c)?;
-            }
-        }
+        let entries: Vec<(&Vec<u8>, &KeyWork)> = work.iter().collect();
+        crate::parallel::sharded(
+            cx.state,
+            cx.parallel,
+            entries,
+            |e| e.0.as_slice(),
+            |st, part| {
+                for (k, w) in part {
+                    for (r, c) in &w.dl {
+                        st.add_count(state_key(self.left_id, k, r), *c)?;
+                    }
+                    for (r, c) in &w.dr {
+                        st.add_count(state_key(self.right_id, k, r), *c)?;
+                    }
+                }
+                Ok(Vec::<()>::new())
+            },
+        )?;
         Ok(())
     }
 

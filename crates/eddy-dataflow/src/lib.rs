@@ -20,6 +20,7 @@ pub mod join;
 pub mod map;
 pub mod operator;
 pub mod ordered;
+pub mod parallel;
 pub mod sink;
 pub mod sources;
 pub mod state;

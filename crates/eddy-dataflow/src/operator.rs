@@ -23,7 +23,7 @@ pub struct StepCx<'a> {
     /// work follows the size of a change, not the size of the inputs.
     pub rows_processed: u64,
     /// Worker threads a stateful operator may spread a large step over, by key shard.
-    pub workers: usize,
+    pub parallel: crate::parallel::Parallelism,
 }
 
 /// An incremental operator. `step` returns this epoch's output changes (`None`: no change).

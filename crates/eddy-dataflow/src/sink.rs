@@ -51,22 +51,32 @@ impl ViewSink {
             let e = sums.entry(encoded.row(i).data()).or_insert((i as u32, 0));
             e.1 += w;
         }
-        let mut idx = vec![];
-        let mut weights = vec![];
-        for (row, (i, w)) in sums {
-            if w == 0 {
-                continue;
-            }
-            let (_, n) = cx.state.add_count(row_key(self.id, row), w)?;
-            if n < 0 {
-                return Err(Error::internal(format!(
-                    "a row of view {} would have negative multiplicity: dataflow bug",
-                    self.id
-                )));
-            }
-            idx.push(i);
-            weights.push(w);
-        }
+        let changed: Vec<(&[u8], u32, i64)> = sums
+            .into_iter()
+            .filter(|(_, (_, w))| *w != 0)
+            .map(|(row, (i, w))| (row, i, w))
+            .collect();
+        let id = self.id;
+        let stored = crate::parallel::sharded(
+            cx.state,
+            cx.parallel,
+            changed,
+            |c| c.0,
+            |st, part| {
+                let mut out = Vec::with_capacity(part.len());
+                for (row, i, w) in part {
+                    let (_, n) = st.add_count(row_key(id, row), *w)?;
+                    if n < 0 {
+                        return Err(Error::internal(format!(
+                            "a row of view {id} would have negative multiplicity: dataflow bug"
+                        )));
+                    }
+                    out.push((*i, *w));
+                }
+                Ok(out)
+            },
+        )?;
+        let (idx, weights): (Vec<u32>, Vec<i64>) = stored.into_iter().unzip();
         if idx.is_empty() {
             return Ok(None);
         }

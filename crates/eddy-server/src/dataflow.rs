@@ -16,6 +16,7 @@ use std::sync::mpsc;
 use eddy_catalog::{Catalog, Relation, ViewEntry};
 use eddy_common::{Error, Result, TableId};
 use eddy_dataflow::changes::{table_changes, table_contents, view_contents};
+use eddy_dataflow::parallel::Parallelism;
 use eddy_dataflow::sink::ViewSink;
 use eddy_dataflow::{StateStore, StepCx, ZBatch};
 use eddy_storage::{Snapshot, WriteSet};
@@ -40,8 +41,8 @@ pub struct Views {
     /// Rows the operators processed in the last epoch (the work counter of `SHOW`).
     pub rows_processed_last: u64,
     /// Threads a stateful operator spreads a large step over (`EDDY_DATAFLOW_WORKERS`, default
-    /// one per core).
-    pub workers: usize,
+    /// one per core), from how many items (`EDDY_DATAFLOW_PARALLEL_MIN`, default 512).
+    pub parallel: Parallelism,
 }
 
 impl Default for Views {
@@ -51,10 +52,14 @@ impl Default for Views {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .clamp(1, 64);
+        let items_min = std::env::var("EDDY_DATAFLOW_PARALLEL_MIN")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(eddy_dataflow::parallel::PARALLEL_ITEMS_MIN);
         Views {
             views: vec![],
             rows_processed_last: 0,
-            workers,
+            parallel: Parallelism { workers, items_min },
         }
     }
 }
@@ -152,7 +157,7 @@ impl Views {
                 first: false,
                 errors: vec![],
                 rows_processed: 0,
-                workers: self.workers,
+                parallel: self.parallel,
             };
             let out = v.sink.step(&mut cx)?;
             rows += cx.rows_processed;
@@ -173,7 +178,7 @@ pub fn backfill(
     catalog: &Catalog,
     snap: Snapshot,
     writes: &mut WriteSet,
-    workers: usize,
+    parallel: Parallelism,
 ) -> Result<()> {
     let mut state = StateStore::new(snap.clone());
     let none = HashMap::new();
@@ -184,7 +189,7 @@ pub fn backfill(
             first,
             errors: vec![],
             rows_processed: 0,
-            workers,
+            parallel,
         };
         v.sink.step(&mut cx).map(|_| ())
     };

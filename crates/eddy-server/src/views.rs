@@ -171,7 +171,7 @@ pub(crate) async fn create(session: &EddySession, cv: &CreateView) -> Result<Out
     let (runtime, writes, r) = engine
         .dataflow
         .run(move |views| {
-            let r = backfill(&runtime, &catalog, snap, &mut writes, views.workers);
+            let r = backfill(&runtime, &catalog, snap, &mut writes, views.parallel);
             (runtime, writes, r)
         })
         .await?;

@@ -43,6 +43,12 @@ impl EddyServer {
                 "EDDY_LOG",
                 std::env::var("EDDY_LOG").unwrap_or_else(|_| "warn".into()),
             )
+            // Tests spread every dataflow step of two or more keys over the workers, so the
+            // parallel path is what the oracles check (production waits for 512).
+            .env(
+                "EDDY_DATAFLOW_PARALLEL_MIN",
+                std::env::var("EDDY_DATAFLOW_PARALLEL_MIN").unwrap_or_else(|_| "2".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
