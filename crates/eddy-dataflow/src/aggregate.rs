@@ -15,6 +15,10 @@
 //!   the current extreme, so the multiset is scanned only when a value that could be the
 //!   extreme loses its last copy; inserts alone never scan.
 //!
+//! - for `string_agg`, `array_agg` and the variance family, a multiset of (order key, value)
+//!   per group: these are recomputed from the group's values when the group changes (cost: the
+//!   group's size; exact and order-correct, unlike a running float sum of squares).
+//!
 //! A group's state is deleted when its row count reaches zero.
 //! Example: `SELECT k, max(v) FROM t GROUP BY k` with rows (a,1),(a,5): state a -> {count 2,
 //! values {5:1, 1:1}}; deleting (a,5) emits -(a,5), +(a,1).
@@ -41,12 +45,34 @@ pub enum AggKind {
     SumDecimal,
     SumFloat,
     AvgFloat,
-    AvgDecimal { in_scale: i8 },
+    AvgDecimal {
+        in_scale: i8,
+    },
     Min,
     Max,
     CountDistinct,
     BoolAnd,
     BoolOr,
+    /// `string_agg(x, delimiter [ORDER BY ...])`
+    StringAgg,
+    /// `array_agg(x [ORDER BY ...])` (NULL elements included, as in PostgreSQL)
+    ArrayAgg,
+    /// `var_samp`/`var_pop`/`stddev_samp`/`stddev_pop`
+    Variance {
+        sample: bool,
+        sqrt: bool,
+    },
+}
+
+impl AggKind {
+    /// Aggregates computed from the group's whole value multiset when the group changes
+    /// (cost: the group's size).
+    fn collects(self) -> bool {
+        matches!(
+            self,
+            AggKind::StringAgg | AggKind::ArrayAgg | AggKind::Variance { .. }
+        )
+    }
 }
 
 pub struct AggSpec {
@@ -57,6 +83,10 @@ pub struct AggSpec {
     pub output: DataType,
     /// Encodes argument values for the value multiset (descending for `max`).
     pub values: Option<RowConverter>,
+    /// `string_agg`'s delimiter.
+    pub delimiter: Option<String>,
+    /// The aggregate's own ORDER BY (string_agg, array_agg): expressions and their encoding.
+    pub order: Option<(Vec<Arc<dyn PhysicalExpr>>, RowConverter)>,
     pub name: String,
 }
 
@@ -170,6 +200,7 @@ struct Evaluated {
     arg: Option<ArrayRef>,
     filter: Option<BooleanArray>,
     values: Option<Rows>,
+    order: Option<Rows>,
 }
 
 impl Aggregate {
@@ -196,10 +227,21 @@ impl Aggregate {
                 (Some(conv), Some(a)) => Some(conv.convert_columns(std::slice::from_ref(a))?),
                 _ => None,
             };
+            let order = match &spec.order {
+                Some((exprs, conv)) => {
+                    let cols = exprs
+                        .iter()
+                        .map(|e| e.evaluate(&z.rows).and_then(|v| v.into_array(n)))
+                        .collect::<datafusion::common::Result<Vec<_>>>()?;
+                    Some(conv.convert_columns(&cols)?)
+                }
+                None => None,
+            };
             out.push(Evaluated {
                 arg,
                 filter,
                 values,
+                order,
             });
         }
         Ok(out)
@@ -242,6 +284,18 @@ impl Aggregate {
                 s[0] += w128; // count(*)
                 continue;
             };
+            if spec.kind.collects() {
+                if a.is_null(i) && spec.kind != AggKind::ArrayAgg {
+                    continue;
+                }
+                s[0] += w128;
+                let value = e.values.as_ref().expect("values encoded").row(i).data();
+                let order = e.order.as_ref().map_or(value, |o| o.row(i).data());
+                let mut rest = (j as u16).to_be_bytes().to_vec();
+                rest.extend_from_slice(&crate::ordered::entry_rest(order, value));
+                st.add_count(state_key(self.vals_id, gk, &rest), w)?;
+                continue;
+            }
             if a.is_null(i) {
                 continue;
             }
@@ -271,6 +325,7 @@ impl Aggregate {
                         s[2] += w128;
                     }
                 }
+                AggKind::StringAgg | AggKind::ArrayAgg | AggKind::Variance { .. } => {}
                 AggKind::Min | AggKind::Max | AggKind::CountDistinct => {
                     let value = e.values.as_ref().expect("values encoded").row(i);
                     let mut rest = (j as u16).to_be_bytes().to_vec();
@@ -301,11 +356,12 @@ impl Aggregate {
         Ok(())
     }
 
-    fn finalize(&self, acc: &Acc) -> Result<Vec<ScalarValue>> {
+    fn finalize(&self, st: &dyn StateAccess, gk: &[u8], acc: &Acc) -> Result<Vec<ScalarValue>> {
         let mut out = Vec::with_capacity(self.aggs.len());
         for (j, spec) in self.aggs.iter().enumerate() {
             let s = &acc.s[j];
             let v = match spec.kind {
+                k if k.collects() && s[0] != 0 => self.collected(st, gk, j, spec)?,
                 AggKind::Count => ScalarValue::Int64(Some(s[0] as i64)),
                 AggKind::CountDistinct => ScalarValue::Int64(Some(s[1] as i64)),
                 _ if s[0] == 0 => ScalarValue::try_from(&spec.output)?,
@@ -328,6 +384,10 @@ impl Aggregate {
                     }
                     _ => return Err(Error::internal("decimal avg of a non-decimal type")),
                 },
+                // reached only with no input rows (handled above otherwise)
+                AggKind::StringAgg | AggKind::ArrayAgg | AggKind::Variance { .. } => {
+                    ScalarValue::try_from(&spec.output)?
+                }
                 AggKind::BoolAnd => ScalarValue::Boolean(Some(s[2] == 0)),
                 AggKind::BoolOr => ScalarValue::Boolean(Some(s[1] > 0)),
                 AggKind::Min | AggKind::Max => match &acc.ext[j] {
@@ -346,6 +406,71 @@ impl Aggregate {
             });
         }
         Ok(out)
+    }
+
+    /// A collecting aggregate's value over the group's whole multiset, in its order.
+    fn collected(
+        &self,
+        st: &dyn StateAccess,
+        gk: &[u8],
+        j: usize,
+        spec: &AggSpec,
+    ) -> Result<ScalarValue> {
+        let mut prefix = shard_prefix(self.vals_id, gk);
+        prefix.extend_from_slice(&(j as u16).to_be_bytes());
+        let mut entries: Vec<(Vec<u8>, i64)> = vec![];
+        st.scan_prefix(&prefix, &mut |k, v| {
+            entries.push((k[prefix.len()..].to_vec(), crate::state::decode_i64(v)));
+            Ok(true)
+        })?;
+        let conv = spec.values.as_ref().expect("values encoded");
+        let parser = conv.parser();
+        let mut idx = vec![];
+        let mut parsed = vec![];
+        for (i, (rest, c)) in entries.iter().enumerate() {
+            parsed.push(parser.parse(crate::ordered::split_rest(rest).1));
+            idx.extend(std::iter::repeat_n(i as u32, (*c).max(0) as usize));
+        }
+        let values = conv.convert_rows(parsed)?;
+        let values = datafusion::arrow::compute::take(
+            &values[0],
+            &datafusion::arrow::array::UInt32Array::from(idx),
+            None,
+        )?;
+        Ok(match spec.kind {
+            AggKind::StringAgg => {
+                let strs = cast(&values, &DataType::Utf8)?;
+                let strs = strs.as_string::<i32>();
+                let parts: Vec<&str> = strs.iter().flatten().collect();
+                ScalarValue::Utf8(Some(parts.join(spec.delimiter.as_deref().unwrap_or(""))))
+            }
+            AggKind::ArrayAgg => {
+                let scalars = (0..values.len())
+                    .map(|i| ScalarValue::try_from_array(&values, i))
+                    .collect::<datafusion::common::Result<Vec<_>>>()?;
+                ScalarValue::List(ScalarValue::new_list_nullable(&scalars, values.data_type()))
+            }
+            AggKind::Variance { sample, sqrt } => {
+                let f = cast(&values, &DataType::Float64)?;
+                let f = f.as_primitive::<Float64Type>();
+                // Welford, as DataFusion's batch accumulator
+                let (mut n, mut mean, mut m2) = (0f64, 0f64, 0f64);
+                for x in f.iter().flatten() {
+                    n += 1.0;
+                    let delta = x - mean;
+                    mean += delta / n;
+                    m2 += delta * (x - mean);
+                }
+                let denom = if sample { n - 1.0 } else { n };
+                if denom <= 0.0 {
+                    ScalarValue::Float64(None)
+                } else {
+                    let var = m2 / denom;
+                    ScalarValue::Float64(Some(if sqrt { var.sqrt() } else { var }))
+                }
+            }
+            _ => return Err(Error::internal("not a collecting aggregate")),
+        })
     }
 
     /// The first live value of aggregate `j`'s multiset: its min (or max, encoded descending).
@@ -484,7 +609,7 @@ impl Aggregate {
                 None => None,
             };
             let old_out = match &old {
-                Some(a) => Some(self.finalize(a)?),
+                Some(a) => Some(self.finalize(&*st, gk, a)?),
                 None => None,
             };
             let mut acc = old.unwrap_or_else(|| Acc::new(self.aggs.len()));
@@ -503,7 +628,7 @@ impl Aggregate {
                 st.delete(skey);
             }
             let new_out = if exists {
-                Some(self.finalize(&acc)?)
+                Some(self.finalize(&*st, gk, &acc)?)
             } else {
                 None
             };

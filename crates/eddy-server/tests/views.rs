@@ -154,6 +154,11 @@ async fn property_aggregates() {
             ("glob", "SELECT count(*) AS n, sum(v) AS sv, max(v) AS hi FROM r"),
             ("dist", "SELECT DISTINCT v FROM r"),
             (
+                "coll",
+                "SELECT k, array_agg(v ORDER BY v NULLS FIRST) AS vs, \
+                 string_agg(CAST(v AS text), ',' ORDER BY v) AS sv, var_pop(v) AS vp FROM r GROUP BY k",
+            ),
+            (
                 "hav",
                 "SELECT v % 2 AS p, sum(k) AS sk FROM r GROUP BY v % 2 HAVING count(*) > 2",
             ),

@@ -297,7 +297,8 @@ impl<'a> Compiler<'a> {
             return Err(Error::unsupported(format!("aggregate expression {e}")));
         };
         let name = func.name().to_lowercase();
-        if !params.order_by.is_empty() {
+        let ordered_ok = matches!(name.as_str(), "string_agg" | "array_agg");
+        if !params.order_by.is_empty() && !ordered_ok {
             return Err(Error::unsupported(format!(
                 "{name}(... ORDER BY ...) in a materialized view"
             )));
@@ -310,9 +311,20 @@ impl<'a> Compiler<'a> {
                 if params.distinct { " (DISTINCT)" } else { "" }
             ))
         };
-        if params.args.len() > 1 {
+        let max_args = if name == "string_agg" { 2 } else { 1 };
+        if params.args.len() > max_args {
             return Err(unsupported());
         }
+        let delimiter = match params.args.get(1) {
+            Some(Expr::Literal(v, _)) if name == "string_agg" => {
+                match v.cast_to(&DataType::Utf8)? {
+                    datafusion::common::ScalarValue::Utf8(d) => Some(d.unwrap_or_default()),
+                    _ => return Err(unsupported()),
+                }
+            }
+            Some(_) => return Err(unsupported()),
+            None => None,
+        };
         let kind = match (name.as_str(), params.distinct, &arg_type) {
             ("count", false, _) => AggKind::Count,
             ("count", true, Some(_)) => AggKind::CountDistinct,
@@ -327,12 +339,35 @@ impl<'a> Compiler<'a> {
             ("max", _, Some(_)) => AggKind::Max,
             ("bool_and", false, Some(DataType::Boolean)) => AggKind::BoolAnd,
             ("bool_or", false, Some(DataType::Boolean)) => AggKind::BoolOr,
+            ("string_agg", false, Some(_)) => AggKind::StringAgg,
+            ("array_agg", false, Some(_)) => AggKind::ArrayAgg,
+            ("stddev", false, Some(_)) => AggKind::Variance {
+                sample: true,
+                sqrt: true,
+            },
+            ("stddev_pop", false, Some(_)) => AggKind::Variance {
+                sample: false,
+                sqrt: true,
+            },
+            ("var", false, Some(_)) => AggKind::Variance {
+                sample: true,
+                sqrt: false,
+            },
+            ("var_pop", false, Some(_)) => AggKind::Variance {
+                sample: false,
+                sqrt: false,
+            },
             _ => return Err(unsupported()),
         };
         let values = match (kind, &arg_type) {
-            (AggKind::Min | AggKind::CountDistinct, Some(t)) => {
-                Some(RowConverter::new(vec![SortField::new(t.clone())])?)
-            }
+            (
+                AggKind::Min
+                | AggKind::CountDistinct
+                | AggKind::StringAgg
+                | AggKind::ArrayAgg
+                | AggKind::Variance { .. },
+                Some(t),
+            ) => Some(RowConverter::new(vec![SortField::new(t.clone())])?),
             (AggKind::Max, Some(t)) => Some(RowConverter::new(vec![SortField::new_with_options(
                 t.clone(),
                 SortOptions {
@@ -352,6 +387,12 @@ impl<'a> Compiler<'a> {
                 .transpose()?,
             output,
             values,
+            delimiter,
+            order: if params.order_by.is_empty() {
+                None
+            } else {
+                Some(self.sort_conv(&params.order_by, in_schema)?)
+            },
             name: inner.schema_name().to_string(),
         })
     }
