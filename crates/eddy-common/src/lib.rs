@@ -1,10 +1,12 @@
 //! `eddy-common`: the vocabulary every other Eddy crate shares.
 //!
 //! It owns the error type (every error carries a PostgreSQL `SQLSTATE`), the mapping between
-//! PostgreSQL types and Arrow types (`PgType`), epochs and ids. It has no I/O and must never
+//! PostgreSQL types and Arrow types (`PgType`), jsonb's text form and element access (`json`),
+//! epochs and ids. It has no I/O and must never
 //! depend on another Eddy crate: everything else depends on it.
 
 pub mod error;
+pub mod json;
 pub mod types;
 
 pub use error::{Error, Result, SqlState};

@@ -11,8 +11,6 @@ use datafusion::arrow::util::display::FormatOptions;
 use eddy_catalog::{ColumnDef, TableEntry};
 use eddy_common::{Error, PgType, Result, SqlState};
 
-use crate::json;
-
 /// Casts and checks `columns` (one per table column, in table order) into a batch of the
 /// table's schema.
 pub fn conform(entry: &TableEntry, columns: Vec<ArrayRef>, rows: usize) -> Result<RecordBatch> {
@@ -117,8 +115,8 @@ fn check_values(arr: ArrayRef, def: &ColumnDef) -> Result<ArrayRef> {
             }
             Ok(arr)
         }
-        PgType::Jsonb => map_strings(&arr, |v| json::normalize_jsonb(v).map(Some)),
-        PgType::Json => map_strings(&arr, |v| json::validate_json(v).map(|_| None)),
+        PgType::Jsonb => map_strings(&arr, |v| eddy_common::json::normalize_jsonb(v).map(Some)),
+        PgType::Json => map_strings(&arr, |v| eddy_common::json::validate_json(v).map(|_| None)),
         PgType::Uuid => map_strings(&arr, |v| canonical_uuid(v).map(Some)),
         _ => Ok(arr),
     }

@@ -14,7 +14,6 @@ mod copy_out;
 mod dataflow;
 mod engine;
 mod interval;
-mod json;
 mod modify;
 mod names;
 mod plain_views;

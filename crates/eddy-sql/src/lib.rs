@@ -12,6 +12,7 @@ pub mod copy_options;
 pub mod ddl;
 pub mod dml;
 pub mod functions;
+pub mod json_ops;
 pub mod names;
 pub mod parse;
 pub mod stream_plan;

@@ -2,7 +2,7 @@
 //! object keys ordered by length then bytes, duplicate keys resolved to the last, `", "` and
 //! `": "` separators. Numbers keep their text (`1.50` stays `1.50`).
 
-use eddy_common::{Error, Result, SqlState};
+use crate::{Error, Result, SqlState};
 
 enum Json {
     Null,
@@ -283,6 +283,38 @@ pub fn normalize_jsonb(text: &str) -> Result<String> {
     Ok(out)
 }
 
+/// A `->` / `->>` step: an object key, or an array index (negative counts from the end).
+pub enum JsonKey<'a> {
+    Field(&'a str),
+    Index(i64),
+}
+
+/// `json -> key` (`as_text`: `->>`): the element in jsonb's text form (for `->>`, a string is
+/// unquoted and JSON null is SQL NULL); `None` when there is no such element.
+pub fn get(text: &str, key: JsonKey, as_text: bool) -> Result<Option<String>> {
+    let j = parse(text)?;
+    let found = match (&j, key) {
+        (Json::Object(fields), JsonKey::Field(k)) => {
+            fields.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v)
+        }
+        (Json::Array(items), JsonKey::Index(i)) => {
+            let n = items.len() as i64;
+            let i = if i < 0 { n + i } else { i };
+            (0..n).contains(&i).then(|| &items[i as usize])
+        }
+        _ => None,
+    };
+    Ok(found.and_then(|v| match v {
+        Json::String(s) if as_text => Some(s.clone()),
+        Json::Null if as_text => None,
+        v => {
+            let mut out = String::new();
+            write(v, &mut out);
+            Some(out)
+        }
+    }))
+}
+
 /// Checks `json` input text (which PostgreSQL stores verbatim).
 pub fn validate_json(text: &str) -> Result<()> {
     parse(text).map(|_| ())
@@ -303,6 +335,27 @@ mod tests {
             "[1, \"xé\"]"
         );
         assert!(normalize_jsonb("{bad}").is_err());
+        let doc = r#"{"a": {"b": [1, "x", null]}, "s": "t"}"#;
+        assert_eq!(
+            get(doc, JsonKey::Field("a"), false).unwrap().unwrap(),
+            r#"{"b": [1, "x", null]}"#
+        );
+        assert_eq!(get(doc, JsonKey::Field("s"), true).unwrap().unwrap(), "t");
+        assert_eq!(
+            get(doc, JsonKey::Field("s"), false).unwrap().unwrap(),
+            "\"t\""
+        );
+        assert_eq!(
+            get(r#"[1, "x", null]"#, JsonKey::Index(-2), true)
+                .unwrap()
+                .unwrap(),
+            "x"
+        );
+        assert_eq!(
+            get(r#"[1, "x", null]"#, JsonKey::Index(2), true).unwrap(),
+            None
+        );
+        assert_eq!(get(doc, JsonKey::Index(0), true).unwrap(), None);
         assert!(normalize_jsonb("[1,]").is_err());
     }
 }
