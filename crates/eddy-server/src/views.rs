@@ -80,6 +80,7 @@ pub(crate) async fn compile(
         expose_row_key: false,
     });
     let plan = session.plan(stmt, vec![]).await?;
+    eddy_sql::stream_plan::refuse_time_dependent(&plan)?;
     let plan = session.ctx.state().optimize(&plan)?;
     let plan = eddy_sql::stream_plan::prepare(plan)?;
     let columns = view_columns(&plan, q, names)?;

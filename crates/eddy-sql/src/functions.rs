@@ -14,6 +14,9 @@ pub const VERSION: &str = concat!(
     ") on x86_64-pc-linux-gnu, a streaming SQL database"
 );
 
+/// Functions whose value is fixed for the life of a server (stable only in name).
+pub const SESSION_CONSTANTS: &[&str] = &["version", "current_database", "current_schema"];
+
 fn constant_text(ctx: &SessionContext, name: &str, value: &'static str) {
     let f = Arc::new(move |_: &[ColumnarValue]| {
         Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(

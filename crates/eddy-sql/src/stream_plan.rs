@@ -685,6 +685,34 @@ fn arrow_schema(s: &DFSchema) -> SchemaRef {
     Arc::clone(s.inner())
 }
 
+/// Refuses, before optimization folds them into constants, functions whose value changes with
+/// time rather than with the inputs (`now()`, `current_date`): a view over them would be
+/// frozen at the time it was created.
+pub fn refuse_time_dependent(plan: &LogicalPlan) -> Result<()> {
+    let mut found: Option<String> = None;
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|e| {
+            e.apply(|x| {
+                if let Expr::ScalarFunction(f) = x
+                    && f.func.signature().volatility == datafusion::logical_expr::Volatility::Stable
+                    && !crate::functions::SESSION_CONSTANTS.contains(&f.func.name())
+                {
+                    found = Some(f.func.name().to_string());
+                    return Ok(datafusion::common::tree_node::TreeNodeRecursion::Stop);
+                }
+                Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+            })
+        })
+    })?;
+    match found {
+        Some(name) => Err(Error::unsupported(format!(
+            "{name}() in a materialized view (its value changes with time, not with the \
+             view's inputs)"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Expressions a view cannot maintain: subqueries left after decorrelation, volatile functions.
 fn check_expr(e: &Expr) -> Result<()> {
     let mut err = None;
