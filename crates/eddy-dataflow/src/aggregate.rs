@@ -661,3 +661,70 @@ impl Aggregate {
         Ok(ZBatch::new(rows, out.iter().map(|(_, _, w)| *w).collect()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::row::SortField;
+    use datafusion::physical_expr::expressions::col;
+
+    use super::*;
+    use crate::sources::Scan;
+    use crate::testkit::{Epochs, lines, pretty, schema};
+
+    fn max_by_key() -> Aggregate {
+        let input = schema("k:utf8 v:int64");
+        let desc = datafusion::arrow::compute::SortOptions {
+            descending: true,
+            nulls_first: false,
+        };
+        Aggregate {
+            input: Box::new(Scan {
+                id: 1,
+                name: "t".into(),
+                projection: None,
+                schema: input.clone(),
+            }),
+            group_exprs: vec![col("k", &input).unwrap()],
+            group_conv: Some(RowConverter::new(vec![SortField::new(DataType::Utf8)]).unwrap()),
+            aggs: vec![AggSpec {
+                kind: AggKind::Max,
+                arg: Some(col("v", &input).unwrap()),
+                filter: None,
+                output: DataType::Int64,
+                values: Some(
+                    RowConverter::new(vec![SortField::new_with_options(DataType::Int64, desc)])
+                        .unwrap(),
+                ),
+                delimiter: None,
+                order: None,
+                name: "max(v)".into(),
+            }],
+            acc_id: 10,
+            vals_id: 11,
+            schema: schema("k:utf8 m:int64"),
+        }
+    }
+
+    #[test]
+    fn deleting_the_max_exposes_the_next_one() {
+        let agg = max_by_key();
+        let t = schema("k:utf8 v:int64");
+        let e = Epochs::new("agg-max");
+        let out = e.step(
+            &agg,
+            vec![(1, pretty(&t, "+1 a 1\n+1 a 5\n+1 a 5\n+1 b 2"))],
+        );
+        assert_eq!(lines(&out), ["+1 a 5", "+1 b 2"]);
+        // one of two copies of the max goes: nothing changes
+        let out = e.step(&agg, vec![(1, pretty(&t, "-1 a 5"))]);
+        assert_eq!(lines(&out), Vec::<String>::new());
+        let out = e.step(&agg, vec![(1, pretty(&t, "-1 a 5"))]);
+        assert_eq!(lines(&out), ["+1 a 1", "-1 a 5"]);
+        // inserted and deleted in the same epoch: no trace
+        let out = e.step(&agg, vec![(1, pretty(&t, "+1 b 9\n-1 b 9"))]);
+        assert_eq!(lines(&out), Vec::<String>::new());
+        // the group's last row goes: the group goes
+        let out = e.step(&agg, vec![(1, pretty(&t, "-1 b 2"))]);
+        assert_eq!(lines(&out), ["-1 b 2"]);
+    }
+}

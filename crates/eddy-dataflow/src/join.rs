@@ -585,3 +585,90 @@ impl Join {
         Ok(ZBatch::new(rows, out.iter().map(|p| p.2).collect()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::row::SortField;
+    use datafusion::common::DFSchema;
+    use datafusion::physical_expr::expressions::col;
+
+    use super::*;
+    use crate::sources::Scan;
+    use crate::testkit::{Epochs, lines, pretty, schema};
+
+    fn left_join() -> Join {
+        let l = schema("k:int64 x:utf8");
+        let r = schema("k:int64 y:utf8");
+        let conv = |s: &SchemaRef| {
+            RowConverter::new(
+                s.fields()
+                    .iter()
+                    .map(|f| SortField::new(f.data_type().clone()))
+                    .collect(),
+            )
+            .unwrap()
+        };
+        let pair = DFSchema::try_from_qualified_schema("l", &l)
+            .unwrap()
+            .join(&DFSchema::try_from_qualified_schema("r", &r).unwrap())
+            .unwrap();
+        let out = Arc::new(pair.as_arrow().clone());
+        Join {
+            left: Box::new(Scan {
+                id: 1,
+                name: "l".into(),
+                projection: None,
+                schema: l.clone(),
+            }),
+            right: Box::new(Scan {
+                id: 2,
+                name: "r".into(),
+                projection: None,
+                schema: r.clone(),
+            }),
+            left_keys: vec![col("k", &l).unwrap()],
+            right_keys: vec![col("k", &r).unwrap()],
+            key_types: vec![DataType::Int64],
+            key_conv: RowConverter::new(vec![SortField::new(DataType::Int64)]).unwrap(),
+            left_conv: conv(&l),
+            right_conv: conv(&r),
+            filter: None,
+            pair_schema: out.clone(),
+            kind: JoinKind::Left,
+            nulls_equal: false,
+            left_id: 10,
+            right_id: 11,
+            null_aware: None,
+            schema: out,
+        }
+    }
+
+    #[test]
+    fn left_join_pads_and_unpads_as_partners_come_and_go() {
+        let j = left_join();
+        let (l, r) = (schema("k:int64 x:utf8"), schema("k:int64 y:utf8"));
+        let e = Epochs::new("join-left");
+        let out = e.step(&j, vec![(1, pretty(&l, "+1 1 a\n+1 NULL n"))]);
+        assert_eq!(lines(&out), ["+1 1 a NULL NULL", "+1 NULL n NULL NULL"]);
+        // a partner arrives: the padded row is retracted
+        let out = e.step(&j, vec![(2, pretty(&r, "+1 1 b\n+1 NULL m"))]);
+        assert_eq!(lines(&out), ["+1 1 a 1 b", "-1 1 a NULL NULL"]);
+        // both sides change in one epoch
+        let out = e.step(
+            &j,
+            vec![(1, pretty(&l, "+1 1 c")), (2, pretty(&r, "-1 1 b\n+1 1 d"))],
+        );
+        assert_eq!(lines(&out), ["+1 1 a 1 d", "+1 1 c 1 d", "-1 1 a 1 b"]);
+        // the last partner goes: rows are padded again
+        let out = e.step(&j, vec![(2, pretty(&r, "-1 1 d"))]);
+        assert_eq!(
+            lines(&out),
+            [
+                "+1 1 a NULL NULL",
+                "+1 1 c NULL NULL",
+                "-1 1 a 1 d",
+                "-1 1 c 1 d"
+            ]
+        );
+    }
+}

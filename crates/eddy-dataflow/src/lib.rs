@@ -24,6 +24,8 @@ pub mod parallel;
 pub mod sink;
 pub mod sources;
 pub mod state;
+#[cfg(test)]
+mod testkit;
 pub mod topn;
 pub mod window;
 pub mod zset;
