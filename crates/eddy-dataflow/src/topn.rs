@@ -119,3 +119,55 @@ impl Operator for TopN {
         self.input.explain(depth + 1, out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::compute::SortOptions;
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::arrow::row::SortField;
+    use datafusion::physical_expr::expressions::col;
+
+    use super::*;
+    use crate::sources::Scan;
+    use crate::testkit::{Epochs, lines, pretty, schema};
+
+    #[test]
+    fn deleting_inside_the_top_pulls_the_next_row_in() {
+        let t = schema("k:utf8 v:int64");
+        let desc = SortOptions {
+            descending: true,
+            nulls_first: false,
+        };
+        let top2 = TopN {
+            input: Box::new(Scan {
+                id: 1,
+                name: "t".into(),
+                projection: None,
+                schema: t.clone(),
+            }),
+            order_exprs: vec![col("v", &t).unwrap()],
+            order_conv: RowConverter::new(vec![SortField::new_with_options(DataType::Int64, desc)])
+                .unwrap(),
+            row_conv: RowConverter::new(vec![
+                SortField::new(DataType::Utf8),
+                SortField::new(DataType::Int64),
+            ])
+            .unwrap(),
+            skip: 0,
+            fetch: Some(2),
+            state_id: 10,
+            schema: t.clone(),
+        };
+        let e = Epochs::new("topn");
+        let out = e.step(&top2, vec![(1, pretty(&t, "+1 a 1\n+1 b 5\n+1 c 3"))]);
+        assert_eq!(lines(&out), ["+1 b 5", "+1 c 3"]);
+        let out = e.step(&top2, vec![(1, pretty(&t, "-1 b 5"))]);
+        assert_eq!(lines(&out), ["+1 a 1", "-1 b 5"]);
+        // below the top: no change
+        let out = e.step(&top2, vec![(1, pretty(&t, "+1 d 0"))]);
+        assert_eq!(lines(&out), Vec::<String>::new());
+        // a row with two copies fills both places
+        let out = e.step(&top2, vec![(1, pretty(&t, "+2 e 9"))]);
+        assert_eq!(lines(&out), ["+1 e 9", "+1 e 9", "-1 a 1", "-1 c 3"]);
+    }
+}
