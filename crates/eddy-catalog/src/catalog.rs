@@ -438,6 +438,16 @@ impl Catalog {
         v
     }
 
+    /// Whether any view of that kind exists: checked on every commit and every plan, so it
+    /// looks without copying the catalog.
+    pub fn has_views(&self, materialized: bool) -> bool {
+        let state = self.state.read().expect("catalog lock");
+        state
+            .views
+            .values()
+            .any(|v| v.def.materialized == materialized)
+    }
+
     pub fn views_in(&self, schema: &str) -> Vec<Arc<ViewEntry>> {
         let state = self.state.read().expect("catalog lock");
         state

@@ -13,6 +13,7 @@ use eddy_common::{Error, Result, TableId};
 use eddy_storage::row_key;
 
 use crate::operator::{Operator, StepCx, line};
+use crate::state::StateAccess as _;
 use crate::zset::{ZBatch, rebatch};
 
 pub struct ViewSink {

@@ -42,19 +42,6 @@ impl StateStore {
         self.pending.insert(key, None);
     }
 
-    /// Adds `w` to the `i64` counter at `key`; a counter that reaches zero is deleted. Returns
-    /// (old, new).
-    pub fn add_count(&mut self, key: Vec<u8>, w: i64) -> Result<(i64, i64)> {
-        let old = self.get(&key)?.map(|v| decode_i64(&v)).unwrap_or(0);
-        let new = old + w;
-        if new == 0 {
-            self.delete(key);
-        } else {
-            self.put(key, new.to_be_bytes().to_vec());
-        }
-        Ok((old, new))
-    }
-
     /// Live entries under `prefix` in key order, until `f` returns `false`.
     pub fn scan_prefix(
         &self,

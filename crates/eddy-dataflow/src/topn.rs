@@ -17,6 +17,7 @@ use eddy_common::{Result, TableId};
 
 use crate::operator::{Operator, StepCx, line};
 use crate::ordered::{Entries, entry_rest, expand, load};
+use crate::state::StateAccess as _;
 use crate::state::state_key;
 use crate::zset::ZBatch;
 

@@ -23,6 +23,7 @@ use eddy_common::{Error, Result, TableId};
 
 use crate::operator::{Operator, StepCx, line};
 use crate::ordered::{Entries, entry_rest, expand, load, merged};
+use crate::state::StateAccess as _;
 use crate::state::state_key;
 use crate::zset::{ZBatch, rebatch_columns};
 

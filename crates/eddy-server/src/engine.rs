@@ -58,7 +58,7 @@ impl Engine {
     /// Commits one epoch: the writes plus every dependent view's changes, atomically. Callers
     /// hold the write lock, so the dataflow reads the epoch this one follows.
     pub(crate) async fn commit(&self, mut writes: WriteSet) -> Result<Epoch> {
-        if !self.catalog.all_views().is_empty() {
+        if self.catalog.has_views(true) {
             let catalog = self.catalog.clone();
             let snap = self.store.snapshot();
             writes = self

@@ -103,7 +103,7 @@ impl VisitorMut for Expander<'_> {
 
 /// Replaces plain views in `stmt` by their queries; returns the ids of the views expanded.
 pub(crate) fn expand(catalog: &Catalog, stmt: &mut Statement) -> Result<Vec<TableId>> {
-    if !catalog.all_views().iter().any(|v| !v.def.materialized) {
+    if !catalog.has_views(false) {
         return Ok(vec![]);
     }
     let mut e = Expander {

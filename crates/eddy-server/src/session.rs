@@ -76,7 +76,7 @@ impl EddySession {
     pub(crate) async fn read_context(&self, st: &State) -> Result<ReadContext> {
         let snapshot = self.engine.store.snapshot();
         let overlay = match st.txn.as_ref() {
-            Some(t) if !t.writes.is_empty() && !self.engine.catalog.all_views().is_empty() => {
+            Some(t) if !t.writes.is_empty() && self.engine.catalog.has_views(true) => {
                 let mut w = (*t.writes).clone();
                 let catalog = self.engine.catalog.clone();
                 let snap = snapshot.clone();
