@@ -126,6 +126,10 @@ impl Error {
     }
 
     /// The error's parts, to hand over to the wire.
+    pub fn state(&self) -> SqlState {
+        self.0.state
+    }
+
     pub fn into_body(self) -> ErrorBody {
         *self.0
     }

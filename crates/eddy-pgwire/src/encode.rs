@@ -11,6 +11,7 @@ use datafusion::arrow::datatypes::{
     TimeUnit, TimestampMicrosecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use eddy_common::datetime::SessionZone;
 use eddy_common::{Error, PgType, Result};
 
 /// Days from 1970-01-01 (Arrow's epoch) to 2000-01-01 (PostgreSQL's).
@@ -18,7 +19,13 @@ const PG_EPOCH_DAYS: i64 = 10_957;
 const PG_EPOCH_MICROS: i64 = PG_EPOCH_DAYS * 86_400_000_000;
 
 /// Appends the text form of `array[row]` (which must not be null) to `out`.
-pub fn text_value(array: &ArrayRef, row: usize, ty: &PgType, out: &mut String) -> Result<()> {
+pub fn text_value(
+    array: &ArrayRef,
+    row: usize,
+    ty: &PgType,
+    zone: &SessionZone,
+    out: &mut String,
+) -> Result<()> {
     use std::fmt::Write;
     match array.data_type() {
         DataType::Boolean => out.push(if array.as_boolean().value(row) {
@@ -62,13 +69,9 @@ pub fn text_value(array: &ArrayRef, row: usize, ty: &PgType, out: &mut String) -
             array.as_primitive::<Time64MicrosecondType>().value(row),
             out,
         ),
-        DataType::Timestamp(TimeUnit::Microsecond, tz) => {
-            let us = array.as_primitive::<TimestampMicrosecondType>().value(row);
-            timestamp_text(us, tz.is_some(), out)
-        }
         DataType::Timestamp(unit, tz) => {
             let us = timestamp_micros(array, row, *unit);
-            timestamp_text(us, tz.is_some(), out)
+            timestamp_text(us, tz.as_ref().map(|_| zone), out)
         }
         DataType::Interval(IntervalUnit::MonthDayNano) => {
             let v = array.as_primitive::<IntervalMonthDayNanoType>().value(row);
@@ -83,7 +86,7 @@ pub fn text_value(array: &ArrayRef, row: usize, ty: &PgType, out: &mut String) -
                 DataType::List(_) => array.as_list::<i32>().value(row),
                 _ => array.as_list::<i64>().value(row),
             };
-            array_text(&values, &elem_ty, out)?
+            array_text(&values, &elem_ty, zone, out)?
         }
         _ => {
             // Anything else prints the way Arrow displays it; a later issue gives struct and
@@ -236,10 +239,16 @@ fn time_text(us: i64, out: &mut String) {
     frac_text(frac, out);
 }
 
-fn timestamp_text(us: i64, with_tz: bool, out: &mut String) {
+/// A timestamp; with a zone (for `timestamptz`), the instant shown in that zone with its offset.
+fn timestamp_text(us: i64, zone: Option<&SessionZone>, out: &mut String) {
     use std::fmt::Write;
-    let secs = us.div_euclid(1_000_000);
-    let frac = us.rem_euclid(1_000_000) as u32;
+    let off = match (zone, DateTime::from_timestamp_micros(us)) {
+        (Some(z), Some(dt)) if !z.is_utc() => z.offset_at_utc(dt.naive_utc()),
+        _ => 0,
+    };
+    let local = us + off as i64 * 1_000_000;
+    let secs = local.div_euclid(1_000_000);
+    let frac = local.rem_euclid(1_000_000) as u32;
     match DateTime::from_timestamp(secs, 0) {
         Some(dt) => {
             let dt = dt.naive_utc();
@@ -250,8 +259,15 @@ fn timestamp_text(us: i64, with_tz: bool, out: &mut String) {
                 write!(out, "{}", dt.format("%Y-%m-%d %H:%M:%S")).unwrap();
             }
             frac_text(frac, out);
-            if with_tz {
-                out.push_str("+00");
+            if zone.is_some() {
+                let (sign, a) = if off < 0 { ('-', -off) } else { ('+', off) };
+                write!(out, "{sign}{:02}", a / 3600).unwrap();
+                if a % 3600 != 0 {
+                    write!(out, ":{:02}", a / 60 % 60).unwrap();
+                    if a % 60 != 0 {
+                        write!(out, ":{:02}", a % 60).unwrap();
+                    }
+                }
             }
             if dt.year() <= 0 {
                 out.push_str(" BC");
@@ -301,7 +317,12 @@ pub fn interval_text(months: i32, days: i32, micros: i64, out: &mut String) {
     }
 }
 
-fn array_text(values: &ArrayRef, elem: &PgType, out: &mut String) -> Result<()> {
+fn array_text(
+    values: &ArrayRef,
+    elem: &PgType,
+    zone: &SessionZone,
+    out: &mut String,
+) -> Result<()> {
     out.push('{');
     let mut buf = String::new();
     for i in 0..values.len() {
@@ -313,7 +334,7 @@ fn array_text(values: &ArrayRef, elem: &PgType, out: &mut String) -> Result<()> 
             continue;
         }
         buf.clear();
-        text_value(values, i, elem, &mut buf)?;
+        text_value(values, i, elem, zone, &mut buf)?;
         let nested = matches!(
             values.data_type(),
             DataType::List(_) | DataType::LargeList(_)
@@ -359,7 +380,7 @@ pub fn binary_value(array: &ArrayRef, row: usize, ty: &PgType, out: &mut BytesMu
         }
         (PgType::Float4, DataType::Float16) => {
             let mut s = String::new();
-            text_value(array, row, ty, &mut s)?;
+            text_value(array, row, ty, &SessionZone::default(), &mut s)?;
             out.put_f32(s.parse().unwrap_or(f32::NAN))
         }
         (PgType::Float8, DataType::Float64) => {
@@ -367,7 +388,7 @@ pub fn binary_value(array: &ArrayRef, row: usize, ty: &PgType, out: &mut BytesMu
         }
         (PgType::Bytea, _) => {
             let mut s = String::new();
-            text_value(array, row, ty, &mut s)?;
+            text_value(array, row, ty, &SessionZone::default(), &mut s)?;
             let hex = &s[2..];
             for i in (0..hex.len()).step_by(2) {
                 out.put_u8(u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0));
@@ -389,7 +410,7 @@ pub fn binary_value(array: &ArrayRef, row: usize, ty: &PgType, out: &mut BytesMu
         }
         (PgType::Uuid, _) => {
             let mut s = String::new();
-            text_value(array, row, ty, &mut s)?;
+            text_value(array, row, ty, &SessionZone::default(), &mut s)?;
             let hex: String = s.chars().filter(|c| *c != '-').collect();
             if hex.len() != 32 {
                 return Err(Error::internal(format!("stored uuid \"{s}\" is malformed")));
@@ -401,7 +422,7 @@ pub fn binary_value(array: &ArrayRef, row: usize, ty: &PgType, out: &mut BytesMu
         (PgType::Jsonb, _) => {
             out.put_u8(1);
             let mut s = String::new();
-            text_value(array, row, ty, &mut s)?;
+            text_value(array, row, ty, &SessionZone::default(), &mut s)?;
             out.put_slice(s.as_bytes());
         }
         (PgType::Numeric(_), DataType::Decimal128(_, scale)) => numeric_binary(
@@ -434,7 +455,7 @@ pub fn binary_value(array: &ArrayRef, row: usize, ty: &PgType, out: &mut BytesMu
         // text, varchar, json, name, and anything whose binary form is its text
         _ => {
             let mut s = String::new();
-            text_value(array, row, ty, &mut s)?;
+            text_value(array, row, ty, &SessionZone::default(), &mut s)?;
             out.put_slice(s.as_bytes());
         }
     }

@@ -27,11 +27,13 @@ use pgwire::api::{
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::data::DataRow;
+use pgwire::messages::startup::ParameterStatus;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use tokio::net::TcpListener;
 
 use crate::encode::{binary_value, text_value};
 use crate::{Backend, Column, Described, Output, Session};
+use eddy_common::datetime::SessionZone;
 
 /// A statement prepared with Parse: the session's statement plus its described types.
 #[derive(Clone)]
@@ -124,6 +126,22 @@ fn session<B: Backend, C: ClientInfo>(client: &C) -> PgWireResult<Arc<B::S>> {
     })
 }
 
+/// Sends ParameterStatus for each reported parameter the last statement changed.
+async fn report_changed<C, S: Session>(client: &mut C, session: &S) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    for (k, v) in session.take_changed_parameters() {
+        client
+            .send(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(
+                k, v,
+            )))
+            .await?;
+    }
+    Ok(())
+}
+
 struct Params(Vec<(String, String)>);
 
 impl ServerParameterProvider for Params {
@@ -166,12 +184,23 @@ impl<B: Backend> StartupHandler for EddyHandler<B> {
             .get("database")
             .cloned()
             .unwrap_or_else(|| user.clone());
-        let session = self.backend.new_session(&user, &database).map_err(|e| {
-            let e = e.into_body();
-            let mut info = ErrorInfo::new("FATAL".into(), e.state.code().into(), e.message);
-            info.detail = e.detail;
-            PgWireError::UserError(Box::new(info))
-        })?;
+        let options: Vec<(String, String)> = client
+            .metadata()
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "user" | "database" | "replication"))
+            .filter(|(k, _)| !k.starts_with("pgwire_"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let session = self
+            .backend
+            .new_session(&user, &database, &options)
+            .map_err(|e| {
+                let e = e.into_body();
+                let mut info = ErrorInfo::new("FATAL".into(), e.state.code().into(), e.message);
+                info.detail = e.detail;
+                PgWireError::UserError(Box::new(info))
+            })?;
+        let parameters = session.startup_parameters();
         client.session_extensions().insert(session);
         let (pid, key) = self.pids.generate(client);
         client.set_pid_and_secret_key(pid, key.clone());
@@ -180,7 +209,7 @@ impl<B: Backend> StartupHandler for EddyHandler<B> {
             .session_extensions()
             .insert::<Arc<ConnectionHandle>>(handle);
         client.session_extensions().insert(guard);
-        finish_authentication(client, &Params(self.backend.server_parameters())).await
+        finish_authentication(client, &Params(parameters)).await
     }
 }
 
@@ -205,6 +234,7 @@ fn encode_rows(
     columns: &[Column],
     batches: &[RecordBatch],
     format: Option<&Format>,
+    zone: &SessionZone,
 ) -> PgWireResult<Vec<PgWireResult<DataRow>>> {
     let mut rows = vec![];
     let mut text = String::new();
@@ -226,7 +256,7 @@ fn encode_rows(
                     data[at..at + 4].copy_from_slice(&len.to_be_bytes());
                 } else {
                     text.clear();
-                    text_value(array, r, &col.ty, &mut text).map_err(to_wire)?;
+                    text_value(array, r, &col.ty, zone, &mut text).map_err(to_wire)?;
                     data.extend_from_slice(&(text.len() as i32).to_be_bytes());
                     data.extend_from_slice(text.as_bytes());
                 }
@@ -237,7 +267,11 @@ fn encode_rows(
     Ok(rows)
 }
 
-fn to_response(output: Output, format: Option<&Format>) -> PgWireResult<Response> {
+fn to_response(
+    output: Output,
+    format: Option<&Format>,
+    zone: &SessionZone,
+) -> PgWireResult<Response> {
     Ok(match output {
         Output::Rows {
             columns,
@@ -245,7 +279,7 @@ fn to_response(output: Output, format: Option<&Format>) -> PgWireResult<Response
             tag,
         } => {
             let fields = Arc::new(field_infos(&columns, format));
-            let rows = encode_rows(&columns, &batches, format)?;
+            let rows = encode_rows(&columns, &batches, format, zone)?;
             let mut resp = QueryResponse::new(fields, stream::iter(rows));
             resp.set_command_tag(&tag);
             Response::Query(resp)
@@ -289,7 +323,8 @@ impl<B: Backend> SimpleQueryHandler for EddyHandler<B> {
             match session.execute(&stmt, vec![]).await {
                 Ok(o) => {
                     let copy_in = matches!(o, Output::CopyIn { .. });
-                    out.push(to_response(o, None)?);
+                    report_changed(client, session.as_ref()).await?;
+                    out.push(to_response(o, None, &session.time_zone())?);
                     if copy_in {
                         // The rest of a multi-statement string after COPY FROM STDIN would
                         // run before the data arrives; PostgreSQL's clients never send that.
@@ -412,16 +447,22 @@ impl<B: Backend> ExtendedQueryHandler for EddyHandler<B> {
             )));
         }
         let mut params = Vec::with_capacity(want);
+        let zone = session.time_zone();
         for (i, raw) in portal.parameters.iter().enumerate() {
             let ty = &prepared.described.params[i];
             let binary = portal.parameter_format.is_binary(i);
-            params.push(crate::params::decode(raw.as_deref(), ty, binary).map_err(to_wire)?);
+            params.push(crate::params::decode(raw.as_deref(), ty, binary, &zone).map_err(to_wire)?);
         }
         let output = session
             .execute(&prepared.stmt, params)
             .await
             .map_err(to_wire)?;
-        to_response(output, Some(&portal.result_column_format))
+        report_changed(client, session.as_ref()).await?;
+        to_response(
+            output,
+            Some(&portal.result_column_format),
+            &session.time_zone(),
+        )
     }
 }
 

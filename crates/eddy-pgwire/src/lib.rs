@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::common::ScalarValue;
+use eddy_common::datetime::SessionZone;
 use eddy_common::{PgType, Result};
 
 pub use handler::{Handlers, serve};
@@ -91,12 +92,24 @@ pub trait Session: Send + Sync + 'static {
     /// Ends a COPY FROM STDIN; returns the number of rows it stored.
     async fn copy_done(&self) -> Result<u64>;
     async fn copy_fail(&self, reason: String);
+    /// The session's `TimeZone`, in which `timestamptz` values are printed and read.
+    fn time_zone(&self) -> SessionZone;
+    /// Parameters reported in ParameterStatus at startup (`server_version`, `TimeZone`, ...).
+    fn startup_parameters(&self) -> Vec<(String, String)>;
+    /// Reported parameters a statement changed (`SET TimeZone`), each to be sent to the client
+    /// in a ParameterStatus message as PostgreSQL does; taking them clears the list.
+    fn take_changed_parameters(&self) -> Vec<(String, String)>;
 }
 
 /// Makes sessions for new connections.
 pub trait Backend: Send + Sync + 'static {
     type S: Session;
-    fn new_session(&self, user: &str, database: &str) -> Result<Self::S>;
-    /// Parameters reported at startup (`server_version`, `TimeZone`, ...).
-    fn server_parameters(&self) -> Vec<(String, String)>;
+    /// A session for a client; `options` are the other parameters of its startup packet
+    /// (`TimeZone`, `application_name`, ...), applied like `SET`.
+    fn new_session(
+        &self,
+        user: &str,
+        database: &str,
+        options: &[(String, String)],
+    ) -> Result<Self::S>;
 }

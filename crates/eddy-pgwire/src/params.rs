@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, IntervalMonthDayNano};
 use datafusion::common::ScalarValue;
+use eddy_common::datetime::{self, SessionZone};
 use eddy_common::{Error, PgType, Result, SqlState};
 
 const PG_EPOCH_DAYS: i32 = 10_957;
@@ -11,7 +12,12 @@ const PG_EPOCH_MICROS: i64 = PG_EPOCH_DAYS as i64 * 86_400_000_000;
 
 /// Decodes one parameter. Text parameters are cast from their string form the way a SQL
 /// literal of that type would be; binary ones follow PostgreSQL's binary send format.
-pub fn decode(bytes: Option<&[u8]>, ty: &PgType, binary: bool) -> Result<ScalarValue> {
+pub fn decode(
+    bytes: Option<&[u8]>,
+    ty: &PgType,
+    binary: bool,
+    zone: &SessionZone,
+) -> Result<ScalarValue> {
     let dt = ty.to_arrow();
     let Some(bytes) = bytes else {
         return Ok(ScalarValue::try_from(&dt)?);
@@ -19,7 +25,7 @@ pub fn decode(bytes: Option<&[u8]>, ty: &PgType, binary: bool) -> Result<ScalarV
     if binary {
         decode_binary(bytes, ty)
     } else {
-        decode_text(bytes, ty, &dt)
+        decode_text(bytes, ty, &dt, zone)
     }
 }
 
@@ -30,7 +36,12 @@ fn invalid(ty: &PgType, text: &str) -> Error {
     )
 }
 
-fn decode_text(bytes: &[u8], ty: &PgType, dt: &DataType) -> Result<ScalarValue> {
+fn decode_text(
+    bytes: &[u8],
+    ty: &PgType,
+    dt: &DataType,
+    zone: &SessionZone,
+) -> Result<ScalarValue> {
     let text = std::str::from_utf8(bytes).map_err(|_| {
         Error::new(
             SqlState::INVALID_TEXT_REPRESENTATION,
@@ -63,6 +74,15 @@ fn decode_text(bytes: &[u8], ty: &PgType, dt: &DataType) -> Result<ScalarValue> 
             };
             Ok(ScalarValue::Binary(Some(b)))
         }
+        PgType::Date => Ok(ScalarValue::Date32(Some(datetime::parse_date(text)?))),
+        PgType::Timestamp => Ok(ScalarValue::TimestampMicrosecond(
+            Some(datetime::parse_timestamp(text)?),
+            None,
+        )),
+        PgType::Timestamptz => Ok(ScalarValue::TimestampMicrosecond(
+            Some(datetime::parse_timestamptz(text, zone)?),
+            Some(Arc::from("+00:00")),
+        )),
         PgType::Time => crate::encode::parse_time(text.trim())
             .map(|us| ScalarValue::Time64Microsecond(Some(us)))
             .ok_or_else(|| invalid(ty, text)),
@@ -223,16 +243,16 @@ mod tests {
     #[test]
     fn text_params_cast_like_literals() {
         assert_eq!(
-            decode(Some(b"42"), &PgType::Int4, false).unwrap(),
+            decode(Some(b"42"), &PgType::Int4, false, &SessionZone::default()).unwrap(),
             ScalarValue::Int32(Some(42))
         );
         assert_eq!(
-            decode(Some(b"t"), &PgType::Bool, false).unwrap(),
+            decode(Some(b"t"), &PgType::Bool, false, &SessionZone::default()).unwrap(),
             ScalarValue::Boolean(Some(true))
         );
-        assert!(decode(Some(b"4x"), &PgType::Int4, false).is_err());
+        assert!(decode(Some(b"4x"), &PgType::Int4, false, &SessionZone::default()).is_err());
         assert_eq!(
-            decode(None, &PgType::Int8, false).unwrap(),
+            decode(None, &PgType::Int8, false, &SessionZone::default()).unwrap(),
             ScalarValue::Int64(None)
         );
     }

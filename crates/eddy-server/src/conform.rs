@@ -9,6 +9,7 @@ use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::display::FormatOptions;
 use eddy_catalog::{ColumnDef, TableEntry};
+use eddy_common::datetime::{self, SessionZone};
 use eddy_common::{Error, PgType, Result, SqlState};
 
 /// Casts and checks `columns` (one per table column, in table order) into a batch of the
@@ -171,7 +172,7 @@ pub fn canonical_uuid(v: &str) -> Result<String> {
 
 /// Converts PostgreSQL text-format values (from COPY) into a column of `def`'s type: like a
 /// cast, plus the text forms Arrow does not know (`\x` bytea, `{a,b}` arrays).
-pub fn from_text(strings: ArrayRef, def: &ColumnDef) -> Result<ArrayRef> {
+pub fn from_text(strings: ArrayRef, def: &ColumnDef, zone: &SessionZone) -> Result<ArrayRef> {
     match &def.ty {
         PgType::Interval => {
             let s = strings.as_string::<i32>();
@@ -225,7 +226,7 @@ pub fn from_text(strings: ArrayRef, def: &ColumnDef) -> Result<ArrayRef> {
                 }
                 offsets.push(values.len() as i32);
             }
-            let elems = from_text(Arc::new(StringArray::from(values)), &elem_def)?;
+            let elems = from_text(Arc::new(StringArray::from(values)), &elem_def, zone)?;
             let field = Arc::new(elem.to_arrow_field("item"));
             let list = datafusion::arrow::array::ListArray::try_new(
                 field,
@@ -254,6 +255,32 @@ pub fn from_text(strings: ArrayRef, def: &ColumnDef) -> Result<ArrayRef> {
             Ok(Arc::new(
                 datafusion::arrow::array::Time64MicrosecondArray::from(out),
             ))
+        }
+        PgType::Date => {
+            let s = strings.as_string::<i32>();
+            let out: Vec<Option<i32>> = s
+                .iter()
+                .map(|v| v.map(datetime::parse_date).transpose())
+                .collect::<Result<_>>()?;
+            Ok(Arc::new(datafusion::arrow::array::Date32Array::from(out)))
+        }
+        PgType::Timestamp | PgType::Timestamptz => {
+            let s = strings.as_string::<i32>();
+            let out: Vec<Option<i64>> = s
+                .iter()
+                .map(|v| {
+                    v.map(|v| match def.ty {
+                        PgType::Timestamp => datetime::parse_timestamp(v),
+                        _ => datetime::parse_timestamptz(v, zone),
+                    })
+                    .transpose()
+                })
+                .collect::<Result<_>>()?;
+            let arr = datafusion::arrow::array::TimestampMicrosecondArray::from(out);
+            Ok(match def.ty {
+                PgType::Timestamp => Arc::new(arr),
+                _ => Arc::new(arr.with_timezone("+00:00")),
+            })
         }
         _ => cast_column(strings, def),
     }

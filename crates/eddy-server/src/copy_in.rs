@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, StringArray, StringBuilder};
 use eddy_catalog::{ReadContext, TableEntry};
+use eddy_common::datetime::SessionZone;
 use eddy_common::{Error, Result, SqlState};
 use eddy_sql::copy_options::{CopyFormat, CopyOptions};
 
@@ -26,6 +27,8 @@ pub struct CopyIn {
     opts: CopyOptions,
     read: ReadContext,
     pub writes: StatementWrites,
+    /// The session's TimeZone, for `timestamptz` text without an offset.
+    zone: SessionZone,
     buf: Vec<u8>,
     /// Line number (1-based) of the next line to consume.
     line: u64,
@@ -49,6 +52,7 @@ impl CopyIn {
         opts: CopyOptions,
         read: ReadContext,
         bulk: bool,
+        zone: SessionZone,
     ) -> CopyIn {
         let n = columns.len();
         CopyIn {
@@ -63,6 +67,7 @@ impl CopyIn {
             } else {
                 StatementWrites::default()
             },
+            zone,
             buf: vec![],
             line: 1,
             ended: false,
@@ -212,7 +217,7 @@ impl CopyIn {
         for (i, &col) in self.columns.iter().enumerate() {
             let strings: ArrayRef = Arc::new(self.builders[i].finish());
             let def = &self.entry.def.columns[col];
-            let converted = conform::from_text(strings.clone(), def).map_err(|e| {
+            let converted = conform::from_text(strings.clone(), def, &self.zone).map_err(|e| {
                 // Name the line and value that failed, as PostgreSQL's CONTEXT does.
                 let s = strings
                     .as_any()
@@ -220,8 +225,12 @@ impl CopyIn {
                     .expect("strings");
                 let bad = (0..n).find(|&r| {
                     !s.is_null(r)
-                        && conform::from_text(Arc::new(StringArray::from(vec![s.value(r)])), def)
-                            .is_err()
+                        && conform::from_text(
+                            Arc::new(StringArray::from(vec![s.value(r)])),
+                            def,
+                            &self.zone,
+                        )
+                        .is_err()
                 });
                 match bad {
                     Some(r) => e.with_context(format!(

@@ -80,7 +80,12 @@ pub struct EngineBackend(pub Arc<Engine>);
 impl Backend for EngineBackend {
     type S = EddySession;
 
-    fn new_session(&self, user: &str, database: &str) -> Result<EddySession> {
+    fn new_session(
+        &self,
+        user: &str,
+        database: &str,
+        options: &[(String, String)],
+    ) -> Result<EddySession> {
         if database != eddy_catalog::DATABASE_NAME {
             return Err(eddy_common::Error::new(
                 eddy_common::SqlState("3D000"),
@@ -88,10 +93,6 @@ impl Backend for EngineBackend {
             )
             .with_hint("Eddy serves one database, named \"eddy\"."));
         }
-        Ok(EddySession::new(self.0.clone(), user))
-    }
-
-    fn server_parameters(&self) -> Vec<(String, String)> {
-        crate::settings::startup_parameters()
+        EddySession::new(self.0.clone(), user, options)
     }
 }

@@ -30,6 +30,7 @@ use crate::copy_in::CopyIn;
 use crate::engine::Engine;
 use crate::settings::Settings;
 use crate::writes::StatementWrites;
+use eddy_common::datetime::SessionZone;
 
 struct Txn {
     writes: Arc<WriteSet>,
@@ -51,22 +52,45 @@ pub struct EddySession {
     pub(crate) ctx: SessionContext,
     pub(crate) slot: ReadSlot,
     state: tokio::sync::Mutex<State>,
+    /// The session's TimeZone, mirrored out of `State` because the wire layer reads it for
+    /// every result without taking the session's lock.
+    zone: std::sync::RwLock<SessionZone>,
+    /// Reported parameters changed by `SET`, waiting for their ParameterStatus message.
+    changed: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 impl EddySession {
-    pub fn new(engine: Arc<Engine>, _user: &str) -> Self {
+    /// A session; `options` are the startup packet's parameters, applied like `SET` (an
+    /// unknown one is ignored, an invalid value fails the connection as in PostgreSQL).
+    pub fn new(engine: Arc<Engine>, _user: &str, options: &[(String, String)]) -> Result<Self> {
         let slot = ReadSlot::default();
         let provider = Arc::new(EddyCatalogProvider::new(
             engine.catalog.clone(),
             slot.clone(),
         ));
         let ctx = eddy_sql::config::new_context(provider);
-        EddySession {
+        let mut state = State::default();
+        for (k, v) in options {
+            if k == "options" {
+                continue;
+            }
+            match state.settings.set(k, v) {
+                Ok(()) => {}
+                Err(e) if e.state() == SqlState::UNDEFINED_OBJECT => {
+                    tracing::debug!("ignoring startup parameter {k}={v}")
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let zone = state.settings.zone().clone();
+        Ok(EddySession {
             engine,
             ctx,
             slot,
-            state: tokio::sync::Mutex::new(State::default()),
-        }
+            state: tokio::sync::Mutex::new(state),
+            zone: std::sync::RwLock::new(zone),
+            changed: Default::default(),
+        })
     }
 
     /// Points table reads at a fresh snapshot plus the transaction's writes. Inside a
@@ -108,11 +132,12 @@ impl EddySession {
         let state = self.ctx.state();
         let mut stmt = stmt.clone();
         crate::plain_views::expand(&self.engine.catalog, &mut stmt)?;
+        eddy_sql::names::unique_output_names(&mut stmt);
         let plan = state
             .statement_to_plan(DFStatement::Statement(Box::new(stmt)))
             .await?;
         if params.is_empty() {
-            return crate::text_input::rewrite(plan);
+            return self.finish_plan(plan);
         }
         let types = plan.get_parameter_types()?;
         let mut bound = Vec::with_capacity(params.len());
@@ -132,7 +157,22 @@ impl EddySession {
             };
             bound.push(v);
         }
-        crate::text_input::rewrite(plan.with_param_values(bound)?)
+        self.finish_plan(plan.with_param_values(bound)?)
+    }
+
+    /// Applies PostgreSQL's input rules to the string literals a plan casts. The plan is
+    /// analyzed first, so the casts DataFusion's type coercion adds (`ts > '2020-01-01 10:00'`)
+    /// are among them; a plan still holding parameter placeholders (being described) is not.
+    fn finish_plan(&self, plan: LogicalPlan) -> Result<LogicalPlan> {
+        let plan = if plan.get_parameter_types()?.is_empty() {
+            let state = self.ctx.state();
+            state
+                .analyzer()
+                .execute_and_check(plan, state.config_options(), |_, _| {})?
+        } else {
+            plan
+        };
+        crate::text_input::rewrite(plan, &self.time_zone())
     }
 
     pub(crate) async fn run(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>> {
@@ -515,7 +555,8 @@ impl EddySession {
             }
         }
         let bulk = st.txn.is_none();
-        let copy = CopyIn::new(entry, cols, defaults, opts, read, bulk);
+        let zone = st.settings.zone().clone();
+        let copy = CopyIn::new(entry, cols, defaults, opts, read, bulk, zone);
         let n = copy.columns();
         st.copy = Some(copy);
         Ok(Output::CopyIn { columns: n })
@@ -570,7 +611,7 @@ impl EddySession {
         let plan = self.plan(&stmt, vec![]).await?;
         let columns = columns_of(&plan, Some(q));
         let batches = self.run(plan).await?;
-        let rows = crate::copy_out::encode(&columns, &batches, &opts)?;
+        let rows = crate::copy_out::encode(&columns, &batches, &opts, st.settings.zone())?;
         Ok(Output::CopyOut {
             columns: columns.len(),
             rows,
@@ -578,6 +619,11 @@ impl EddySession {
     }
 
     fn set(&self, st: &mut State, set: &Set) -> Result<Output> {
+        let reported_before: std::collections::HashMap<&str, String> = st
+            .settings
+            .all()
+            .filter_map(|(k, v)| crate::settings::reported_name(k).map(|n| (n, v.clone())))
+            .collect();
         match set {
             Set::SingleAssignment {
                 variable, values, ..
@@ -594,8 +640,17 @@ impl EddySession {
             Set::SetNames { charset_name, .. } => st
                 .settings
                 .set("client_encoding", &charset_name.to_string())?,
-            Set::SetTransaction { .. } => {}
+            Set::SetTransaction { .. } => return Ok(Output::Command("SET".into())),
             other => return Err(Error::unsupported(format!("{other}"))),
+        }
+        *self.zone.write().expect("zone lock") = st.settings.zone().clone();
+        let mut changed = self.changed.lock().expect("changed lock");
+        for (key, value) in st.settings.all() {
+            if let Some(name) = crate::settings::reported_name(key)
+                && reported_before.get(name) != Some(value)
+            {
+                changed.push((name.to_string(), value.clone()));
+            }
         }
         Ok(Output::Command("SET".into()))
     }
@@ -832,6 +887,21 @@ impl Session for EddySession {
             t.failed = true;
         }
         r
+    }
+
+    fn time_zone(&self) -> SessionZone {
+        self.zone.read().expect("zone lock").clone()
+    }
+
+    fn startup_parameters(&self) -> Vec<(String, String)> {
+        match self.state.try_lock() {
+            Ok(st) => crate::settings::startup_parameters(&st.settings),
+            Err(_) => crate::settings::startup_parameters(&Default::default()),
+        }
+    }
+
+    fn take_changed_parameters(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *self.changed.lock().expect("changed lock"))
     }
 
     async fn copy_fail(&self, _reason: String) {

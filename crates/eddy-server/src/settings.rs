@@ -1,9 +1,11 @@
 //! Session settings (`SET`, `SHOW`, `current_setting`): the parameters PostgreSQL clients read
 //! or set on connect. Settings whose other values Eddy cannot honour yet are refused rather than
-//! accepted and ignored.
+//! accepted and ignored. `TimeZone` takes any IANA zone or offset, and governs how `timestamptz`
+//! values are printed and read and how time-zone-dependent expressions evaluate.
 
 use std::collections::BTreeMap;
 
+use eddy_common::datetime::SessionZone;
 use eddy_common::{Error, Result, SqlState};
 
 /// The PostgreSQL version clients are told, in the form they parse.
@@ -38,28 +40,41 @@ fn defaults() -> Vec<(&'static str, &'static str)> {
 }
 
 /// Parameters reported in ParameterStatus at startup, with PostgreSQL's capitalization.
-pub fn startup_parameters() -> Vec<(String, String)> {
-    [
-        ("server_version", SERVER_VERSION),
-        ("server_encoding", "UTF8"),
-        ("client_encoding", "UTF8"),
-        ("DateStyle", "ISO, MDY"),
-        ("TimeZone", "UTC"),
-        ("IntervalStyle", "postgres"),
-        ("integer_datetimes", "on"),
-        ("standard_conforming_strings", "on"),
-        ("is_superuser", "on"),
-        ("default_transaction_read_only", "off"),
-        ("in_hot_standby", "off"),
+pub fn startup_parameters(settings: &Settings) -> Vec<(String, String)> {
+    let get = |k: &str| settings.get(k).unwrap_or_default().to_string();
+    vec![
+        ("server_version".into(), SERVER_VERSION.into()),
+        ("server_encoding".into(), "UTF8".into()),
+        ("client_encoding".into(), get("client_encoding")),
+        ("DateStyle".into(), get("datestyle")),
+        ("TimeZone".into(), get("timezone")),
+        ("IntervalStyle".into(), get("intervalstyle")),
+        ("integer_datetimes".into(), "on".into()),
+        ("standard_conforming_strings".into(), "on".into()),
+        ("is_superuser".into(), "on".into()),
+        ("default_transaction_read_only".into(), "off".into()),
+        ("in_hot_standby".into(), "off".into()),
+        ("application_name".into(), get("application_name")),
     ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+}
+
+/// Parameters PostgreSQL reports to the client (ParameterStatus) whenever they change, by the
+/// name it reports them under.
+pub fn reported_name(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "timezone" => "TimeZone",
+        "datestyle" => "DateStyle",
+        "intervalstyle" => "IntervalStyle",
+        "application_name" => "application_name",
+        "client_encoding" => "client_encoding",
+        _ => return None,
+    })
 }
 
 #[derive(Clone, Debug)]
 pub struct Settings {
     values: BTreeMap<String, String>,
+    zone: SessionZone,
 }
 
 impl Default for Settings {
@@ -69,11 +84,16 @@ impl Default for Settings {
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            zone: SessionZone::default(),
         }
     }
 }
 
 impl Settings {
+    pub fn zone(&self) -> &SessionZone {
+        &self.zone
+    }
+
     pub fn get(&self, name: &str) -> Result<&str> {
         self.values
             .get(&name.to_lowercase())
@@ -101,17 +121,14 @@ impl Settings {
         };
         match key.as_str() {
             "timezone" => {
-                let up = v.to_ascii_uppercase();
-                if !matches!(
-                    up.as_str(),
-                    "UTC" | "GMT" | "Z" | "ETC/UTC" | "+00" | "+00:00" | "0"
-                ) {
-                    return Err(Error::new(
-                        SqlState::FEATURE_NOT_SUPPORTED,
-                        format!("time zone \"{v}\" is not supported yet: Eddy sessions run in UTC"),
-                    ));
-                }
-                self.values.insert(key, "UTC".into());
+                let (zone, shown) = SessionZone::parse_setting(&v).ok_or_else(|| {
+                    Error::new(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        format!("invalid value for parameter \"TimeZone\": \"{v}\""),
+                    )
+                })?;
+                self.zone = zone;
+                self.values.insert(key, shown);
                 return Ok(());
             }
             "datestyle" => {

@@ -11,6 +11,7 @@ use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use eddy_catalog::ColumnDef;
+use eddy_common::datetime::SessionZone;
 use eddy_common::{PgType, Result};
 
 fn needs_text_input(dt: &DataType) -> bool {
@@ -21,10 +22,12 @@ fn needs_text_input(dt: &DataType) -> bool {
             | DataType::List(_)
             | DataType::Interval(_)
             | DataType::Time64(_)
+            | DataType::Timestamp(..)
+            | DataType::Date32
     )
 }
 
-fn convert(text: &str, dt: &DataType) -> Result<ScalarValue> {
+fn convert(text: &str, dt: &DataType, zone: &SessionZone) -> Result<ScalarValue> {
     let def = ColumnDef {
         name: String::new(),
         ty: PgType::from_arrow(dt),
@@ -32,7 +35,7 @@ fn convert(text: &str, dt: &DataType) -> Result<ScalarValue> {
         default: None,
     };
     let strings: ArrayRef = Arc::new(StringArray::from(vec![text]));
-    let arr = crate::conform::from_text(strings, &def)?;
+    let arr = crate::conform::from_text(strings, &def, zone)?;
     let arr = if arr.data_type() != dt {
         datafusion::arrow::compute::cast(&arr, dt)?
     } else {
@@ -41,7 +44,7 @@ fn convert(text: &str, dt: &DataType) -> Result<ScalarValue> {
     Ok(ScalarValue::try_from_array(&arr, 0)?)
 }
 
-pub fn rewrite(plan: LogicalPlan) -> Result<LogicalPlan> {
+pub fn rewrite(plan: LogicalPlan, zone: &SessionZone) -> Result<LogicalPlan> {
     let out = plan.transform_up_with_subqueries(|node| {
         node.map_expressions(|e| {
             e.transform_up(|e| {
@@ -80,7 +83,7 @@ pub fn rewrite(plan: LogicalPlan) -> Result<LogicalPlan> {
                         | ScalarValue::LargeUtf8(Some(s)),
                         _,
                     ) => {
-                        let v = convert(s.as_str(), dt).map_err(|err| {
+                        let v = convert(s.as_str(), dt, zone).map_err(|err| {
                             datafusion::error::DataFusionError::External(Box::new(err))
                         })?;
                         Ok(Transformed::yes(Expr::Literal(v, None)))

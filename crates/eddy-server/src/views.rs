@@ -335,7 +335,7 @@ pub async fn recover(engine: &Arc<Engine>) -> Result<()> {
     if views.is_empty() {
         return Ok(());
     }
-    let session = EddySession::new(engine.clone(), "eddy");
+    let session = EddySession::new(engine.clone(), "eddy", &[])?;
     for v in views.into_iter().filter(|v| v.def.materialized) {
         let names: Vec<String> = v.def.columns.iter().map(|c| c.name.clone()).collect();
         let c = compile(&session, &v.def.sql, v.id(), &names).await?;

@@ -189,7 +189,7 @@ pub fn duplicate_key(entry: &TableEntry, key: &[u8]) -> Error {
             .map(|(a, i)| {
                 let mut s = String::new();
                 let ty: &PgType = &entry.def.columns[*i].ty;
-                let _ = eddy_pgwire::encode::text_value(a, 0, ty, &mut s);
+                let _ = eddy_pgwire::encode::text_value(a, 0, ty, &Default::default(), &mut s);
                 s
             })
             .collect::<Vec<_>>()

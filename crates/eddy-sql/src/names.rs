@@ -1,6 +1,8 @@
 //! Identifier rules of PostgreSQL: unquoted names fold to lower case, quoted ones are kept.
 
-use datafusion::sql::sqlparser::ast::{Ident, ObjectName};
+use datafusion::sql::sqlparser::ast::{
+    Expr, Ident, ObjectName, Query, SelectItem, SetExpr, Statement,
+};
 use eddy_common::{Error, Result, SqlState};
 
 pub fn ident(id: &Ident) -> String {
@@ -40,4 +42,84 @@ pub fn relation(name: &ObjectName, default_schema: &str) -> Result<(String, Stri
 /// Quotes an identifier for SQL text we generate, so any name survives a round trip.
 pub fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// PostgreSQL lets a result repeat a column name (`SELECT x, x`, `SELECT count(*), count(*)`);
+/// DataFusion refuses a projection whose expressions share a name. The client-visible names
+/// are taken from the statement before this rewrite, so later repeats of the top-level select
+/// list get private aliases here only to get through planning. Only the statement's own result
+/// is rewritten: a repeated name inside a subquery is as ambiguous to PostgreSQL as to us.
+pub fn unique_output_names(stmt: &mut Statement) {
+    match stmt {
+        Statement::Query(q) => unique_in_query(q),
+        Statement::Insert(i) => {
+            if let Some(q) = i.source.as_mut() {
+                unique_in_query(q)
+            }
+        }
+        _ => {}
+    }
+}
+
+fn unique_in_query(q: &mut Query) {
+    unique_in_body(&mut q.body);
+}
+
+fn unique_in_body(body: &mut SetExpr) {
+    match body {
+        SetExpr::Select(s) => unique_in_select(&mut s.projection),
+        SetExpr::Query(q) => unique_in_query(q),
+        SetExpr::SetOperation { left, right, .. } => {
+            unique_in_body(left);
+            unique_in_body(right);
+        }
+        _ => {}
+    }
+}
+
+fn unique_in_select(items: &mut [SelectItem]) {
+    let wildcard = items.iter().any(|i| {
+        matches!(
+            i,
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+        )
+    });
+    let mut seen = std::collections::HashSet::new();
+    for (n, item) in items.iter_mut().enumerate() {
+        let key = match item {
+            SelectItem::UnnamedExpr(e) => output_key(e, wildcard),
+            SelectItem::ExprWithAlias { alias, .. } => (ident(alias), false),
+            _ => continue,
+        };
+        let (key, always) = key;
+        if seen.insert(key) && !always {
+            continue;
+        }
+        let alias = Ident::with_quote('"', format!("__eddy_result_{n}"));
+        *item = match std::mem::replace(item, SelectItem::Wildcard(Default::default())) {
+            SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => {
+                SelectItem::ExprWithAlias { expr, alias }
+            }
+            other => other,
+        };
+    }
+}
+
+/// What DataFusion would name an unaliased result expression, closely enough to find every
+/// collision (finding a few more only costs an unneeded alias): it names a cast after what is
+/// cast, and a column by its qualified name, so `x`, `t.x` and `x::text` collide, as does any
+/// column a wildcard also brings in.
+fn output_key(e: &Expr, wildcard: bool) -> (String, bool) {
+    let mut e = e;
+    loop {
+        match e {
+            Expr::Cast { expr, .. } | Expr::Nested(expr) => e = expr,
+            _ => break,
+        }
+    }
+    match e {
+        Expr::Identifier(id) => (ident(id), wildcard),
+        Expr::CompoundIdentifier(ids) if !ids.is_empty() => (ident(&ids[ids.len() - 1]), wildcard),
+        other => (other.to_string().to_lowercase(), false),
+    }
 }

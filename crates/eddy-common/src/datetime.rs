@@ -1,0 +1,503 @@
+//! PostgreSQL's date/time text input (ISO forms) and its session time zones.
+//!
+//! Arrow's string casts accept only a strict ISO form and apply an offset even when the target is
+//! `timestamp without time zone`; PostgreSQL accepts `2020-5-7 1:02`, `20200507 010203`,
+//! `epoch`, `today`, zone names, and ignores the zone of a `timestamp`. COPY, parameters and
+//! string literals all come through here so the three agree.
+
+use chrono::{
+    DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone as _,
+    Utc,
+};
+use chrono_tz::Tz;
+
+use crate::{Error, Result, SqlState};
+
+/// A session's `TimeZone`: an IANA zone or a fixed offset (`+05:30`, POSIX `UTC-3`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SessionZone {
+    Named(Tz),
+    /// Seconds east of UTC.
+    Fixed(i32),
+}
+
+impl Default for SessionZone {
+    fn default() -> Self {
+        SessionZone::Named(Tz::UTC)
+    }
+}
+
+impl SessionZone {
+    /// Reads a `SET TimeZone` value the way PostgreSQL does: a zone name (case-insensitive),
+    /// `UTC`/`GMT`/`Z`, an ISO offset `+05:30`, or a POSIX-style `UTC+3` / bare number, whose
+    /// sign means hours *west* of Greenwich.
+    pub fn parse(v: &str) -> Option<SessionZone> {
+        let v = v.trim();
+        if let Some(tz) = zone_named(v) {
+            return Some(SessionZone::Named(tz));
+        }
+        if v.eq_ignore_ascii_case("z") {
+            return Some(SessionZone::Named(Tz::UTC));
+        }
+        // Unlike the POSIX forms below, a bare number is hours *east* (the SQL-standard form).
+        if let Ok(h) = v.parse::<f64>() {
+            return Some(SessionZone::Fixed((h * 3600.0).round() as i32));
+        }
+        for prefix in ["UTC", "GMT", "utc", "gmt"] {
+            if let Some(rest) = v.strip_prefix(prefix) {
+                return parse_offset(rest).map(|east| SessionZone::Fixed(-east));
+            }
+        }
+        if v.starts_with(['+', '-']) {
+            return parse_offset(v).map(|east| SessionZone::Fixed(-east));
+        }
+        None
+    }
+
+    /// The offset in seconds east of UTC at a UTC instant.
+    pub fn offset_at_utc(&self, utc: NaiveDateTime) -> i32 {
+        match self {
+            SessionZone::Fixed(s) => *s,
+            SessionZone::Named(tz) => tz.offset_from_utc_datetime(&utc).fix().local_minus_utc(),
+        }
+    }
+
+    /// The offset that applies to a wall-clock time in this zone. A time skipped by a
+    /// daylight-saving jump takes the offset before the jump (PostgreSQL moves it forward); an
+    /// ambiguous one is read as standard time, as PostgreSQL does.
+    pub fn offset_at_local(&self, local: NaiveDateTime) -> i32 {
+        match self {
+            SessionZone::Fixed(s) => *s,
+            SessionZone::Named(tz) => match tz.offset_from_local_datetime(&local) {
+                LocalResult::Single(o) => o.fix().local_minus_utc(),
+                LocalResult::Ambiguous(a, b) => {
+                    a.fix().local_minus_utc().min(b.fix().local_minus_utc())
+                }
+                LocalResult::None => tz
+                    .offset_from_utc_datetime(&(local - Duration::hours(3)))
+                    .fix()
+                    .local_minus_utc(),
+            },
+        }
+    }
+
+    pub fn is_utc(&self) -> bool {
+        match self {
+            SessionZone::Fixed(s) => *s == 0,
+            SessionZone::Named(tz) => matches!(
+                tz,
+                Tz::UTC
+                    | Tz::Etc__UTC
+                    | Tz::Etc__UCT
+                    | Tz::UCT
+                    | Tz::Etc__Universal
+                    | Tz::Universal
+                    | Tz::Zulu
+                    | Tz::Etc__Zulu
+                    | Tz::GMT
+                    | Tz::Etc__GMT
+                    | Tz::Etc__Greenwich
+            ),
+        }
+    }
+
+    /// Reads a `SET TimeZone` value and gives the zone with the text `SHOW TimeZone` prints:
+    /// the canonical zone name, `<+07>-07` for a bare number, or the value as given.
+    pub fn parse_setting(v: &str) -> Option<(SessionZone, String)> {
+        let zone = SessionZone::parse(v)?;
+        let shown = match &zone {
+            SessionZone::Named(tz) if !v.trim().eq_ignore_ascii_case("z") => tz.name().to_string(),
+            SessionZone::Fixed(east) if v.trim().parse::<f64>().is_ok() => {
+                let (sign, a) = if *east < 0 {
+                    ('-', -east)
+                } else {
+                    ('+', *east)
+                };
+                let hm = if a % 3600 == 0 {
+                    format!("{:02}", a / 3600)
+                } else {
+                    format!("{:02}:{:02}", a / 3600, a / 60 % 60)
+                };
+                let west = if sign == '+' { '-' } else { '+' };
+                format!("<{sign}{hm}>{west}{hm}")
+            }
+            _ => v.trim().to_string(),
+        };
+        Some((zone, shown))
+    }
+}
+
+/// A zone by its IANA name, in any letter case as PostgreSQL allows.
+fn zone_named(v: &str) -> Option<Tz> {
+    v.parse::<Tz>().ok().or_else(|| {
+        chrono_tz::TZ_VARIANTS
+            .iter()
+            .find(|tz| tz.name().eq_ignore_ascii_case(v))
+            .copied()
+    })
+}
+
+/// `+HH`, `+HH:MM`, `+HHMM`, `+HH:MM:SS`: seconds east of UTC.
+fn parse_offset(s: &str) -> Option<i32> {
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit() || b == b':') {
+        return None;
+    }
+    let parts: Vec<&str> = rest.split(':').collect();
+    let (h, m, sec) = match parts.as_slice() {
+        [hm] if hm.len() > 2 => {
+            let (h, m) = hm.split_at(hm.len() - 2);
+            (h.parse().ok()?, m.parse().ok()?, 0)
+        }
+        [h] => (h.parse().ok()?, 0, 0),
+        [h, m] => (h.parse().ok()?, m.parse().ok()?, 0),
+        [h, m, sec] => (h.parse().ok()?, m.parse().ok()?, sec.parse().ok()?),
+        _ => return None,
+    };
+    let (h, m, sec): (i32, i32, i32) = (h, m, sec);
+    if h > 15 || m > 59 || sec > 59 {
+        return None;
+    }
+    Some(sign * (h * 3600 + m * 60 + sec))
+}
+
+/// What a date/time string says: a wall-clock time and perhaps a zone.
+struct Parsed {
+    local: NaiveDateTime,
+    has_time: bool,
+    zone: Option<Zone>,
+}
+
+enum Zone {
+    Offset(i32),
+    Named(Tz),
+}
+
+fn bad(kind: &str, text: &str) -> Error {
+    Error::new(
+        SqlState::INVALID_DATETIME_FORMAT,
+        format!("invalid input syntax for type {kind}: \"{text}\""),
+    )
+}
+
+fn out_of_range(text: &str) -> Error {
+    Error::new(
+        SqlState::DATETIME_FIELD_OVERFLOW,
+        format!("date/time field value out of range: \"{text}\""),
+    )
+}
+
+fn now_in(zone: &SessionZone) -> NaiveDateTime {
+    let utc = Utc::now().naive_utc();
+    utc + Duration::seconds(zone.offset_at_utc(utc) as i64)
+}
+
+fn parse(text: &str, kind: &str, zone: &SessionZone) -> Result<Parsed> {
+    let s = text.trim();
+    let lower = s.to_ascii_lowercase();
+    let special = |local: NaiveDateTime, zone: Option<Zone>| {
+        Ok(Parsed {
+            local,
+            has_time: true,
+            zone,
+        })
+    };
+    let midnight = |d: NaiveDate| d.and_time(NaiveTime::MIN);
+    match lower.as_str() {
+        "epoch" => {
+            return special(
+                midnight(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()),
+                Some(Zone::Offset(0)),
+            );
+        }
+        "now" => {
+            let utc = Utc::now().naive_utc();
+            let micros = utc.and_utc().timestamp_micros();
+            let utc = DateTime::from_timestamp_micros(micros).unwrap().naive_utc();
+            return special(utc, Some(Zone::Offset(0)));
+        }
+        "today" => return special(midnight(now_in(zone).date()), None),
+        "tomorrow" => return special(midnight(now_in(zone).date() + Duration::days(1)), None),
+        "yesterday" => return special(midnight(now_in(zone).date() - Duration::days(1)), None),
+        "infinity" | "+infinity" | "-infinity" => {
+            return Err(Error::new(
+                SqlState::FEATURE_NOT_SUPPORTED,
+                format!("infinite {kind} values are not supported"),
+            ));
+        }
+        _ => {}
+    }
+    let b = s.as_bytes();
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        &s[start..*i]
+    };
+    // The date: Y-M-D (also with '/' or '.'), or eight digits YYYYMMDD.
+    let y = digits(&mut i);
+    let (year, month, day): (i32, u32, u32) =
+        if y.len() == 8 && (i == b.len() || !matches!(b[i], b'-' | b'/' | b'.')) {
+            (
+                y[..4].parse().map_err(|_| bad(kind, text))?,
+                y[4..6].parse().map_err(|_| bad(kind, text))?,
+                y[6..].parse().map_err(|_| bad(kind, text))?,
+            )
+        } else {
+            if y.len() < 3 || i >= b.len() || !matches!(b[i], b'-' | b'/' | b'.') {
+                return Err(bad(kind, text));
+            }
+            let sep = b[i];
+            i += 1;
+            let m = digits(&mut i);
+            if m.is_empty() || m.len() > 2 || i >= b.len() || b[i] != sep {
+                return Err(bad(kind, text));
+            }
+            i += 1;
+            let d = digits(&mut i);
+            if d.is_empty() || d.len() > 2 {
+                return Err(bad(kind, text));
+            }
+            (
+                y.parse().map_err(|_| bad(kind, text))?,
+                m.parse().map_err(|_| bad(kind, text))?,
+                d.parse().map_err(|_| bad(kind, text))?,
+            )
+        };
+    let date = NaiveDate::from_ymd_opt(year, month, day).ok_or_else(|| out_of_range(text))?;
+    // The time: after 'T' or spaces, H:MM[:SS[.frac]] or HHMMSS[.frac].
+    let mut rest_start = i;
+    if i < b.len() && (b[i] == b'T' || b[i] == b't') {
+        i += 1;
+    } else {
+        while i < b.len() && b[i] == b' ' {
+            i += 1;
+        }
+    }
+    let mut time = NaiveTime::MIN;
+    let mut has_time = false;
+    let mut carry_days = 0;
+    if i < b.len() && b[i].is_ascii_digit() {
+        let h = digits(&mut i);
+        let (hour, minute, mut second): (u32, u32, u32);
+        if h.len() == 6 && (i >= b.len() || b[i] != b':') {
+            hour = h[..2].parse().unwrap();
+            minute = h[2..4].parse().unwrap();
+            second = h[4..].parse().unwrap();
+        } else {
+            if h.len() > 2 || i >= b.len() || b[i] != b':' {
+                return Err(bad(kind, text));
+            }
+            i += 1;
+            let m = digits(&mut i);
+            if m.is_empty() || m.len() > 2 {
+                return Err(bad(kind, text));
+            }
+            hour = h.parse().unwrap();
+            minute = m.parse().unwrap();
+            second = 0;
+            if i < b.len() && b[i] == b':' {
+                i += 1;
+                let sec = digits(&mut i);
+                if sec.is_empty() || sec.len() > 2 {
+                    return Err(bad(kind, text));
+                }
+                second = sec.parse().unwrap();
+            }
+        }
+        let mut micros: u64 = 0;
+        if i < b.len() && b[i] == b'.' {
+            i += 1;
+            let f = digits(&mut i);
+            // Rounded to the microsecond, as PostgreSQL stores it.
+            let mut padded: String = f.chars().take(7).collect();
+            while padded.len() < 7 {
+                padded.push('0');
+            }
+            let tenths: u64 = padded.parse().unwrap_or(0);
+            micros = (tenths + 5) / 10;
+        }
+        if minute > 59
+            || second > 60
+            || hour > 24
+            || (hour == 24 && (minute, second, micros) != (0, 0, 0))
+        {
+            return Err(out_of_range(text));
+        }
+        let mut secs = hour * 3600 + minute * 60 + second;
+        if micros == 1_000_000 {
+            micros = 0;
+            secs += 1;
+        }
+        if secs >= 86_400 {
+            carry_days = 1;
+            secs -= 86_400;
+        }
+        time = NaiveTime::from_num_seconds_from_midnight_opt(secs, micros as u32 * 1000)
+            .ok_or_else(|| out_of_range(text))?;
+        has_time = true;
+        rest_start = i;
+    }
+    i = rest_start;
+    while i < b.len() && b[i] == b' ' {
+        i += 1;
+    }
+    let rest = &s[i..];
+    let zone = if rest.is_empty() {
+        None
+    } else if rest.eq_ignore_ascii_case("z")
+        || rest.eq_ignore_ascii_case("utc")
+        || rest.eq_ignore_ascii_case("gmt")
+    {
+        Some(Zone::Offset(0))
+    } else if let Some(off) = parse_offset(rest) {
+        Some(Zone::Offset(off))
+    } else if let Some(tz) = zone_named(rest) {
+        Some(Zone::Named(tz))
+    } else {
+        return Err(bad(kind, text));
+    };
+    Ok(Parsed {
+        local: date.and_time(time) + Duration::days(carry_days),
+        has_time,
+        zone,
+    })
+}
+
+fn micros(dt: NaiveDateTime) -> i64 {
+    dt.and_utc().timestamp_micros()
+}
+
+/// `timestamp without time zone` input: the wall-clock time; a zone in the text is ignored.
+pub fn parse_timestamp(text: &str) -> Result<i64> {
+    let p = parse(text, "timestamp", &SessionZone::default())?;
+    Ok(micros(p.local))
+}
+
+/// `timestamp with time zone` input, as microseconds since the epoch in UTC. Text without a
+/// zone is a wall-clock time in the session's zone.
+pub fn parse_timestamptz(text: &str, session: &SessionZone) -> Result<i64> {
+    let p = parse(text, "timestamp with time zone", session)?;
+    let offset = match p.zone {
+        Some(Zone::Offset(o)) => o,
+        Some(Zone::Named(tz)) => SessionZone::Named(tz).offset_at_local(p.local),
+        None => session.offset_at_local(p.local),
+    };
+    Ok(micros(p.local) - offset as i64 * 1_000_000)
+}
+
+/// `date` input: days since 1970-01-01. A time of day may follow and is ignored.
+pub fn parse_date(text: &str) -> Result<i32> {
+    let p = parse(text, "date", &SessionZone::default())?;
+    let _ = p.has_time;
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+    Ok((p.local.date() - epoch).num_days() as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Microseconds of a `YYYY-MM-DD HH:MM:SS[.f]` time read as UTC.
+    fn utc(s: &str) -> i64 {
+        let t = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").unwrap();
+        t.and_utc().timestamp_micros()
+    }
+
+    fn ts(s: &str) -> i64 {
+        parse_timestamp(s).unwrap()
+    }
+
+    fn tstz(s: &str, zone: &str) -> i64 {
+        parse_timestamptz(s, &SessionZone::parse(zone).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn timestamps_read_like_postgres() {
+        assert_eq!(ts("2020-05-17 10:00"), utc("2020-05-17 10:00:00"));
+        assert_eq!(ts("2020-5-7 1:2:3"), utc("2020-05-07 01:02:03"));
+        assert_eq!(ts("20200517 100000"), utc("2020-05-17 10:00:00"));
+        assert_eq!(ts("2020-05-17T10:00:00+02"), utc("2020-05-17 10:00:00"));
+        assert_eq!(
+            ts("2020-05-17 10:00:00.1234565"),
+            utc("2020-05-17 10:00:00.123457")
+        );
+        assert_eq!(
+            ts("2020-05-17 23:59:59.9999999"),
+            utc("2020-05-18 00:00:00")
+        );
+        assert_eq!(ts("2020-05-17 24:00"), utc("2020-05-18 00:00:00"));
+        assert_eq!(ts("epoch"), utc("1970-01-01 00:00:00"));
+        assert!(parse_timestamp("2020-02-30").is_err());
+        assert!(parse_timestamp("2020-05-17 25:00").is_err());
+        assert!(parse_timestamp("yesterday-ish").is_err());
+        assert!(parse_timestamp("10:00").is_err());
+    }
+
+    #[test]
+    fn zones_apply_to_timestamptz() {
+        assert_eq!(
+            tstz("2020-05-17 10:00:00+02", "UTC"),
+            utc("2020-05-17 08:00:00")
+        );
+        assert_eq!(
+            tstz("2020-05-17 10:00", "Europe/Paris"),
+            utc("2020-05-17 08:00:00")
+        );
+        assert_eq!(
+            tstz("2020-01-17 10:00 UTC", "Europe/Paris"),
+            utc("2020-01-17 10:00:00")
+        );
+        assert_eq!(
+            tstz("2020-05-17 10:00", "Asia/Kolkata"),
+            utc("2020-05-17 04:30:00")
+        );
+        assert_eq!(
+            tstz("2020-05-17 10:00 America/New_York", "UTC"),
+            utc("2020-05-17 14:00:00")
+        );
+        // A wall-clock time skipped by the spring-forward jump moves forward, as in PostgreSQL;
+        // an ambiguous one is standard time.
+        assert_eq!(
+            tstz("2020-11-01 01:30", "America/New_York"),
+            utc("2020-11-01 06:30:00")
+        );
+        assert_eq!(
+            tstz("2020-03-08 02:30", "America/New_York"),
+            utc("2020-03-08 07:30:00")
+        );
+        // POSIX offsets count hours west of Greenwich.
+        assert_eq!(
+            tstz("2020-05-17 10:00", "UTC+3"),
+            utc("2020-05-17 13:00:00")
+        );
+        assert_eq!(
+            tstz("2020-05-17 10:00", "+05:30"),
+            utc("2020-05-17 15:30:00")
+        );
+    }
+
+    #[test]
+    fn zone_settings_show_like_postgres() {
+        let shown = |v: &str| SessionZone::parse_setting(v).unwrap().1;
+        assert_eq!(shown("europe/paris"), "Europe/Paris");
+        assert_eq!(shown("utc"), "UTC");
+        assert_eq!(shown("7"), "<+07>-07");
+        assert_eq!(shown("5.5"), "<+05:30>-05:30");
+        assert_eq!(shown("UTC+3"), "UTC+3");
+        assert!(SessionZone::parse("Mars/Olympus").is_none());
+    }
+
+    #[test]
+    fn dates_read_like_postgres() {
+        assert_eq!(parse_date("1970-01-02").unwrap(), 1);
+        assert_eq!(parse_date("2020-05-17 10:00").unwrap(), 18399);
+        assert!(parse_date("2020-13-01").is_err());
+    }
+}
