@@ -111,11 +111,8 @@ fn unique_in_select(items: &mut [SelectItem]) {
 /// column a wildcard also brings in.
 fn output_key(e: &Expr, wildcard: bool) -> (String, bool) {
     let mut e = e;
-    loop {
-        match e {
-            Expr::Cast { expr, .. } | Expr::Nested(expr) => e = expr,
-            _ => break,
-        }
+    while let Expr::Cast { expr, .. } | Expr::Nested(expr) = e {
+        e = expr;
     }
     match e {
         Expr::Identifier(id) => (ident(id), wildcard),
