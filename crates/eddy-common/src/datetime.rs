@@ -81,6 +81,21 @@ impl SessionZone {
         }
     }
 
+    /// The zone as an Arrow timestamp type names it: an IANA name or `+HH:MM`.
+    pub fn arrow_name(&self) -> String {
+        match self {
+            SessionZone::Named(tz) => tz.name().to_string(),
+            SessionZone::Fixed(east) => {
+                let (sign, a) = if *east < 0 {
+                    ('-', -east)
+                } else {
+                    ('+', *east)
+                };
+                format!("{sign}{:02}:{:02}", a / 3600, a / 60 % 60)
+            }
+        }
+    }
+
     pub fn is_utc(&self) -> bool {
         match self {
             SessionZone::Fixed(s) => *s == 0,
@@ -315,13 +330,9 @@ fn parse(text: &str, kind: &str, zone: &SessionZone) -> Result<Parsed> {
         if i < b.len() && b[i] == b'.' {
             i += 1;
             let f = digits(&mut i);
-            // Rounded to the microsecond, as PostgreSQL stores it.
-            let mut padded: String = f.chars().take(7).collect();
-            while padded.len() < 7 {
-                padded.push('0');
-            }
-            let tenths: u64 = padded.parse().unwrap_or(0);
-            micros = (tenths + 5) / 10;
+            // Rounded to the microsecond as PostgreSQL does it: through a double, half to even.
+            let frac: f64 = format!("0.{f}").parse().unwrap_or(0.0);
+            micros = (frac * 1e6).round_ties_even() as u64;
         }
         if minute > 59
             || second > 60
@@ -425,8 +436,12 @@ mod tests {
         assert_eq!(ts("20200517 100000"), utc("2020-05-17 10:00:00"));
         assert_eq!(ts("2020-05-17T10:00:00+02"), utc("2020-05-17 10:00:00"));
         assert_eq!(
-            ts("2020-05-17 10:00:00.1234565"),
+            ts("2020-05-17 10:00:00.1234567"),
             utc("2020-05-17 10:00:00.123457")
+        );
+        assert_eq!(
+            ts("2020-05-17 10:00:00.1234565"),
+            utc("2020-05-17 10:00:00.123456")
         );
         assert_eq!(
             ts("2020-05-17 23:59:59.9999999"),

@@ -70,10 +70,15 @@ impl EddySession {
         ));
         let ctx = eddy_sql::config::new_context(provider);
         let mut state = State::default();
+        let mut all: Vec<(String, String)> = vec![];
         for (k, v) in options {
             if k == "options" {
-                continue;
+                all.extend(command_line_settings(v));
+            } else {
+                all.push((k.clone(), v.clone()));
             }
+        }
+        for (k, v) in &all {
             match state.settings.set(k, v) {
                 Ok(()) => {}
                 Err(e) if e.state() == SqlState::UNDEFINED_OBJECT => {
@@ -83,14 +88,16 @@ impl EddySession {
             }
         }
         let zone = state.settings.zone().clone();
-        Ok(EddySession {
+        let session = EddySession {
             engine,
             ctx,
             slot,
             state: tokio::sync::Mutex::new(state),
-            zone: std::sync::RwLock::new(zone),
+            zone: std::sync::RwLock::new(zone.clone()),
             changed: Default::default(),
-        })
+        };
+        session.apply_zone(&zone);
+        Ok(session)
     }
 
     /// Points table reads at a fresh snapshot plus the transaction's writes. Inside a
@@ -172,7 +179,23 @@ impl EddySession {
         } else {
             plan
         };
-        crate::text_input::rewrite(plan, &self.time_zone())
+        let zone = self.time_zone();
+        let plan = crate::text_input::rewrite(plan, &zone)?;
+        if zone.is_utc() {
+            return Ok(plan);
+        }
+        Ok(eddy_sql::time_zone::localize(plan, &zone.arrow_name())?)
+    }
+
+    /// Points DataFusion's own notion of the session zone (`current_date`, the type of
+    /// `::timestamptz`) at the session's TimeZone.
+    fn apply_zone(&self, zone: &SessionZone) {
+        let state = self.ctx.state_ref();
+        let mut state = state.write();
+        state.config_mut().options_mut().execution.time_zone = Some(match zone.is_utc() {
+            true => "+00:00".to_string(),
+            false => zone.arrow_name(),
+        });
     }
 
     pub(crate) async fn run(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>> {
@@ -644,6 +667,7 @@ impl EddySession {
             other => return Err(Error::unsupported(format!("{other}"))),
         }
         *self.zone.write().expect("zone lock") = st.settings.zone().clone();
+        self.apply_zone(st.settings.zone());
         let mut changed = self.changed.lock().expect("changed lock");
         for (key, value) in st.settings.all() {
             if let Some(name) = crate::settings::reported_name(key)
@@ -684,6 +708,23 @@ impl EddySession {
         };
         Ok(text_rows(&columns, rows))
     }
+}
+
+/// The `-c name=value` and `--name=value` settings of a startup packet's `options` (what
+/// `PGOPTIONS` sends).
+fn command_line_settings(options: &str) -> Vec<(String, String)> {
+    let mut out = vec![];
+    let mut words = options.split_whitespace();
+    while let Some(w) = words.next() {
+        let assignment = match w {
+            "-c" => words.next(),
+            w => w.strip_prefix("--").or_else(|| w.strip_prefix("-c")),
+        };
+        if let Some((k, v)) = assignment.and_then(|a| a.split_once('=')) {
+            out.push((k.replace('-', "_"), v.to_string()));
+        }
+    }
+    out
 }
 
 fn eddy_catalog_builtin(name: &str) -> bool {

@@ -8,7 +8,7 @@ use datafusion::sql::sqlparser::ast::{CreateView, ObjectType, Statement};
 use eddy_catalog::{ColumnDef, DEFAULT_SCHEMA, ReadContext, ViewCodec, ViewDef};
 use eddy_common::{Error, Result, SqlState, TableId};
 use eddy_dataflow::sink::ViewSink;
-use eddy_pgwire::Output;
+use eddy_pgwire::{Output, Session};
 use eddy_sql::names;
 use eddy_sql::stream_plan::Compiler;
 use eddy_storage::WriteSet;
@@ -60,6 +60,37 @@ fn view_columns(
 }
 
 /// Plans `sql` and compiles it into view `id`'s dataflow; `names` renames the columns.
+/// A view is maintained, and compiled again at every start, without a session, that is in UTC.
+/// One created from a session in another TimeZone must mean the same there, or PostgreSQL's
+/// answer (evaluated in the creator's zone) and Eddy's would part: such a view is refused.
+async fn refuse_zone_dependent(
+    session: &EddySession,
+    stmt: &Statement,
+    plan: &datafusion::logical_expr::LogicalPlan,
+) -> Result<()> {
+    if session.time_zone().is_utc() {
+        return Ok(());
+    }
+    let utc = EddySession::new(session.engine.clone(), "eddy", &[])?;
+    utc.slot.set(ReadContext {
+        snapshot: session.engine.store.snapshot(),
+        overlay: None,
+        expose_row_key: false,
+    });
+    let in_utc = utc.plan(stmt, vec![]).await?;
+    if in_utc.display_indent().to_string() != plan.display_indent().to_string() {
+        return Err(Error::new(
+            SqlState::FEATURE_NOT_SUPPORTED,
+            "a materialized view whose result depends on the session's TimeZone cannot be \
+             created outside UTC",
+        )
+        .with_hint(
+            "SET TimeZone = 'UTC' before creating the view; its rows are then kept in UTC.",
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) async fn compile(
     session: &EddySession,
     sql: &str,
@@ -80,6 +111,7 @@ pub(crate) async fn compile(
         expose_row_key: false,
     });
     let plan = session.plan(stmt, vec![]).await?;
+    refuse_zone_dependent(session, stmt, &plan).await?;
     eddy_sql::stream_plan::refuse_time_dependent(&plan)?;
     let plan = session.ctx.state().optimize(&plan)?;
     let plan = eddy_sql::stream_plan::prepare(plan)?;

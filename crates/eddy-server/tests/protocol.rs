@@ -261,9 +261,13 @@ fn read_message(s: &mut std::net::TcpStream) -> (u8, Vec<u8>) {
 }
 
 fn startup_packet() -> Vec<u8> {
+    startup_packet_with(&[])
+}
+
+fn startup_packet_with(extra: &[&str]) -> Vec<u8> {
     let mut body = vec![];
     body.extend_from_slice(&196608u32.to_be_bytes());
-    for kv in ["user", "eddy", "database", "eddy"] {
+    for kv in ["user", "eddy", "database", "eddy"].iter().chain(extra) {
         body.extend_from_slice(kv.as_bytes());
         body.push(0);
     }
@@ -324,6 +328,67 @@ fn startup_answers_ssl_and_gss_with_n_and_reports_parameters() {
         params["server_version"]
     );
     assert_eq!(params["integer_datetimes"], "on");
+}
+
+/// Reads messages up to ReadyForQuery, returning the ParameterStatus pairs seen.
+fn parameter_statuses_until_ready(sock: &mut std::net::TcpStream) -> Vec<(String, String)> {
+    let mut seen = vec![];
+    loop {
+        let (tag, body) = read_message(sock);
+        match tag {
+            b'S' => {
+                let parts: Vec<String> = body
+                    .split(|b| *b == 0)
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .collect();
+                seen.push((parts[0].clone(), parts[1].clone()));
+            }
+            b'Z' => return seen,
+            b'E' => panic!("error: {}", String::from_utf8_lossy(&body)),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn startup_time_zone_is_applied_and_set_reports_the_change() {
+    let s = EddyServer::start();
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    sock.write_all(&startup_packet_with(&[
+        "TimeZone",
+        "Europe/Paris",
+        "options",
+        "-c application_name=tz_test",
+    ]))
+    .unwrap();
+    let at_start = parameter_statuses_until_ready(&mut sock);
+    let get = |seen: &[(String, String)], k: &str| {
+        seen.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    };
+    assert_eq!(get(&at_start, "TimeZone").as_deref(), Some("Europe/Paris"));
+    assert_eq!(
+        get(&at_start, "application_name").as_deref(),
+        Some("tz_test")
+    );
+    let query = |sql: &str| {
+        let mut m = vec![b'Q'];
+        m.extend_from_slice(&((sql.len() + 5) as u32).to_be_bytes());
+        m.extend_from_slice(sql.as_bytes());
+        m.push(0);
+        m
+    };
+    sock.write_all(&query("SET TimeZone = 'asia/tokyo'"))
+        .unwrap();
+    let after_set = parameter_statuses_until_ready(&mut sock);
+    assert_eq!(
+        after_set,
+        vec![("TimeZone".to_string(), "Asia/Tokyo".to_string())]
+    );
+    // a statement that changes nothing reported sends no ParameterStatus
+    sock.write_all(&query("SELECT 1")).unwrap();
+    assert!(parameter_statuses_until_ready(&mut sock).is_empty());
 }
 
 #[test]

@@ -16,5 +16,6 @@ pub mod json_ops;
 pub mod names;
 pub mod parse;
 pub mod stream_plan;
+pub mod time_zone;
 
 pub use datafusion::sql::sqlparser;
