@@ -16,6 +16,7 @@ mod engine;
 mod interval;
 mod modify;
 mod names;
+mod pg_text;
 mod plain_views;
 mod point_read;
 mod session;

@@ -59,16 +59,21 @@ fn expr_name(e: &Expr) -> String {
             .and_then(|p| p.as_ident())
             .map(|i| i.value.to_lowercase())
             .unwrap_or_else(|| "?column?".into()),
+        // A cast is named after what it casts when that has a name of its own (a column, a
+        // function), else after its type: `x::text` is `x`, `'1'::int::text` is `text`.
         Expr::Cast {
             expr, data_type, ..
-        } => match expr.as_ref() {
-            Expr::Value(_) => cast_type_name(&data_type.to_string()),
-            inner => expr_name(inner),
+        } => match strongly_named(expr) {
+            true => expr_name(expr),
+            false => cast_type_name(&data_type.to_string()),
         },
+        Expr::TypedString(t) => cast_type_name(&t.data_type.to_string()),
         Expr::Nested(inner) => expr_name(inner),
         Expr::Case { .. } => "case".into(),
         Expr::Exists { .. } => "exists".into(),
         Expr::Array(_) => "array".into(),
+        Expr::Interval(_) => "interval".into(),
+        Expr::CompoundFieldAccess { root, .. } => expr_name(root),
         Expr::Subquery(q) => {
             // (SELECT x FROM ...) takes the subquery's single column name
             pg_column_names(q, &["?column?".to_string()])
@@ -82,6 +87,21 @@ fn expr_name(e: &Expr) -> String {
         Expr::Trim { .. } => "btrim".into(),
         Expr::Extract { .. } => "extract".into(),
         _ => "?column?".into(),
+    }
+}
+
+/// Whether PostgreSQL names a cast after what it casts: a column, a function or other named
+/// construct is; a literal, another cast, CASE or an operator expression is not.
+fn strongly_named(e: &Expr) -> bool {
+    match e {
+        Expr::Cast { .. }
+        | Expr::TypedString(_)
+        | Expr::Value(_)
+        | Expr::Interval(_)
+        | Expr::Case { .. } => false,
+        Expr::Nested(inner) => strongly_named(inner),
+        Expr::Subquery(_) => true,
+        other => expr_name(other) != "?column?",
     }
 }
 

@@ -140,6 +140,7 @@ impl EddySession {
         let mut stmt = stmt.clone();
         crate::plain_views::expand(&self.engine.catalog, &mut stmt)?;
         eddy_sql::names::unique_output_names(&mut stmt);
+        eddy_sql::parse::interval_literals_as_casts(&mut stmt);
         let plan = state
             .statement_to_plan(DFStatement::Statement(Box::new(stmt)))
             .await?;
@@ -181,6 +182,7 @@ impl EddySession {
         };
         let zone = self.time_zone();
         let plan = crate::text_input::rewrite(plan, &zone)?;
+        let plan = crate::pg_text::rewrite(plan, &zone)?;
         if zone.is_utc() {
             return Ok(plan);
         }

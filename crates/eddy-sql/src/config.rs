@@ -30,6 +30,11 @@ pub fn new_context(catalog: Arc<dyn CatalogProvider>) -> SessionContext {
         &mut ctx,
         Arc::new(crate::json_ops::JsonOperators::default()),
     );
+    let _ = datafusion::execution::FunctionRegistry::register_expr_planner(
+        &mut ctx,
+        Arc::new(crate::interval_ops::IntervalArithmetic::default()),
+    );
     functions::register(&ctx);
+    crate::numeric_fns::register(&ctx);
     ctx
 }

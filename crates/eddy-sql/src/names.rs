@@ -117,6 +117,25 @@ fn output_key(e: &Expr, wildcard: bool) -> (String, bool) {
     match e {
         Expr::Identifier(id) => (ident(id), wildcard),
         Expr::CompoundIdentifier(ids) if !ids.is_empty() => (ident(&ids[ids.len() - 1]), wildcard),
-        other => (other.to_string().to_lowercase(), false),
+        other => {
+            // casts anywhere inside are dropped from the name too (`ceil(2.1::float8)`)
+            let mut other = other.clone();
+            let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(&mut other, |e| {
+                loop {
+                    match e {
+                        Expr::Cast { expr, .. } => {
+                            *e = std::mem::replace(
+                                expr.as_mut(),
+                                Expr::value(datafusion::sql::sqlparser::ast::Value::Null),
+                            )
+                        }
+                        Expr::TypedString(t) => *e = Expr::Value(t.value.clone()),
+                        _ => break,
+                    }
+                }
+                std::ops::ControlFlow::<()>::Continue(())
+            });
+            (other.to_string().to_lowercase(), false)
+        }
     }
 }

@@ -73,3 +73,35 @@ mod tests {
         assert_eq!(parse_statements("SELECT 1; SELECT 2").unwrap().len(), 2);
     }
 }
+
+/// `INTERVAL '1 mon 1 day 01:00'` becomes a cast of the string, which Eddy reads with
+/// PostgreSQL's interval input (DataFusion's own literal parser knows fewer forms). Literals
+/// with a field qualifier (`INTERVAL '1' DAY`) are left to DataFusion.
+pub fn interval_literals_as_casts(stmt: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{CastKind, DataType, Expr, VisitMut, VisitorMut};
+    use std::ops::ControlFlow;
+    struct V;
+    impl VisitorMut for V {
+        type Break = ();
+        fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            if let Expr::Interval(i) = e
+                && i.leading_field.is_none()
+                && i.last_field.is_none()
+                && i.fractional_seconds_precision.is_none()
+            {
+                *e = Expr::Cast {
+                    kind: CastKind::DoubleColon,
+                    expr: i.value.clone(),
+                    data_type: DataType::Interval {
+                        fields: None,
+                        precision: None,
+                    },
+                    array: false,
+                    format: None,
+                };
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = stmt.visit(&mut V);
+}

@@ -1,0 +1,120 @@
+//! Casts to `text` print values as PostgreSQL's output functions do (`2020-01-01 10:00:00+00`,
+//! `{1,2}`, `1e+20`, `\x01`), where Arrow's string cast has its own forms (`2020-01-01T10:00:00Z`,
+//! `[1, 2]`). After analysis, such casts become `pg_text(value, zone)`, which formats with the
+//! wire encoder; `zone` is the session's TimeZone, in which a `timestamptz` is shown.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, StringBuilder};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{DFSchema, DataFusionError, ScalarValue};
+use datafusion::logical_expr::{
+    Cast, ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF,
+    ScalarUDFImpl, Signature, Volatility,
+};
+use eddy_common::datetime::SessionZone;
+use eddy_common::{PgType, Result};
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PgText {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for PgText {
+    fn name(&self) -> &str {
+        "pg_text"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::common::Result<ColumnarValue> {
+        let zone = match &args.args[1] {
+            ColumnarValue::Scalar(ScalarValue::Utf8(Some(z))) => {
+                SessionZone::parse(z).unwrap_or_default()
+            }
+            _ => SessionZone::default(),
+        };
+        let values = args.args[0].to_array(args.number_rows)?;
+        let ty = PgType::from_arrow(values.data_type());
+        let mut out = StringBuilder::with_capacity(values.len(), values.len() * 16);
+        let mut s = String::new();
+        for i in 0..values.len() {
+            if values.is_null(i) {
+                out.append_null();
+                continue;
+            }
+            s.clear();
+            eddy_pgwire::encode::text_value(&values, i, &ty, &zone, &mut s)
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            out.append_value(&s);
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+fn udf() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::new_from_impl(PgText {
+        signature: Signature::any(2, Volatility::Immutable),
+    }))
+}
+
+/// Types whose Arrow string cast differs from PostgreSQL's text output.
+fn printed_differently(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Timestamp(..)
+            | DataType::Date32
+            | DataType::Time64(_)
+            | DataType::Interval(_)
+            | DataType::Float16
+            | DataType::Float32
+            | DataType::Float64
+            | DataType::Binary
+            | DataType::LargeBinary
+            | DataType::List(_)
+            | DataType::LargeList(_)
+    )
+}
+
+pub fn rewrite(plan: LogicalPlan, zone: &SessionZone) -> Result<LogicalPlan> {
+    let f = udf();
+    let zone = zone.arrow_name();
+    let out = plan.transform_up_with_subqueries(|node| {
+        let mut schema = DFSchema::empty();
+        for input in node.inputs() {
+            schema.merge(input.schema());
+        }
+        node.map_expressions(|e| {
+            e.transform_up(|e| {
+                let Expr::Cast(Cast { expr, field }) = e else {
+                    return Ok(Transformed::no(e));
+                };
+                let to_text = matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8);
+                match expr.get_type(&schema) {
+                    Ok(from) if to_text && printed_differently(&from) => {
+                        let text = f.call(vec![
+                            *expr,
+                            Expr::Literal(ScalarValue::Utf8(Some(zone.clone())), None),
+                        ]);
+                        Ok(Transformed::yes(Expr::Cast(Cast::new_from_field(
+                            Box::new(text),
+                            field,
+                        ))))
+                    }
+                    _ => Ok(Transformed::no(Expr::Cast(Cast { expr, field }))),
+                }
+            })
+        })
+    })?;
+    Ok(out.data)
+}
