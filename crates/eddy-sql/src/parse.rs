@@ -61,19 +61,6 @@ pub fn syntax_error(e: ParserError) -> Error {
     Error::new(SqlState::SYNTAX_ERROR, message).with_source(e)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn syntax_errors_read_like_postgres() {
-        let e = parse_statements("SELEC 1").unwrap_err();
-        assert_eq!(e.state, SqlState::SYNTAX_ERROR);
-        assert_eq!(e.message, "syntax error at or near \"SELEC\"");
-        assert_eq!(parse_statements("SELECT 1; SELECT 2").unwrap().len(), 2);
-    }
-}
-
 /// `INTERVAL '1 mon 1 day 01:00'` becomes a cast of the string, which Eddy reads with
 /// PostgreSQL's interval input (DataFusion's own literal parser knows fewer forms). Literals
 /// with a field qualifier (`INTERVAL '1' DAY`) are left to DataFusion.
@@ -104,4 +91,17 @@ pub fn interval_literals_as_casts(stmt: &mut Statement) {
         }
     }
     let _ = stmt.visit(&mut V);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_errors_read_like_postgres() {
+        let e = parse_statements("SELEC 1").unwrap_err();
+        assert_eq!(e.state, SqlState::SYNTAX_ERROR);
+        assert_eq!(e.message, "syntax error at or near \"SELEC\"");
+        assert_eq!(parse_statements("SELECT 1; SELECT 2").unwrap().len(), 2);
+    }
 }
