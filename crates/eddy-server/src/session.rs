@@ -35,6 +35,10 @@ use eddy_common::datetime::SessionZone;
 struct Txn {
     writes: Arc<WriteSet>,
     must_be_absent: Vec<Vec<u8>>,
+    /// Keys each statement updated or deleted, with the snapshot it read them at: at COMMIT
+    /// they must still hold what that snapshot saw, or a concurrent commit changed them and
+    /// this transaction's writes, computed from the old values, would silently undo it.
+    read_keys: Vec<(eddy_storage::Snapshot, Vec<Vec<u8>>)>,
     failed: bool,
     /// Epoch of the snapshot the transaction started reading at.
     epoch_started: u64,
@@ -260,6 +264,7 @@ impl EddySession {
                     st.txn = Some(Txn {
                         writes: Arc::new(WriteSet::default()),
                         must_be_absent: vec![],
+                        read_keys: vec![],
                         failed: false,
                         epoch_started: self.engine.store.epoch_committed(),
                     });
@@ -397,6 +402,7 @@ impl EddySession {
             None
         };
         let read = self.read_context(st).await?;
+        let snapshot = read.snapshot.clone();
         let mut w = if autocommit {
             StatementWrites::bulk()
         } else {
@@ -412,7 +418,7 @@ impl EddySession {
         self.slot.set_expose_row_key(false);
         drop(read);
         let out = out?;
-        self.apply(st, w).await?;
+        self.apply(st, w, Some(snapshot)).await?;
         Ok(out)
     }
 
@@ -443,8 +449,14 @@ impl EddySession {
         Ok(Output::Command("TRUNCATE TABLE".into()))
     }
 
-    /// Commits a statement's writes, or adds them to the open transaction.
-    async fn apply(&self, st: &mut State, mut w: StatementWrites) -> Result<()> {
+    /// Commits a statement's writes, or adds them to the open transaction; `read_at` is the
+    /// snapshot an UPDATE or DELETE read the rows it rewrites from.
+    async fn apply(
+        &self,
+        st: &mut State,
+        mut w: StatementWrites,
+        read_at: Option<eddy_storage::Snapshot>,
+    ) -> Result<()> {
         w.check_bulk_duplicates()?;
         match st.txn.as_mut() {
             None => {
@@ -459,6 +471,20 @@ impl EddySession {
                     overlay: None,
                     expose_row_key: false,
                 });
+                if let Some(snap) = read_at {
+                    let inserted: std::collections::HashSet<&[u8]> =
+                        w.must_be_absent.iter().map(|k| k.as_slice()).collect();
+                    let keys: Vec<Vec<u8>> = w
+                        .set
+                        .data
+                        .keys()
+                        .filter(|k| !inserted.contains(k.as_slice()))
+                        .cloned()
+                        .collect();
+                    if !keys.is_empty() {
+                        txn.read_keys.push((snap, keys));
+                    }
+                }
                 Arc::make_mut(&mut txn.writes).absorb(w.set);
                 txn.must_be_absent.extend(w.must_be_absent);
             }
@@ -488,6 +514,7 @@ impl EddySession {
             txn.epoch_started,
             txn.must_be_absent.iter().map(|k| k.as_slice()),
         )?;
+        validate_unchanged(&self.engine, txn.epoch_started, &txn.read_keys)?;
         let _epoch = self.engine.commit(writes).await?;
         Ok(Output::Command("COMMIT".into()))
     }
@@ -788,6 +815,31 @@ pub(crate) fn validate_absent<'a>(
     Ok(())
 }
 
+/// Checks that the rows a transaction updated or deleted were not changed by a commit since
+/// the statement read them (first committer wins, as under PostgreSQL's REPEATABLE READ).
+fn validate_unchanged(
+    engine: &Engine,
+    epoch_started: u64,
+    read_keys: &[(eddy_storage::Snapshot, Vec<Vec<u8>>)],
+) -> Result<()> {
+    if engine.store.epoch_committed() == epoch_started {
+        return Ok(());
+    }
+    let now = engine.store.snapshot();
+    for (then, keys) in read_keys {
+        for chunk in keys.chunks(8192) {
+            if then.multi_get(Cf::Data, chunk)? != now.multi_get(Cf::Data, chunk)? {
+                return Err(Error::new(
+                    SqlState::SERIALIZATION_FAILURE,
+                    "could not serialize access due to concurrent update",
+                )
+                .with_hint("Another session changed a row this transaction changed; retry it."));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Result columns of a plan, named the PostgreSQL way when the query is known.
 pub(crate) fn columns_of(plan: &LogicalPlan, query: Option<&Query>) -> Vec<Column> {
     let fields = plan.schema().fields();
@@ -915,11 +967,11 @@ impl Session for EddySession {
                         .is_some_and(|t| t.codec.has_primary_key());
                     let keys = w.set.bulk.keys().filter(|_| keyed);
                     match validate_absent(&self.engine, epoch_started, keys) {
-                        Ok(()) => self.apply(&mut st, w).await.map(|_| rows),
+                        Ok(()) => self.apply(&mut st, w, None).await.map(|_| rows),
                         Err(e) => Err(e),
                     }
                 } else {
-                    self.apply(&mut st, w).await.map(|_| rows)
+                    self.apply(&mut st, w, None).await.map(|_| rows)
                 }
             }
             Err(e) => Err(e),
