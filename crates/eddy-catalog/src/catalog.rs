@@ -523,6 +523,7 @@ impl Catalog {
             for id in v.id()..=v.id() + v.def.state_count {
                 writes.delete_range(Cf::Data, table_prefix(id).to_vec());
             }
+            writes.delete_range(Cf::Data, crate::changelog::view_prefix(v.id()));
         }
         let _epoch = self.store.commit(writes)?;
         let mut state = self.state.write().expect("catalog lock");

@@ -7,6 +7,7 @@
 //! `eddy-storage` only; it must never depend on the SQL front end, the wire or the server.
 
 mod catalog;
+pub mod changelog;
 mod codec;
 mod defs;
 mod provider;

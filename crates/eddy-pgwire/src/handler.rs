@@ -25,7 +25,7 @@ use pgwire::api::{
     PidSecretKeyGenerator, RandomPidSecretKeyGenerator, Type,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
-use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail, CopyOutResponse};
 use pgwire::messages::data::DataRow;
 use pgwire::messages::startup::ParameterStatus;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
@@ -124,6 +124,54 @@ fn session<B: Backend, C: ClientInfo>(client: &C) -> PgWireResult<Arc<B::S>> {
             "no session: the startup handshake did not complete",
         ))
     })
+}
+
+/// Sends a COPY TO STDOUT whose rows keep coming: each row as soon as it is ready, flushed
+/// whenever the stream has nothing more at hand (pgwire's own COPY OUT buffers until the end).
+async fn stream_copy_out<C>(
+    client: &mut C,
+    columns: usize,
+    mut rows: futures::stream::BoxStream<'static, eddy_common::Result<bytes::Bytes>>,
+) -> PgWireResult<Response>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    use futures::{FutureExt, StreamExt};
+    client
+        .send(PgWireBackendMessage::CopyOutResponse(CopyOutResponse::new(
+            0,
+            columns as i16,
+            vec![0; columns],
+        )))
+        .await?;
+    let mut n = 0usize;
+    loop {
+        let item = match rows.next().now_or_never() {
+            Some(item) => item,
+            None => {
+                client.flush().await?;
+                rows.next().await
+            }
+        };
+        match item {
+            None => break,
+            Some(Ok(b)) => {
+                client
+                    .feed(PgWireBackendMessage::CopyData(CopyData::new(b)))
+                    .await?;
+                n += 1;
+            }
+            Some(Err(e)) => {
+                client.flush().await?;
+                return Err(to_wire(e));
+            }
+        }
+    }
+    client
+        .send(PgWireBackendMessage::CopyDone(CopyDone::new()))
+        .await?;
+    Ok(Response::Execution(Tag::new("COPY").with_rows(n)))
 }
 
 /// Sends ParameterStatus for each reported parameter the last statement changed.
@@ -300,6 +348,11 @@ fn to_response(
                 stream::iter(data.collect::<Vec<_>>()),
             ))
         }
+        Output::CopyOutStream { .. } => {
+            return Err(to_wire(eddy_common::Error::internal(
+                "a streaming COPY must be sent by stream_copy_out",
+            )));
+        }
         Output::Empty => Response::EmptyQuery,
     })
 }
@@ -321,6 +374,9 @@ impl<B: Backend> SimpleQueryHandler for EddyHandler<B> {
         let mut out = vec![];
         for stmt in stmts {
             match session.execute(&stmt, vec![]).await {
+                Ok(Output::CopyOutStream { columns, rows }) => {
+                    out.push(stream_copy_out(client, columns, rows).await?);
+                }
                 Ok(o) => {
                     let copy_in = matches!(o, Output::CopyIn { .. });
                     report_changed(client, session.as_ref()).await?;
@@ -458,6 +514,9 @@ impl<B: Backend> ExtendedQueryHandler for EddyHandler<B> {
             .await
             .map_err(to_wire)?;
         report_changed(client, session.as_ref()).await?;
+        if let Output::CopyOutStream { columns, rows } = output {
+            return stream_copy_out(client, columns, rows).await;
+        }
         to_response(
             output,
             Some(&portal.result_column_format),

@@ -62,6 +62,12 @@ pub enum Output {
         columns: usize,
         rows: Vec<Bytes>,
     },
+    /// A `COPY ... TO STDOUT` whose rows keep coming (a subscription): each item is one row,
+    /// encoded; it ends when the stream does, or with the error an item carries.
+    CopyOutStream {
+        columns: usize,
+        rows: futures::stream::BoxStream<'static, Result<Bytes>>,
+    },
     Empty,
 }
 

@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use eddy_catalog::{Catalog, Relation, ViewEntry};
+use eddy_catalog::{Catalog, Relation, ViewEntry, changelog};
 use eddy_common::{Error, Result, TableId};
 use eddy_dataflow::changes::{table_changes, table_contents, view_contents};
 use eddy_dataflow::parallel::Parallelism;
@@ -145,6 +145,8 @@ impl Views {
         if inputs.is_empty() {
             return Ok(());
         }
+        // The caller holds the commit lock, so this epoch is the next one to commit.
+        let epoch = snap.epoch() + 1;
         let mut state = StateStore::new(snap);
         let mut rows = 0;
         for v in &self.views {
@@ -162,6 +164,7 @@ impl Views {
             let out = v.sink.step(&mut cx)?;
             rows += cx.rows_processed;
             if let Some(z) = out {
+                log_changes(v, epoch, &z, writes)?;
                 inputs.insert(v.id, z);
             }
         }
@@ -169,6 +172,18 @@ impl Views {
         writes.data.extend(state.into_pending());
         Ok(())
     }
+}
+
+/// Appends a view's changes in `epoch` to its changelog (what subscriptions read).
+fn log_changes(v: &ViewRuntime, epoch: u64, z: &ZBatch, writes: &mut WriteSet) -> Result<()> {
+    let rows = v.sink.codec.encode(&z.rows)?;
+    for (i, w) in z.weights.iter().enumerate() {
+        writes.data.insert(
+            changelog::key(v.id, epoch, i as u32),
+            Some(changelog::encode_value(*w, rows.row(i).data())),
+        );
+    }
+    Ok(())
 }
 
 /// Computes a new view's initial rows and state from its inputs' contents at `snap`, in

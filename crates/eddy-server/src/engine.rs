@@ -27,6 +27,8 @@ pub struct Engine {
     /// that could conflict and epochs commit in order.
     pub(crate) write_lock: tokio::sync::Mutex<()>,
     pub(crate) dataflow: Dataflow,
+    /// The last epoch committed through `commit`, for subscriptions waiting on new changes.
+    pub(crate) epochs: tokio::sync::watch::Sender<Epoch>,
 }
 
 impl Engine {
@@ -47,7 +49,9 @@ impl Engine {
             tables = catalog.all_tables().len(),
             "storage opened"
         );
+        let epochs = tokio::sync::watch::Sender::new(store.epoch_committed());
         Ok(Arc::new(Engine {
+            epochs,
             store,
             catalog,
             write_lock: tokio::sync::Mutex::new(()),
@@ -66,7 +70,9 @@ impl Engine {
                 .run(move |v| v.maintain(&catalog, snap, &mut writes).map(|_| writes))
                 .await??;
         }
-        self.store.commit(writes)
+        let epoch = self.store.commit(writes)?;
+        self.epochs.send_replace(epoch);
+        Ok(epoch)
     }
 
     pub fn shutdown(&self) -> Result<()> {

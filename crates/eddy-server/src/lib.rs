@@ -21,6 +21,7 @@ mod plain_views;
 mod point_read;
 mod session;
 mod settings;
+mod subscribe;
 mod text_input;
 mod views;
 mod writes;

@@ -51,6 +51,12 @@ pub(crate) struct State {
     pub(crate) settings: Settings,
 }
 
+/// A statement as the wire layer holds it: SQL in PostgreSQL's grammar, or one of Eddy's own.
+pub enum Stmt {
+    Sql(Statement),
+    Subscribe(eddy_sql::subscribe::Subscribe),
+}
+
 pub struct EddySession {
     pub(crate) engine: Arc<Engine>,
     pub(crate) ctx: SessionContext,
@@ -316,6 +322,15 @@ impl EddySession {
                 Ok(text_rows(
                     &["eddy_dataflow_rows_last_epoch"],
                     vec![vec![n.to_string()]],
+                ))
+            }
+            // The last committed epoch: where a subscription that sees it is up to date.
+            Statement::ShowVariable { variable }
+                if variable.len() == 1 && variable[0].value.eq_ignore_ascii_case("eddy_epoch") =>
+            {
+                Ok(text_rows(
+                    &["eddy_epoch"],
+                    vec![vec![self.engine.store.epoch_committed().to_string()]],
                 ))
             }
             Statement::ShowVariable { variable } => self.show(st, variable),
@@ -776,7 +791,7 @@ fn setting_text(e: &Expr) -> String {
 pub(crate) fn undefined_table(engine: &Engine, schema: &str, name: &str) -> Error {
     if engine.catalog.view(schema, name).is_some() {
         return Error::new(
-            SqlState("42809"),
+            SqlState::WRONG_OBJECT_TYPE,
             format!("cannot change materialized view \"{name}\""),
         );
     }
@@ -900,28 +915,43 @@ fn query_plan_output(lines: Vec<String>) -> Output {
 
 #[async_trait]
 impl Session for EddySession {
-    type Stmt = Arc<Statement>;
+    type Stmt = Arc<Stmt>;
 
-    fn parse(&self, sql: &str) -> Result<Vec<Arc<Statement>>> {
+    fn parse(&self, sql: &str) -> Result<Vec<Arc<Stmt>>> {
+        if let Some(s) = eddy_sql::subscribe::parse(sql) {
+            return Ok(vec![Arc::new(Stmt::Subscribe(s?))]);
+        }
         Ok(eddy_sql::parse::parse_statements(sql)?
             .into_iter()
-            .map(Arc::new)
+            .map(|s| Arc::new(Stmt::Sql(s)))
             .collect())
     }
 
-    async fn describe(&self, stmt: &Arc<Statement>, hints: &[Option<PgType>]) -> Result<Described> {
+    async fn describe(&self, stmt: &Arc<Stmt>, hints: &[Option<PgType>]) -> Result<Described> {
+        let stmt = match stmt.as_ref() {
+            Stmt::Sql(s) => s,
+            Stmt::Subscribe(_) => {
+                return Ok(Described {
+                    params: vec![],
+                    columns: None,
+                });
+            }
+        };
         let st = self.state.lock().await;
         crate::modify::describe(self, &st, stmt, hints).await
     }
 
-    async fn execute(&self, stmt: &Arc<Statement>, params: Vec<ScalarValue>) -> Result<Output> {
+    async fn execute(&self, stmt: &Arc<Stmt>, params: Vec<ScalarValue>) -> Result<Output> {
+        let stmt = match stmt.as_ref() {
+            Stmt::Sql(s) => s,
+            Stmt::Subscribe(s) => {
+                return crate::subscribe::start(&self.engine, s, self.time_zone());
+            }
+        };
         let mut st = self.state.lock().await;
         st.copy = None;
         if st.txn.as_ref().is_some_and(|t| t.failed)
-            && !matches!(
-                stmt.as_ref(),
-                Statement::Commit { .. } | Statement::Rollback { .. }
-            )
+            && !matches!(stmt, Statement::Commit { .. } | Statement::Rollback { .. })
         {
             return Err(Error::new(
                 SqlState::IN_FAILED_SQL_TRANSACTION,

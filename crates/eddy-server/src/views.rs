@@ -311,14 +311,14 @@ pub(crate) async fn drop_relation(
         Some(r) if kind_name(actual) == kind => r.id(),
         None if if_exists => return Ok(()),
         Some(_) => {
-            return Err(
-                Error::new(SqlState("42809"), format!("\"{name}\" is not a {kind}")).with_hint(
-                    format!(
-                        "Use DROP {} to remove it.",
-                        kind_name(actual).to_uppercase()
-                    ),
-                ),
-            );
+            return Err(Error::new(
+                SqlState::WRONG_OBJECT_TYPE,
+                format!("\"{name}\" is not a {kind}"),
+            )
+            .with_hint(format!(
+                "Use DROP {} to remove it.",
+                kind_name(actual).to_uppercase()
+            )));
         }
         None => {
             return Err(Error::new(

@@ -18,6 +18,7 @@ pub mod names;
 pub mod numeric_fns;
 pub mod parse;
 pub mod stream_plan;
+pub mod subscribe;
 pub mod time_zone;
 
 pub use datafusion::sql::sqlparser;

@@ -270,6 +270,18 @@ impl Snapshot {
         &self,
         cf: Cf,
         prefix: &[u8],
+        f: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        self.scan_prefix_from(cf, prefix, prefix, f)
+    }
+
+    /// Like `scan_prefix_while`, starting at `start` (a key under `prefix`): a changelog read
+    /// resumes after the last epoch it delivered.
+    pub fn scan_prefix_from(
+        &self,
+        cf: Cf,
+        prefix: &[u8],
+        start: &[u8],
         mut f: impl FnMut(&[u8], &[u8]) -> Result<bool>,
     ) -> Result<()> {
         let mut ro = ReadOptions::default();
@@ -281,7 +293,7 @@ impl Snapshot {
         let iter = self.store.db.iterator_cf_opt(
             self.store.cf(cf),
             ro,
-            IteratorMode::From(prefix, Direction::Forward),
+            IteratorMode::From(start.max(prefix), Direction::Forward),
         );
         for item in iter {
             let (k, v) = item.map_err(|e| Error::io("could not scan", e))?;

@@ -1,0 +1,211 @@
+//! Subscriptions: `COPY (SUBSCRIBE TO v) TO STDOUT` streams the view's rows, then each epoch's
+//! changes. The oracle: the diffs received up to each epoch, summed, equal a SELECT on the view
+//! at that epoch.
+
+#[path = "support/server.rs"]
+mod server;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::StreamExt;
+use server::{EddyServer, connect};
+
+type Rows = BTreeMap<String, i64>;
+
+/// One received line: (epoch, progressed, diff, the view's columns as text).
+fn parse_line(line: &[u8], progress: bool) -> (u64, bool, i64, String) {
+    let text = std::str::from_utf8(line).unwrap().trim_end_matches('\n');
+    let mut f = text.split('\t');
+    let epoch: u64 = f.next().unwrap().parse().unwrap();
+    let progressed = progress && f.next().unwrap() == "t";
+    let diff = f.next().unwrap();
+    let rest: Vec<&str> = f.collect();
+    let diff = if progressed { 0 } else { diff.parse().unwrap() };
+    (epoch, progressed, diff, rest.join("|"))
+}
+
+async fn view_rows(c: &tokio_postgres::Client, sql: &str) -> Rows {
+    let mut out = Rows::new();
+    for m in c.simple_query(sql).await.unwrap() {
+        if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+            let cols: Vec<String> = (0..r.len())
+                .map(|i| r.get(i).unwrap_or("\\N").to_string())
+                .collect();
+            *out.entry(cols.join("|")).or_default() += 1;
+        }
+    }
+    out
+}
+
+async fn epoch(c: &tokio_postgres::Client) -> u64 {
+    for m in c.simple_query("SHOW eddy_epoch").await.unwrap() {
+        if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+            return r.get(0).unwrap().parse().unwrap();
+        }
+    }
+    panic!("no epoch")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn received_diffs_sum_to_the_view_at_every_epoch() {
+    let s = EddyServer::start();
+    let w = connect(&s.conn_str()).await;
+    w.batch_execute(
+        "CREATE TABLE t (k int PRIMARY KEY, g text, v int);
+         INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2), (3, 'a', 3);
+         CREATE MATERIALIZED VIEW mv AS SELECT g, sum(v) AS s, count(*) AS n FROM t GROUP BY g",
+    )
+    .await
+    .unwrap();
+    let sub = connect(&s.conn_str()).await;
+    let stream = sub
+        .copy_out("COPY (SUBSCRIBE TO mv WITH (PROGRESS)) TO STDOUT")
+        .await
+        .unwrap();
+    let mut stream = Box::pin(stream);
+
+    // The writer's record of the view after each of its commits.
+    let mut expected: Vec<(u64, Rows)> =
+        vec![(epoch(&w).await, view_rows(&w, "SELECT * FROM mv").await)];
+    let mut seed = 7u64;
+    for i in 0..40 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let k = (seed >> 33) % 12;
+        let g = ["a", "b", "c"][(seed >> 20) as usize % 3];
+        let sql = match i % 4 {
+            0 | 1 => format!(
+                "INSERT INTO t VALUES ({k}, '{g}', {i}) ON CONFLICT (k) DO UPDATE SET v = excluded.v, g = excluded.g"
+            ),
+            2 => format!("UPDATE t SET v = v + 1 WHERE k % 3 = {}", k % 3),
+            _ => format!("DELETE FROM t WHERE k = {k}"),
+        };
+        w.batch_execute(&sql).await.unwrap();
+        expected.push((epoch(&w).await, view_rows(&w, "SELECT * FROM mv").await));
+    }
+    let last = expected.last().unwrap().0;
+
+    // Replay what the subscriber received, epoch by epoch.
+    let mut state = Rows::new();
+    let mut seen_epochs: Vec<(u64, Rows)> = vec![];
+    let mut current: Option<u64> = None;
+    let mut progressed_to = 0;
+    while progressed_to < last {
+        let chunk = tokio::time::timeout(Duration::from_secs(20), stream.next())
+            .await
+            .expect("subscription stalled")
+            .expect("subscription ended")
+            .unwrap();
+        let (e, progressed, diff, row) = parse_line(&chunk, true);
+        if let Some(c) = current
+            && c != e
+        {
+            seen_epochs.push((c, state.clone()));
+        }
+        assert!(current.is_none_or(|c| e >= c), "epochs arrive in order");
+        current = Some(e);
+        if progressed {
+            progressed_to = e;
+            continue;
+        }
+        let n = state.entry(row.clone()).or_default();
+        *n += diff;
+        if *n == 0 {
+            state.remove(&row);
+        }
+    }
+    seen_epochs.push((current.unwrap(), state.clone()));
+    // At every epoch the writer recorded, the subscriber's sum equals the view.
+    for (e, rows) in &expected {
+        let at = seen_epochs
+            .iter()
+            .rev()
+            .find(|(se, _)| se <= e)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default();
+        assert_eq!(&at, rows, "subscriber disagrees with the view at epoch {e}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn as_of_replays_from_an_epoch_and_snapshot_false_skips_the_rows() {
+    let s = EddyServer::start();
+    let w = connect(&s.conn_str()).await;
+    w.batch_execute(
+        "CREATE TABLE t (k int PRIMARY KEY, v int);
+         CREATE MATERIALIZED VIEW mv AS SELECT k, v FROM t WHERE v > 0;
+         INSERT INTO t VALUES (1, 1)",
+    )
+    .await
+    .unwrap();
+    let e1 = epoch(&w).await;
+    let at_e1 = view_rows(&w, "SELECT * FROM mv").await;
+    w.batch_execute("INSERT INTO t VALUES (2, 2); UPDATE t SET v = 5 WHERE k = 1")
+        .await
+        .unwrap();
+    let now = view_rows(&w, "SELECT * FROM mv").await;
+
+    // AS OF e1 with SNAPSHOT: the view as it was at e1, then what changed since.
+    let sub = connect(&s.conn_str()).await;
+    let mut stream = Box::pin(
+        sub.copy_out(&format!("COPY (SUBSCRIBE TO mv AS OF {e1}) TO STDOUT"))
+            .await
+            .unwrap(),
+    );
+    let mut state = Rows::new();
+    let mut first_epoch_rows = Rows::new();
+    loop {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let (e, _, diff, row) = parse_line(&chunk, false);
+        if e == e1 {
+            *first_epoch_rows.entry(row.clone()).or_default() += diff;
+        }
+        let n = state.entry(row.clone()).or_default();
+        *n += diff;
+        if *n == 0 {
+            state.remove(&row);
+        }
+        if state == now {
+            break;
+        }
+    }
+    assert_eq!(first_epoch_rows, at_e1);
+
+    // SNAPSHOT = false: only changes after the start.
+    let sub2 = connect(&s.conn_str()).await;
+    let mut stream = Box::pin(
+        sub2.copy_out("COPY (SUBSCRIBE mv WITH (SNAPSHOT = false)) TO STDOUT")
+            .await
+            .unwrap(),
+    );
+    w.batch_execute("DELETE FROM t WHERE k = 2").await.unwrap();
+    let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let (_, _, diff, row) = parse_line(&chunk, false);
+    assert_eq!((diff, row.as_str()), (-1, "2|2"));
+
+    // Errors: not a materialized view, unknown view, an epoch in the future.
+    w.batch_execute("CREATE TABLE plain (x int)").await.unwrap();
+    for (sql, code) in [
+        ("COPY (SUBSCRIBE TO plain) TO STDOUT", "42809"),
+        ("COPY (SUBSCRIBE TO nope) TO STDOUT", "42P01"),
+        ("COPY (SUBSCRIBE TO mv AS OF 999999) TO STDOUT", "22023"),
+        ("SUBSCRIBE TO mv", "0A000"),
+    ] {
+        let err = w.batch_execute(sql).await.unwrap_err();
+        assert_eq!(
+            err.as_db_error().map(|e| e.code().code()),
+            Some(code),
+            "{sql}"
+        );
+    }
+}
