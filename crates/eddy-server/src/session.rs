@@ -52,6 +52,8 @@ pub(crate) struct State {
 }
 
 /// A statement as the wire layer holds it: SQL in PostgreSQL's grammar, or one of Eddy's own.
+/// Each lives behind an `Arc`, one per prepared statement, so the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Stmt {
     Sql(Statement),
     Subscribe(eddy_sql::subscribe::Subscribe),
