@@ -3,11 +3,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use eddy_catalog::Catalog;
 use eddy_common::{Epoch, Result};
 use eddy_pgwire::Backend;
-use eddy_storage::{Store, WriteSet};
+use eddy_storage::{Cf, Store, WriteSet};
 
 use crate::dataflow::Dataflow;
 
@@ -29,6 +31,24 @@ pub struct Engine {
     pub(crate) dataflow: Dataflow,
     /// The last epoch committed through `commit`, for subscriptions waiting on new changes.
     pub(crate) epochs: tokio::sync::watch::Sender<Epoch>,
+    /// Changelog entries of epochs below this are pruned (or being pruned): a subscription
+    /// that still needs one gets an error instead of a gap.
+    pub(crate) changelog_horizon: AtomicU64,
+    /// When recent epochs committed, to turn the changelog retention (a duration) into an
+    /// epoch.
+    commit_times: std::sync::Mutex<std::collections::VecDeque<(Instant, Epoch)>>,
+}
+
+/// Meta key of the changelog horizon (u64 BE), kept across restarts.
+const CHANGELOG_HORIZON_KEY: &[u8] = b"sys/changelog_horizon";
+
+/// How long view changes are kept for subscriptions (`EDDY_CHANGELOG_RETENTION`, seconds).
+fn changelog_retention() -> Duration {
+    let secs = std::env::var("EDDY_CHANGELOG_RETENTION")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3600);
+    Duration::from_secs(secs)
 }
 
 impl Engine {
@@ -50,8 +70,14 @@ impl Engine {
             "storage opened"
         );
         let epochs = tokio::sync::watch::Sender::new(store.epoch_committed());
+        let horizon = match store.snapshot().get(Cf::Meta, CHANGELOG_HORIZON_KEY)? {
+            Some(v) => u64::from_be_bytes(v.as_slice().try_into().unwrap_or([0; 8])),
+            None => 0,
+        };
         Ok(Arc::new(Engine {
             epochs,
+            changelog_horizon: AtomicU64::new(horizon),
+            commit_times: Default::default(),
             store,
             catalog,
             write_lock: tokio::sync::Mutex::new(()),
@@ -72,7 +98,66 @@ impl Engine {
         }
         let epoch = self.store.commit(writes)?;
         self.epochs.send_replace(epoch);
+        self.commit_times
+            .lock()
+            .expect("commit times")
+            .push_back((Instant::now(), epoch));
         Ok(epoch)
+    }
+
+    /// Drops changelog entries older than the retention, every few seconds, for as long as
+    /// the engine lives.
+    pub fn spawn_changelog_pruning(self: &Arc<Self>) {
+        let engine = Arc::downgrade(self);
+        let retention = changelog_retention();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(
+                Duration::from_secs(5).min(retention.max(Duration::from_millis(200))),
+            );
+            loop {
+                tick.tick().await;
+                let Some(engine) = engine.upgrade() else {
+                    return;
+                };
+                if let Err(e) = engine.prune_changelog(retention) {
+                    tracing::warn!("changelog pruning failed: {e}");
+                }
+            }
+        });
+    }
+
+    fn prune_changelog(&self, retention: Duration) -> Result<()> {
+        let cut = {
+            let mut times = self.commit_times.lock().expect("commit times");
+            let mut cut = None;
+            while let Some((at, epoch)) = times.front().copied() {
+                if at.elapsed() < retention {
+                    break;
+                }
+                cut = Some(epoch);
+                times.pop_front();
+            }
+            cut
+        };
+        let Some(cut) = cut else {
+            return Ok(());
+        };
+        let horizon = cut + 1;
+        // Raised and kept before anything is deleted: a reader that checks it after taking its
+        // snapshot either sees the entries or knows they are gone.
+        self.store
+            .put_now(Cf::Meta, CHANGELOG_HORIZON_KEY, &horizon.to_be_bytes())?;
+        self.changelog_horizon.fetch_max(horizon, Ordering::AcqRel);
+        for v in self.catalog.all_views() {
+            if v.def.materialized {
+                self.store.delete_range_now(
+                    Cf::Data,
+                    &eddy_catalog::changelog::view_prefix(v.id()),
+                    &eddy_catalog::changelog::key(v.id(), horizon, 0),
+                )?;
+            }
+        }
+        Ok(())
     }
 
     pub fn shutdown(&self) -> Result<()> {

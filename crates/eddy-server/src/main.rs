@@ -67,6 +67,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     eddy_server::recover_views(&engine)
         .await
         .map_err(|e| anyhow::anyhow!("{e}: {}", e.detail.clone().unwrap_or_default()))?;
+    engine.spawn_changelog_pruning();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("could not listen on {}", config.listen))?;

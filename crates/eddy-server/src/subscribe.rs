@@ -169,6 +169,7 @@ impl Reader {
             }
         }
         if at < snap.epoch() {
+            self.check_retained(at)?;
             let prefix = changelog::view_prefix(self.view.id());
             snap.scan_prefix_from(
                 Cf::Data,
@@ -187,6 +188,10 @@ impl Reader {
     /// Sends every change committed after epoch `after` up to the snapshot's epoch, an epoch
     /// at a time, then a progress row for the snapshot's epoch.
     async fn deliver(&self, snap: &Snapshot, after: u64) -> std::result::Result<(), Closed> {
+        if let Err(e) = self.check_retained(after) {
+            let _ = self.tx.send(Err(e)).await;
+            return Err(Closed);
+        }
         let prefix = changelog::view_prefix(self.view.id());
         let mut by_epoch: BTreeMap<u64, Vec<(Vec<u8>, i64)>> = BTreeMap::new();
         let scanned = snap.scan_prefix_from(
@@ -212,6 +217,26 @@ impl Reader {
         }
         if self.progress {
             self.emit_progress(snap.epoch()).await?;
+        }
+        Ok(())
+    }
+
+    /// Fails when changes after epoch `after` may already be pruned. Called after the snapshot
+    /// is taken: pruning raises the horizon before deleting, and a snapshot keeps what it saw.
+    fn check_retained(&self, after: u64) -> Result<()> {
+        let horizon = self
+            .engine
+            .changelog_horizon
+            .load(std::sync::atomic::Ordering::Acquire);
+        if after + 1 < horizon {
+            return Err(Error::new(
+                SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!(
+                    "the changes after epoch {after} are no longer retained (the oldest kept is \
+                     epoch {horizon})"
+                ),
+            )
+            .with_hint("Subscribe again with SNAPSHOT, or raise EDDY_CHANGELOG_RETENTION."));
         }
         Ok(())
     }

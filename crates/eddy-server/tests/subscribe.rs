@@ -209,3 +209,69 @@ async fn as_of_replays_from_an_epoch_and_snapshot_false_skips_the_rows() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_past_the_retention_are_pruned_and_asking_for_them_is_an_error() {
+    let s = EddyServer::start_with_env(&[("EDDY_CHANGELOG_RETENTION", "1")]);
+    let w = connect(&s.conn_str()).await;
+    w.batch_execute(
+        "CREATE TABLE t (k int PRIMARY KEY, v int);
+         CREATE MATERIALIZED VIEW mv AS SELECT k, v FROM t;
+         INSERT INTO t VALUES (1, 1)",
+    )
+    .await
+    .unwrap();
+    let old = epoch(&w).await;
+    w.batch_execute("INSERT INTO t VALUES (2, 2)")
+        .await
+        .unwrap();
+    // The retention is one second and pruning runs at least every second.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    w.batch_execute("INSERT INTO t VALUES (3, 3)")
+        .await
+        .unwrap();
+    let sub = connect(&s.conn_str()).await;
+    let err = match sub
+        .copy_out(&format!(
+            "COPY (SUBSCRIBE TO mv AS OF {}) TO STDOUT",
+            old - 1
+        ))
+        .await
+    {
+        Err(e) => e,
+        Ok(stream) => {
+            let mut stream = Box::pin(stream);
+            loop {
+                match tokio::time::timeout(Duration::from_secs(10), stream.next())
+                    .await
+                    .expect("no error came")
+                {
+                    Some(Err(e)) => break e,
+                    Some(Ok(_)) => continue,
+                    None => panic!("the subscription ended without an error"),
+                }
+            }
+        }
+    };
+    assert_eq!(
+        err.as_db_error().map(|e| e.code().code()),
+        Some("55000"),
+        "{err:?}"
+    );
+    // A subscription from now on works, and a SNAPSHOT still has every row.
+    let mut stream = Box::pin(
+        sub.copy_out("COPY (SUBSCRIBE TO mv) TO STDOUT")
+            .await
+            .unwrap(),
+    );
+    let mut rows = 0;
+    while rows < 3 {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(parse_line(&chunk, false).2, 1);
+        rows += 1;
+    }
+}

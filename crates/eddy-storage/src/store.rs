@@ -187,6 +187,22 @@ impl Store {
         Ok(path)
     }
 
+    /// Deletes `[from, to)` at once, outside any epoch: for data no epoch's reads depend on
+    /// (changelog entries older than every reader's horizon). Snapshots taken before still
+    /// see the keys.
+    pub fn delete_range_now(&self, cf: Cf, from: &[u8], to: &[u8]) -> Result<()> {
+        self.db
+            .delete_range_cf(self.cf(cf), from, to)
+            .map_err(|e| Error::io("could not delete a key range", e))
+    }
+
+    /// Writes one key at once, outside any epoch (bookkeeping such as the changelog horizon).
+    pub fn put_now(&self, cf: Cf, key: &[u8], value: &[u8]) -> Result<()> {
+        self.db
+            .put_cf(self.cf(cf), key, value)
+            .map_err(|e| Error::io("could not write", e))
+    }
+
     /// Flushes memtables and the WAL: used at clean shutdown so restart replays little.
     pub fn flush(&self) -> Result<()> {
         self.db

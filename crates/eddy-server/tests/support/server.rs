@@ -32,9 +32,20 @@ impl EddyServer {
         Self::start_in(&temp_dir("eddy"), 0)
     }
 
+    /// Starts with extra environment variables (settings such as the changelog retention).
+    #[allow(dead_code)]
+    pub fn start_with_env(env: &[(&str, &str)]) -> EddyServer {
+        Self::spawn(&temp_dir("eddy"), 0, env)
+    }
+
     /// Starts on `data_dir`, on `port` (0: any free port).
     pub fn start_in(data_dir: &Path, port: u16) -> EddyServer {
+        Self::spawn(data_dir, port, &[])
+    }
+
+    fn spawn(data_dir: &Path, port: u16, env: &[(&str, &str)]) -> EddyServer {
         let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .envs(env.iter().copied())
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--data-dir")
