@@ -12,6 +12,7 @@
 //! PostgreSQL cluster (initdb/pg_ctl) in a temp dir, both on loopback.
 
 mod servers;
+mod subscribe;
 mod views;
 
 use std::time::{Duration, Instant};
@@ -189,9 +190,10 @@ async fn main() -> Result<()> {
         Some("view-maintenance") => views::maintenance().await,
         Some("view-freshness") => views::freshness().await,
         Some("view-vs-refresh") => views::versus_refresh().await,
+        Some("subscribe-latency") => subscribe::latency().await,
         _ => {
             eprintln!(
-                "usage: eddy-bench ingest|point-reads|view-maintenance|view-freshness|view-vs-refresh \
+                "usage: eddy-bench ingest|point-reads|view-maintenance|view-freshness|view-vs-refresh|subscribe-latency \
                  [options]; see benchmarks/README.md"
             );
             std::process::exit(2);

@@ -1,0 +1,162 @@
+//! Subscription latency: from a commit being sent to every subscriber receiving its change
+//! over `COPY (SUBSCRIBE ...) TO STDOUT`, with 1, 10 and 100 subscribers on one view at a
+//! steady input rate; and what subscribers cost the writer (flat-out COPY rate with and
+//! without them).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+
+use crate::servers::{Server, connect};
+use crate::views::percentile;
+use crate::{arg, rate};
+
+type Sent = Arc<Mutex<Vec<(i64, Instant)>>>;
+
+/// One subscriber: reads `fmax`'s changes and records, for every send up to the `last` value
+/// it sees inserted, how long after the send it arrived. Ends once it has seen `end`.
+async fn subscriber(url: String, sent: Sent, end: i64, lat: Arc<Mutex<Vec<f64>>>) -> Result<()> {
+    let c = connect(&url).await?;
+    let stream = c
+        .copy_out("COPY (SUBSCRIBE TO fmax WITH (SNAPSHOT = false)) TO STDOUT")
+        .await?;
+    let mut stream = Box::pin(stream);
+    let mut seen = 0usize;
+    let mut mine = vec![];
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        let now = Instant::now();
+        let line = std::str::from_utf8(&chunk)?.trim_end();
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() < 3 || f[1] != "1" {
+            continue;
+        }
+        let last: i64 = f[2].parse().unwrap_or(-1);
+        let s = sent.lock().unwrap();
+        while seen < s.len() && s[seen].0 <= last {
+            mine.push((now - s[seen].1).as_secs_f64() * 1000.0);
+            seen += 1;
+        }
+        drop(s);
+        if last >= end {
+            break;
+        }
+    }
+    lat.lock().unwrap().extend(mine);
+    Ok(())
+}
+
+/// Sends `per_tick` rows per 10 ms tick by COPY from `start` to `end` (exclusive).
+async fn steady_writer(url: String, start: i64, end: i64, per_tick: i64, sent: Sent) -> Result<Duration> {
+    let writer = connect(&url).await?;
+    let t0 = Instant::now();
+    let mut seq = start;
+    let mut k = 0u32;
+    while seq < end {
+        let data: String = (seq..seq + per_tick)
+            .map(|s| format!("{s}\t{}\t1\n", s % 100))
+            .collect();
+        sent.lock().unwrap().push((seq + per_tick - 1, Instant::now()));
+        let sink = writer.copy_in::<_, Bytes>("COPY f FROM STDIN").await?;
+        futures::pin_mut!(sink);
+        sink.send(Bytes::from(data)).await?;
+        sink.finish().await?;
+        seq += per_tick;
+        k += 1;
+        let due = t0 + Duration::from_millis(10) * k;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+    Ok(t0.elapsed())
+}
+
+/// Rows per second one writer commits flat out (100-row COPYs) for `seconds`.
+async fn flat_out(url: &str, start: i64, seconds: u64) -> Result<(f64, i64)> {
+    let writer = connect(url).await?;
+    let t0 = Instant::now();
+    let mut seq = start;
+    while t0.elapsed() < Duration::from_secs(seconds) {
+        let data: String = (seq..seq + 100)
+            .map(|s| format!("{s}\t{}\t1\n", s % 100))
+            .collect();
+        let sink = writer.copy_in::<_, Bytes>("COPY f FROM STDIN").await?;
+        futures::pin_mut!(sink);
+        sink.send(Bytes::from(data)).await?;
+        sink.finish().await?;
+        seq += 100;
+    }
+    Ok((rate((seq - start) as u64, t0.elapsed()), seq))
+}
+
+pub async fn latency() -> Result<()> {
+    let seconds = arg("--seconds", 5) as i64;
+    let per_second = arg("--rate", 10_000) as i64;
+    let server = Server::eddy()?;
+    let url = server.url();
+    let c = connect(&url).await?;
+    c.batch_execute(
+        "CREATE TABLE f (seq bigint PRIMARY KEY, g int, v int);
+         CREATE MATERIALIZED VIEW fmax AS SELECT max(seq) AS last FROM f",
+    )
+    .await?;
+    println!(
+        "subscription latency: one COPY of {} rows per 10 ms ({per_second} rows/s) -> its change \
+         received by every subscriber of `SELECT max(seq) FROM f`, {seconds} s per run",
+        per_second / 100
+    );
+    let mut next = 0i64;
+    for subscribers in [1usize, 10, 100] {
+        let sent: Sent = Default::default();
+        let lat: Arc<Mutex<Vec<f64>>> = Default::default();
+        let start = next;
+        let end = next + per_second * seconds;
+        next = end;
+        let mut subs = vec![];
+        for _ in 0..subscribers {
+            subs.push(tokio::spawn(subscriber(
+                url.clone(),
+                sent.clone(),
+                end - 1,
+                lat.clone(),
+            )));
+        }
+        // Every subscriber is connected and streaming before the first write.
+        tokio::time::sleep(Duration::from_millis(300 + 5 * subscribers as u64)).await;
+        let took = steady_writer(url.clone(), start, end, per_second / 100, sent.clone()).await?;
+        for s in subs {
+            s.await??;
+        }
+        let mut l = lat.lock().unwrap().clone();
+        l.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        println!(
+            "{subscribers:>4} subscribers: input {:>7.0} rows/s achieved, p50 {:.2} ms, p99 {:.2} ms over {} deliveries, server CPU {:.1} s",
+            rate((end - start) as u64, took),
+            percentile(&l, 0.5),
+            percentile(&l, 0.99),
+            l.len(),
+            server.cpu_seconds(),
+        );
+    }
+    // What 100 idle-ish subscribers cost a writer going flat out.
+    let (without, after) = flat_out(&url, next, seconds as u64).await?;
+    let sent: Sent = Default::default();
+    let lat: Arc<Mutex<Vec<f64>>> = Default::default();
+    let mut subs = vec![];
+    for _ in 0..100 {
+        subs.push(tokio::spawn(subscriber(url.clone(), sent.clone(), i64::MAX, lat.clone())));
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (with, _) = flat_out(&url, after, seconds as u64).await?;
+    for s in subs {
+        s.abort();
+    }
+    println!(
+        "writer flat out (100-row COPYs): {without:.0} rows/s without subscribers, {with:.0} with 100: {:.2}x",
+        with / without
+    );
+    Ok(())
+}
