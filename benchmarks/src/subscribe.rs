@@ -50,7 +50,13 @@ async fn subscriber(url: String, sent: Sent, end: i64, lat: Arc<Mutex<Vec<f64>>>
 }
 
 /// Sends `per_tick` rows per 10 ms tick by COPY from `start` to `end` (exclusive).
-async fn steady_writer(url: String, start: i64, end: i64, per_tick: i64, sent: Sent) -> Result<Duration> {
+async fn steady_writer(
+    url: String,
+    start: i64,
+    end: i64,
+    per_tick: i64,
+    sent: Sent,
+) -> Result<Duration> {
     let writer = connect(&url).await?;
     let t0 = Instant::now();
     let mut seq = start;
@@ -59,7 +65,9 @@ async fn steady_writer(url: String, start: i64, end: i64, per_tick: i64, sent: S
         let data: String = (seq..seq + per_tick)
             .map(|s| format!("{s}\t{}\t1\n", s % 100))
             .collect();
-        sent.lock().unwrap().push((seq + per_tick - 1, Instant::now()));
+        sent.lock()
+            .unwrap()
+            .push((seq + per_tick - 1, Instant::now()));
         let sink = writer.copy_in::<_, Bytes>("COPY f FROM STDIN").await?;
         futures::pin_mut!(sink);
         sink.send(Bytes::from(data)).await?;
@@ -147,7 +155,12 @@ pub async fn latency() -> Result<()> {
     let lat: Arc<Mutex<Vec<f64>>> = Default::default();
     let mut subs = vec![];
     for _ in 0..100 {
-        subs.push(tokio::spawn(subscriber(url.clone(), sent.clone(), i64::MAX, lat.clone())));
+        subs.push(tokio::spawn(subscriber(
+            url.clone(),
+            sent.clone(),
+            i64::MAX,
+            lat.clone(),
+        )));
     }
     tokio::time::sleep(Duration::from_millis(800)).await;
     let (with, _) = flat_out(&url, after, seconds as u64).await?;

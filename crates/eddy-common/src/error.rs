@@ -21,6 +21,7 @@ impl SqlState {
     pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");
     pub const SERIALIZATION_FAILURE: SqlState = SqlState("40001");
     pub const WRONG_OBJECT_TYPE: SqlState = SqlState("42809");
+    pub const DUPLICATE_CURSOR: SqlState = SqlState("42P03");
     pub const OBJECT_NOT_IN_PREREQUISITE_STATE: SqlState = SqlState("55000");
     pub const INVALID_TEXT_REPRESENTATION: SqlState = SqlState("22P02");
     pub const BAD_COPY_FILE_FORMAT: SqlState = SqlState("22P04");

@@ -6,6 +6,7 @@
 //! one epoch under the engine's write lock, inside one they join the transaction's overlay and
 //! commit together at COMMIT.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -31,6 +32,7 @@ use crate::engine::Engine;
 use crate::settings::Settings;
 use crate::writes::StatementWrites;
 use eddy_common::datetime::SessionZone;
+use eddy_sql::subscribe::SubscribeStmt;
 
 struct Txn {
     writes: Arc<WriteSet>,
@@ -48,6 +50,8 @@ struct Txn {
 pub(crate) struct State {
     txn: Option<Txn>,
     copy: Option<CopyIn>,
+    /// Open subscription cursors by name.
+    cursors: HashMap<String, crate::subscribe::Cursor>,
     pub(crate) settings: Settings,
 }
 
@@ -56,7 +60,7 @@ pub(crate) struct State {
 #[allow(clippy::large_enum_variant)]
 pub enum Stmt {
     Sql(Statement),
-    Subscribe(eddy_sql::subscribe::Subscribe),
+    Subscribe(eddy_sql::subscribe::SubscribeStmt),
 }
 
 pub struct EddySession {
@@ -404,6 +408,58 @@ impl EddySession {
             }
         }
         Ok(query_plan_output(lines))
+    }
+
+    /// COPY (SUBSCRIBE ...), and the DECLARE / FETCH / CLOSE of subscription cursors.
+    async fn subscription(&self, s: &SubscribeStmt) -> Result<Output> {
+        match s {
+            SubscribeStmt::Copy(sub) => {
+                let sub = crate::subscribe::start(&self.engine, sub)?;
+                crate::subscribe::copy_output(sub, self.time_zone())
+            }
+            SubscribeStmt::Declare { cursor, subscribe } => {
+                let sub = crate::subscribe::start(&self.engine, subscribe)?;
+                let mut st = self.state.lock().await;
+                if st.cursors.contains_key(cursor) {
+                    return Err(Error::new(
+                        SqlState::DUPLICATE_CURSOR,
+                        format!("cursor \"{cursor}\" already exists"),
+                    ));
+                }
+                st.cursors
+                    .insert(cursor.clone(), crate::subscribe::Cursor::new(sub));
+                Ok(Output::Command("DECLARE CURSOR".into()))
+            }
+            SubscribeStmt::Fetch {
+                cursor,
+                count,
+                timeout,
+            } => {
+                let mut st = self.state.lock().await;
+                let c = st
+                    .cursors
+                    .get_mut(cursor)
+                    .ok_or_else(|| no_cursor(cursor))?;
+                c.fetch(*count, *timeout).await
+            }
+            SubscribeStmt::Close { cursor } => {
+                let mut st = self.state.lock().await;
+                match cursor {
+                    Some(c) => {
+                        st.cursors.remove(c).ok_or_else(|| no_cursor(c))?;
+                    }
+                    None => st.cursors.clear(),
+                }
+                Ok(Output::Command(
+                    if cursor.is_some() {
+                        "CLOSE CURSOR"
+                    } else {
+                        "CLOSE CURSOR ALL"
+                    }
+                    .into(),
+                ))
+            }
+        }
     }
 
     async fn write(
@@ -832,6 +888,13 @@ pub(crate) fn validate_absent<'a>(
     Ok(())
 }
 
+fn no_cursor(name: &str) -> Error {
+    Error::new(
+        SqlState::INVALID_CURSOR_NAME,
+        format!("cursor \"{name}\" does not exist"),
+    )
+}
+
 /// Checks that the rows a transaction updated or deleted were not changed by a commit since
 /// the statement read them (first committer wins, as under PostgreSQL's REPEATABLE READ).
 fn validate_unchanged(
@@ -920,7 +983,14 @@ impl Session for EddySession {
     type Stmt = Arc<Stmt>;
 
     fn parse(&self, sql: &str) -> Result<Vec<Arc<Stmt>>> {
-        if let Some(s) = eddy_sql::subscribe::parse(sql) {
+        if let Some(pieces) = eddy_sql::subscribe::split_with_subscriptions(sql) {
+            let mut out = vec![];
+            for p in pieces {
+                out.extend(self.parse(&p)?);
+            }
+            return Ok(out);
+        }
+        if let Some(s) = eddy_sql::subscribe::parse_statement(sql) {
             return Ok(vec![Arc::new(Stmt::Subscribe(s?))]);
         }
         Ok(eddy_sql::parse::parse_statements(sql)?
@@ -932,6 +1002,14 @@ impl Session for EddySession {
     async fn describe(&self, stmt: &Arc<Stmt>, hints: &[Option<PgType>]) -> Result<Described> {
         let stmt = match stmt.as_ref() {
             Stmt::Sql(s) => s,
+            Stmt::Subscribe(SubscribeStmt::Fetch { cursor, .. }) => {
+                let st = self.state.lock().await;
+                let c = st.cursors.get(cursor).ok_or_else(|| no_cursor(cursor))?;
+                return Ok(Described {
+                    params: vec![],
+                    columns: Some(c.result_columns()),
+                });
+            }
             Stmt::Subscribe(_) => {
                 return Ok(Described {
                     params: vec![],
@@ -946,9 +1024,7 @@ impl Session for EddySession {
     async fn execute(&self, stmt: &Arc<Stmt>, params: Vec<ScalarValue>) -> Result<Output> {
         let stmt = match stmt.as_ref() {
             Stmt::Sql(s) => s,
-            Stmt::Subscribe(s) => {
-                return crate::subscribe::start(&self.engine, s, self.time_zone());
-            }
+            Stmt::Subscribe(s) => return self.subscription(s).await,
         };
         let mut st = self.state.lock().await;
         st.copy = None;

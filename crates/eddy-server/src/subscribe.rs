@@ -11,22 +11,52 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use datafusion::arrow::array::RecordBatch;
 use eddy_catalog::{DEFAULT_SCHEMA, Relation, ViewEntry, changelog};
 use eddy_common::datetime::SessionZone;
-use eddy_common::{Error, Result, SqlState};
+use eddy_common::{Error, PgType, Result, SqlState};
 use eddy_dataflow::changes::view_contents;
 use eddy_pgwire::{Column, Output};
 use eddy_sql::copy_options::CopyOptions;
 use eddy_sql::subscribe::Subscribe;
 use eddy_storage::{Cf, Snapshot};
+use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::engine::Engine;
 
-/// Rows buffered between the reader task and the connection.
-const CHANNEL_ROWS: usize = 1024;
+/// Epochs buffered between the reader task and the connection.
+const CHANNEL_EPOCHS: usize = 64;
 
-pub(crate) fn start(engine: &Arc<Engine>, s: &Subscribe, zone: SessionZone) -> Result<Output> {
+/// What a subscription's reader hands over: one epoch's rows with their diffs, or a progress
+/// mark saying everything up to the epoch has been sent.
+pub(crate) struct Delivery {
+    pub epoch: u64,
+    /// `None`: a progress mark.
+    pub rows: Option<(Vec<i64>, RecordBatch)>,
+}
+
+/// A running subscription: its reader's output and the columns its rows carry.
+pub(crate) struct Subscription {
+    pub rx: mpsc::Receiver<Result<Delivery>>,
+    pub columns: Vec<Column>,
+    pub progress: bool,
+}
+
+impl Subscription {
+    /// The columns of its rows: `epoch`, `progressed` (with PROGRESS), `diff`, the view's.
+    pub fn result_columns(&self) -> Vec<Column> {
+        let mut c = vec![Column::new("epoch", PgType::Int8)];
+        if self.progress {
+            c.push(Column::new("progressed", PgType::Bool));
+        }
+        c.push(Column::new("diff", PgType::Int8));
+        c.extend(self.columns.iter().cloned());
+        c
+    }
+}
+
+pub(crate) fn start(engine: &Arc<Engine>, s: &Subscribe) -> Result<Subscription> {
     let (schema, name) = match s.name.as_slice() {
         [n] => (DEFAULT_SCHEMA.to_string(), n.clone()),
         [sc, n] => (sc.clone(), n.clone()),
@@ -66,15 +96,11 @@ pub(crate) fn start(engine: &Arc<Engine>, s: &Subscribe, zone: SessionZone) -> R
         .iter()
         .map(|c| Column::new(c.name.clone(), c.ty.clone()))
         .collect();
-    let n_columns = columns.len() + 2 + usize::from(s.progress);
-    let (tx, rx) = mpsc::channel::<Result<Bytes>>(CHANNEL_ROWS);
+    let (tx, rx) = mpsc::channel::<Result<Delivery>>(CHANNEL_EPOCHS);
     let reader = Reader {
         engine: engine.clone(),
         view,
-        columns,
         progress: s.progress,
-        zone,
-        opts: CopyOptions::from_ast(&[], &[])?,
         tx,
     };
     let snapshot = s.snapshot;
@@ -84,26 +110,74 @@ pub(crate) fn start(engine: &Arc<Engine>, s: &Subscribe, zone: SessionZone) -> R
             let _ = tx.send(Err(e)).await;
         }
     });
-    Ok(Output::CopyOutStream {
-        columns: n_columns,
-        rows: Box::pin(tokio_stream_of(rx)),
+    Ok(Subscription {
+        rx,
+        columns,
+        progress: s.progress,
     })
 }
 
-fn tokio_stream_of(
-    mut rx: mpsc::Receiver<Result<Bytes>>,
-) -> impl futures::Stream<Item = Result<Bytes>> + Send {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+/// Streams a subscription as text-format COPY rows: `epoch [progressed] diff columns...`.
+pub(crate) fn copy_output(sub: Subscription, zone: SessionZone) -> Result<Output> {
+    let n_columns = sub.columns.len() + 2 + usize::from(sub.progress);
+    let opts = CopyOptions::from_ast(&[], &[])?;
+    let Subscription {
+        mut rx,
+        columns,
+        progress,
+    } = sub;
+    let lines = futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).flat_map(move |d| {
+        let lines: Vec<Result<Bytes>> =
+            match d.and_then(|d| copy_lines(&d, &columns, progress, &opts, &zone)) {
+                Ok(lines) => lines.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+        futures::stream::iter(lines)
+    });
+    Ok(Output::CopyOutStream {
+        columns: n_columns,
+        rows: Box::pin(lines),
+    })
+}
+
+fn copy_lines(
+    d: &Delivery,
+    columns: &[Column],
+    progress: bool,
+    opts: &CopyOptions,
+    zone: &SessionZone,
+) -> Result<Vec<Bytes>> {
+    let Some((diffs, batch)) = &d.rows else {
+        let mut line = format!("{}\tt\t\\N", d.epoch);
+        for _ in columns {
+            line.push_str("\t\\N");
+        }
+        line.push('\n');
+        return Ok(vec![Bytes::from(line)]);
+    };
+    let lines = crate::copy_out::encode(columns, std::slice::from_ref(batch), opts, zone)?;
+    Ok(lines
+        .into_iter()
+        .zip(diffs)
+        .map(|(line, diff)| {
+            let mut out = d.epoch.to_string().into_bytes();
+            out.push(b'\t');
+            if progress {
+                out.extend_from_slice(b"f\t");
+            }
+            out.extend_from_slice(diff.to_string().as_bytes());
+            out.push(b'\t');
+            out.extend_from_slice(&line);
+            Bytes::from(out)
+        })
+        .collect())
 }
 
 struct Reader {
     engine: Arc<Engine>,
     view: Arc<ViewEntry>,
-    columns: Vec<Column>,
     progress: bool,
-    zone: SessionZone,
-    opts: CopyOptions,
-    tx: mpsc::Sender<Result<Bytes>>,
+    tx: mpsc::Sender<Result<Delivery>>,
 }
 
 /// The client is gone; the reader stops.
@@ -246,52 +320,159 @@ impl Reader {
         if rows.is_empty() {
             return Ok(());
         }
-        let lines = match self.encode(epoch, &rows) {
-            Ok(l) => l,
-            Err(e) => {
-                let _ = self.tx.send(Err(e)).await;
-                return Err(Closed);
-            }
-        };
-        for l in lines {
-            self.tx.send(Ok(l)).await.map_err(|_| Closed)?;
-        }
-        Ok(())
-    }
-
-    fn encode(&self, epoch: u64, rows: &[(Vec<u8>, i64)]) -> Result<Vec<Bytes>> {
-        let batch = self
+        let decoded = self
             .view
             .codec
-            .decode_counted(rows.iter().map(|(r, _)| (r.as_slice(), 1)))?;
-        let lines = crate::copy_out::encode(&self.columns, &[batch], &self.opts, &self.zone)?;
-        Ok(lines
-            .into_iter()
-            .zip(rows)
-            .map(|(line, (_, diff))| {
-                let mut out = epoch.to_string().into_bytes();
-                out.push(b'\t');
-                if self.progress {
-                    out.extend_from_slice(b"f\t");
-                }
-                out.extend_from_slice(diff.to_string().as_bytes());
-                out.push(b'\t');
-                out.extend_from_slice(&line);
-                Bytes::from(out)
-            })
-            .collect())
+            .decode_counted(rows.iter().map(|(r, _)| (r.as_slice(), 1)));
+        let d = decoded.map(|batch| Delivery {
+            epoch,
+            rows: Some((rows.iter().map(|(_, d)| *d).collect(), batch)),
+        });
+        self.tx.send(d).await.map_err(|_| Closed)
     }
 
-    /// A row saying the subscriber has every change up to `epoch`.
+    /// A mark saying the subscriber has every change up to `epoch`.
     async fn emit_progress(&self, epoch: u64) -> std::result::Result<(), Closed> {
-        let mut line = format!("{epoch}\tt\t\\N");
-        for _ in &self.columns {
-            line.push_str("\t\\N");
-        }
-        line.push('\n');
         self.tx
-            .send(Ok(Bytes::from(line)))
+            .send(Ok(Delivery { epoch, rows: None }))
             .await
             .map_err(|_| Closed)
+    }
+}
+
+/// A `DECLARE c CURSOR FOR SUBSCRIBE ...`: the subscription plus rows received but not yet
+/// fetched.
+pub(crate) struct Cursor {
+    sub: Subscription,
+    /// (epoch, diff, the row as a one-row batch; None for a progress mark)
+    pending: std::collections::VecDeque<(u64, i64, Option<RecordBatch>)>,
+    failed: Option<Error>,
+}
+
+impl Cursor {
+    pub fn new(sub: Subscription) -> Cursor {
+        Cursor {
+            sub,
+            pending: Default::default(),
+            failed: None,
+        }
+    }
+
+    pub fn result_columns(&self) -> Vec<Column> {
+        self.sub.result_columns()
+    }
+
+    fn take(&mut self, d: Result<Delivery>) {
+        match d {
+            Ok(Delivery {
+                epoch,
+                rows: Some((diffs, batch)),
+            }) => {
+                for (i, diff) in diffs.into_iter().enumerate() {
+                    self.pending
+                        .push_back((epoch, diff, Some(batch.slice(i, 1))));
+                }
+            }
+            Ok(Delivery { epoch, rows: None }) => self.pending.push_back((epoch, 0, None)),
+            Err(e) => self.failed = Some(e),
+        }
+    }
+
+    /// `FETCH`: up to `count` rows (all that are ready when None). With nothing ready it waits
+    /// for the next epoch, at most `timeout` (then it returns no rows).
+    pub async fn fetch(
+        &mut self,
+        count: Option<u64>,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Output> {
+        let want = count.unwrap_or(u64::MAX) as usize;
+        if self.pending.is_empty() && self.failed.is_none() && want > 0 {
+            let next = match timeout {
+                Some(t) => tokio::time::timeout(t, self.sub.rx.recv()).await.ok(),
+                None => Some(self.sub.rx.recv().await),
+            };
+            match next {
+                Some(Some(d)) => self.take(d),
+                Some(None) => {
+                    self.failed = Some(Error::internal("the subscription's reader stopped"))
+                }
+                None => {}
+            }
+        }
+        while self.pending.len() < want {
+            match self.sub.rx.try_recv() {
+                Ok(d) => self.take(d),
+                Err(_) => break,
+            }
+        }
+        if self.pending.is_empty()
+            && let Some(e) = self.failed.take()
+        {
+            return Err(e);
+        }
+        let n = want.min(self.pending.len());
+        let rows: Vec<_> = self.pending.drain(..n).collect();
+        self.rows_output(rows)
+    }
+
+    fn rows_output(&self, rows: Vec<(u64, i64, Option<RecordBatch>)>) -> Result<Output> {
+        use datafusion::arrow::array::{ArrayRef, BooleanArray, Int64Array, new_null_array};
+        use datafusion::arrow::datatypes::{Field, Schema};
+        let columns = self.result_columns();
+        let view_fields: Vec<Field> = self
+            .sub
+            .columns
+            .iter()
+            .map(|c| c.ty.to_arrow_field(&c.name).with_nullable(true))
+            .collect();
+        let mut fields = vec![Field::new(
+            "epoch",
+            datafusion::arrow::datatypes::DataType::Int64,
+            false,
+        )];
+        let mut arrays: Vec<ArrayRef> = vec![Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|r| r.0 as i64),
+        ))];
+        if self.sub.progress {
+            fields.push(Field::new(
+                "progressed",
+                datafusion::arrow::datatypes::DataType::Boolean,
+                false,
+            ));
+            arrays.push(Arc::new(BooleanArray::from_iter(
+                rows.iter().map(|r| Some(r.2.is_none())),
+            )));
+        }
+        fields.push(Field::new(
+            "diff",
+            datafusion::arrow::datatypes::DataType::Int64,
+            true,
+        ));
+        arrays.push(Arc::new(Int64Array::from_iter(
+            rows.iter().map(|r| r.2.as_ref().map(|_| r.1)),
+        )));
+        for (ci, f) in view_fields.iter().enumerate() {
+            let parts: Vec<ArrayRef> = rows
+                .iter()
+                .map(|r| match &r.2 {
+                    Some(b) => b.column(ci).clone(),
+                    None => new_null_array(f.data_type(), 1),
+                })
+                .collect();
+            let refs: Vec<&dyn datafusion::arrow::array::Array> =
+                parts.iter().map(|a| a.as_ref()).collect();
+            arrays.push(if refs.is_empty() {
+                new_null_array(f.data_type(), 0)
+            } else {
+                datafusion::arrow::compute::concat(&refs)?
+            });
+        }
+        fields.extend(view_fields);
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?;
+        Ok(Output::Rows {
+            columns: Arc::new(columns),
+            batches: vec![batch],
+            tag: format!("FETCH {}", rows.len()),
+        })
     }
 }

@@ -275,3 +275,69 @@ async fn changes_past_the_retention_are_pruned_and_asking_for_them_is_an_error()
         rows += 1;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cursor_fetch_loop_follows_the_view() {
+    let s = EddyServer::start();
+    let w = connect(&s.conn_str()).await;
+    w.batch_execute(
+        "CREATE TABLE t (k int PRIMARY KEY, g text, v int);
+         INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2);
+         CREATE MATERIALIZED VIEW mv AS SELECT g, sum(v) AS s FROM t GROUP BY g",
+    )
+    .await
+    .unwrap();
+    let sub = connect(&s.conn_str()).await;
+    sub.batch_execute("BEGIN; DECLARE c CURSOR FOR SUBSCRIBE TO mv WITH (PROGRESS)")
+        .await
+        .unwrap();
+    for i in 3..13 {
+        w.batch_execute(&format!(
+            "INSERT INTO t VALUES ({i}, '{}', {i}); DELETE FROM t WHERE k = {}",
+            ["a", "b", "c"][i as usize % 3],
+            i - 2
+        ))
+        .await
+        .unwrap();
+    }
+    let last = epoch(&w).await;
+    let expected = view_rows(&w, "SELECT * FROM mv").await;
+    let mut state = Rows::new();
+    let mut progressed_to = 0;
+    while progressed_to < last {
+        // the extended protocol, as drivers send it: typed rows
+        let rows = sub
+            .query("FETCH 5 c WITH (timeout = '5s')", &[])
+            .await
+            .unwrap();
+        assert!(!rows.is_empty(), "no rows within the timeout");
+        for r in rows {
+            let e: i64 = r.get("epoch");
+            if r.get::<_, bool>("progressed") {
+                progressed_to = e as u64;
+                continue;
+            }
+            let diff: i64 = r.get("diff");
+            let g: String = r.get("g");
+            let total: Option<i64> = r.get("s");
+            let key = format!("{g}|{}", total.map_or("\\N".into(), |t| t.to_string()));
+            let n = state.entry(key.clone()).or_default();
+            *n += diff;
+            if *n == 0 {
+                state.remove(&key);
+            }
+        }
+    }
+    assert_eq!(state, expected);
+    // Nothing new: FETCH waits out its timeout and returns no rows.
+    let t0 = std::time::Instant::now();
+    let rows = sub
+        .query("FETCH ALL c WITH (timeout = '300ms')", &[])
+        .await
+        .unwrap();
+    assert!(rows.iter().all(|r| r.get::<_, bool>("progressed")));
+    assert!(t0.elapsed() >= Duration::from_millis(250) || !rows.is_empty());
+    sub.batch_execute("CLOSE c; COMMIT").await.unwrap();
+    let err = sub.batch_execute("FETCH 1 c").await.unwrap_err();
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("34000"));
+}

@@ -1,5 +1,7 @@
 //! `SUBSCRIBE`, which PostgreSQL's grammar does not have: `COPY (SUBSCRIBE [TO] v [WITH
-//! (SNAPSHOT = true|false, PROGRESS [= true|false])] [AS OF epoch]) TO STDOUT`.
+//! (SNAPSHOT = true|false, PROGRESS [= true|false])] [AS OF epoch]) TO STDOUT`, and
+//! `DECLARE c CURSOR FOR SUBSCRIBE ...` with `FETCH n|ALL [FROM] c [WITH (timeout = '1s')]` and
+//! `CLOSE c` (Eddy's cursors are subscription cursors).
 
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
@@ -65,6 +67,180 @@ fn boolean(t: &mut Tokens) -> Result<bool> {
     }
 }
 
+/// A subscription statement.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SubscribeStmt {
+    /// `COPY (SUBSCRIBE ...) TO STDOUT`
+    Copy(Subscribe),
+    Declare {
+        cursor: String,
+        subscribe: Subscribe,
+    },
+    /// `count` None is ALL; `timeout` None waits for at least one row.
+    Fetch {
+        cursor: String,
+        count: Option<u64>,
+        timeout: Option<std::time::Duration>,
+    },
+    Close {
+        cursor: Option<String>,
+    },
+}
+
+fn ident(t: &mut Tokens, what: &str) -> Result<String> {
+    match t.next() {
+        Some(Token::Word(w)) => Ok(match w.quote_style {
+            Some(_) => w.value,
+            None => w.value.to_lowercase(),
+        }),
+        got => Err(syntax(what, got)),
+    }
+}
+
+fn end(t: &mut Tokens) -> Result<()> {
+    while t.peek() == Some(&Token::SemiColon) {
+        t.next();
+    }
+    match t.next() {
+        None | Some(Token::EOF) => Ok(()),
+        got => Err(syntax("end of statement", got)),
+    }
+}
+
+/// `'1s'`, `'250ms'`, `'2 seconds'`, `'0'`, or a bare number of seconds.
+fn duration(t: &mut Tokens) -> Result<std::time::Duration> {
+    let text = match t.next() {
+        Some(Token::SingleQuotedString(s)) => s,
+        Some(Token::Number(n, _)) => n,
+        got => return Err(syntax("a duration", got)),
+    };
+    let v = text.trim().to_lowercase();
+    let split = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: f64 = num.parse().map_err(|_| {
+        Error::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("invalid timeout \"{text}\""),
+        )
+    })?;
+    let secs = match unit.trim() {
+        "" | "s" | "sec" | "secs" | "second" | "seconds" => n,
+        "ms" | "millisecond" | "milliseconds" => n / 1000.0,
+        "min" | "mins" | "minute" | "minutes" => n * 60.0,
+        _ => {
+            return Err(Error::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                format!("invalid timeout \"{text}\""),
+            ));
+        }
+    };
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// Recognizes DECLARE ... CURSOR FOR SUBSCRIBE, FETCH, CLOSE and COPY (SUBSCRIBE ...); `None`
+/// for anything else.
+pub fn parse_statement(sql: &str) -> Option<Result<SubscribeStmt>> {
+    let toks: Vec<Token> = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize()
+        .ok()?
+        .into_iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let mut t = Tokens { toks, at: 0 };
+    if t.keyword("declare") {
+        let cursor = match ident(&mut t, "a cursor name") {
+            Ok(c) => c,
+            Err(e) => return Some(Err(e)),
+        };
+        // DECLARE c [NO SCROLL] CURSOR [WITH[OUT] HOLD] FOR SUBSCRIBE ...
+        while !t.keyword("for") {
+            t.next()?;
+        }
+        if !t.keyword("subscribe") {
+            return None;
+        }
+        return Some(
+            parse_subscribe(&mut t, Mode::Cursor)
+                .map(|subscribe| SubscribeStmt::Declare { cursor, subscribe }),
+        );
+    }
+    if t.keyword("fetch") {
+        return Some(parse_fetch(&mut t));
+    }
+    if t.keyword("close") {
+        let cursor = if t.keyword("all") {
+            None
+        } else {
+            match ident(&mut t, "a cursor name") {
+                Ok(c) => Some(c),
+                Err(e) => return Some(Err(e)),
+            }
+        };
+        return Some(end(&mut t).map(|_| SubscribeStmt::Close { cursor }));
+    }
+    parse(sql).map(|r| r.map(SubscribeStmt::Copy))
+}
+
+fn parse_fetch(t: &mut Tokens) -> Result<SubscribeStmt> {
+    t.keyword("forward");
+    let mut count = Some(1);
+    if t.keyword("all") {
+        count = None;
+    } else if t.keyword("next") {
+    } else if let Some(Token::Number(n, _)) = t.peek().cloned() {
+        t.next();
+        count = Some(
+            n.parse()
+                .map_err(|_| Error::syntax(format!("bad FETCH count {n}")))?,
+        );
+    }
+    if !t.keyword("from") {
+        t.keyword("in");
+    }
+    let cursor = ident(t, "a cursor name")?;
+    let mut timeout = None;
+    if t.keyword("with") {
+        t.expect(Token::LParen, "(")?;
+        let opt = ident(t, "timeout")?;
+        if opt != "timeout" {
+            return Err(Error::new(
+                SqlState::SYNTAX_ERROR,
+                format!("unrecognized FETCH option \"{opt}\""),
+            ));
+        }
+        t.expect(Token::Eq, "=")?;
+        timeout = Some(duration(t)?);
+        t.expect(Token::RParen, ")")?;
+    }
+    end(t)?;
+    Ok(SubscribeStmt::Fetch {
+        cursor,
+        count,
+        timeout,
+    })
+}
+
+/// The statements of a multi-statement string, split at top-level semicolons (the tokenizer
+/// keeps quoted semicolons inside their tokens), when one of them is a subscription
+/// statement; `None` otherwise, and the string is parsed as usual.
+pub fn split_with_subscriptions(sql: &str) -> Option<Vec<String>> {
+    let toks = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
+    let mut pieces = vec![String::new()];
+    for t in &toks {
+        match t {
+            Token::SemiColon => pieces.push(String::new()),
+            other => pieces
+                .last_mut()
+                .expect("a piece")
+                .push_str(&other.to_string()),
+        }
+    }
+    pieces.retain(|p| !p.trim().is_empty());
+    (pieces.len() > 1 && pieces.iter().any(|p| parse_statement(p).is_some())).then_some(pieces)
+}
+
 /// Recognizes a SUBSCRIBE statement; `None` when `sql` is not one.
 pub fn parse(sql: &str) -> Option<Result<Subscribe>> {
     let toks: Vec<Token> = Tokenizer::new(&PostgreSqlDialect {}, sql)
@@ -85,7 +261,18 @@ pub fn parse(sql: &str) -> Option<Result<Subscribe>> {
 }
 
 fn parse_body(t: &mut Tokens, via_copy: bool) -> Result<Subscribe> {
-    if !via_copy {
+    parse_subscribe(t, if via_copy { Mode::Copy } else { Mode::Bare })
+}
+
+#[derive(PartialEq)]
+enum Mode {
+    Copy,
+    Bare,
+    Cursor,
+}
+
+fn parse_subscribe(t: &mut Tokens, mode: Mode) -> Result<Subscribe> {
+    if mode == Mode::Bare {
         return Err(Error::new(
             SqlState::FEATURE_NOT_SUPPORTED,
             "SUBSCRIBE is delivered through COPY (SUBSCRIBE ...) TO STDOUT",
@@ -162,6 +349,10 @@ fn parse_body(t: &mut Tokens, via_copy: bool) -> Result<Subscribe> {
             }
             got => return Err(syntax("an epoch number", got)),
         }
+    }
+    if mode == Mode::Cursor {
+        end(t)?;
+        return Ok(s);
     }
     t.expect(Token::RParen, ")")?;
     if !t.keyword("to") || !t.keyword("stdout") {
