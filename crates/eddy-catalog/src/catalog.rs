@@ -12,12 +12,13 @@ use eddy_common::{Error, Result, SqlState, TableId};
 use eddy_storage::{Cf, Store, WriteSet, table_prefix};
 
 use crate::codec::TableCodec;
-use crate::defs::{SchemaDef, TableDef, ViewDef};
+use crate::defs::{SchemaDef, SubscriptionDef, TableDef, ViewDef};
 use crate::view_codec::ViewCodec;
 
 const SCHEMA_PREFIX: &[u8] = b"cat/schema/";
 const TABLE_PREFIX: &[u8] = b"cat/table/";
 const VIEW_PREFIX: &[u8] = b"cat/view/";
+const SUBSCRIPTION_PREFIX: &[u8] = b"cat/subscription/";
 const NEXT_ID_KEY: &[u8] = b"cat/next_id";
 const ROWID_PREFIX: &[u8] = b"rowid/";
 /// Ids below this are reserved for built-in objects (pg_catalog, information_schema).
@@ -139,6 +140,7 @@ struct State {
     schemas: BTreeMap<String, SchemaDef>,
     tables: BTreeMap<(String, String), Arc<TableEntry>>,
     views: BTreeMap<(String, String), Arc<ViewEntry>>,
+    subscriptions: BTreeMap<String, SubscriptionDef>,
     next_id: u32,
 }
 
@@ -162,6 +164,12 @@ impl Catalog {
             next_id: FIRST_USER_ID,
             ..State::default()
         };
+        snap.scan_prefix(Cf::Meta, SUBSCRIPTION_PREFIX, |_, v| {
+            let s: SubscriptionDef = serde_json::from_slice(v)
+                .map_err(|e| Error::internal(format!("corrupt subscription record: {e}")))?;
+            state.subscriptions.insert(s.name.clone(), s);
+            Ok(())
+        })?;
         snap.scan_prefix(Cf::Meta, SCHEMA_PREFIX, |_, v| {
             let s: SchemaDef = serde_json::from_slice(v)
                 .map_err(|e| Error::internal(format!("corrupt schema record: {e}")))?;
@@ -287,6 +295,53 @@ impl Catalog {
         let _epoch = self.store.commit(writes)?;
         state.schemas.insert(name.to_string(), def);
         Ok(())
+    }
+
+    pub fn create_subscription(&self, def: SubscriptionDef) -> Result<()> {
+        let mut state = self.state.write().expect("catalog lock");
+        if state.subscriptions.contains_key(&def.name) {
+            return Err(Error::new(
+                SqlState::DUPLICATE_OBJECT,
+                format!("subscription \"{}\" already exists", def.name),
+            ));
+        }
+        let mut writes = WriteSet::default();
+        writes.put(
+            Cf::Meta,
+            subscription_key(&def.name),
+            serde_json::to_vec(&def).expect("serializable"),
+        );
+        let _epoch = self.store.commit(writes)?;
+        state.subscriptions.insert(def.name.clone(), def);
+        Ok(())
+    }
+
+    pub fn drop_subscription(&self, name: &str, if_exists: bool) -> Result<()> {
+        let mut state = self.state.write().expect("catalog lock");
+        if !state.subscriptions.contains_key(name) {
+            if if_exists {
+                return Ok(());
+            }
+            return Err(Error::new(
+                SqlState::UNDEFINED_OBJECT,
+                format!("subscription \"{name}\" does not exist"),
+            ));
+        }
+        let mut writes = WriteSet::default();
+        writes.delete(Cf::Meta, subscription_key(name));
+        let _epoch = self.store.commit(writes)?;
+        state.subscriptions.remove(name);
+        Ok(())
+    }
+
+    pub fn subscription(&self, name: &str) -> Option<SubscriptionDef> {
+        let state = self.state.read().expect("catalog lock");
+        state.subscriptions.get(name).cloned()
+    }
+
+    pub fn subscriptions(&self) -> Vec<SubscriptionDef> {
+        let state = self.state.read().expect("catalog lock");
+        state.subscriptions.values().cloned().collect()
     }
 
     /// Drops an empty schema (or, with `cascade`, its tables too).
@@ -525,6 +580,19 @@ impl Catalog {
             }
             writes.delete_range(Cf::Data, crate::changelog::view_prefix(v.id()));
         }
+        let dropped: Vec<TableId> = views.iter().map(|v| v.id()).collect();
+        let subs: Vec<String> = self
+            .state
+            .read()
+            .expect("catalog lock")
+            .subscriptions
+            .values()
+            .filter(|s| dropped.contains(&s.view))
+            .map(|s| s.name.clone())
+            .collect();
+        for name in &subs {
+            writes.delete(Cf::Meta, subscription_key(name));
+        }
         let _epoch = self.store.commit(writes)?;
         let mut state = self.state.write().expect("catalog lock");
         for v in views {
@@ -532,8 +600,17 @@ impl Catalog {
                 .views
                 .remove(&(v.def.schema.clone(), v.def.name.clone()));
         }
+        for name in &subs {
+            state.subscriptions.remove(name);
+        }
         Ok(())
     }
+}
+
+fn subscription_key(name: &str) -> Vec<u8> {
+    let mut k = SUBSCRIPTION_PREFIX.to_vec();
+    k.extend_from_slice(name.as_bytes());
+    k
 }
 
 fn dependents_of(state: &State, id: TableId) -> Vec<Arc<ViewEntry>> {

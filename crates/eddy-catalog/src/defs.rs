@@ -58,3 +58,15 @@ pub struct ViewDef {
     pub inputs: Vec<TableId>,
     pub fingerprint: String,
 }
+
+/// A named, durable subscription (`CREATE SUBSCRIPTION s FROM v WITH (retention = ...)`): the
+/// view it follows and how long that view's changes must be kept for it. Where a client is up
+/// to is the client's to remember (`SINCE <epoch>`), so nothing changes here as it reads.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SubscriptionDef {
+    pub name: String,
+    pub view: TableId,
+    pub retention_secs: u64,
+    /// The epoch the subscription was created at: the oldest it can be resumed from.
+    pub created_epoch: u64,
+}

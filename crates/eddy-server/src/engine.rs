@@ -42,6 +42,9 @@ pub struct Engine {
 /// Meta key of the changelog horizon (u64 BE), kept across restarts.
 const CHANGELOG_HORIZON_KEY: &[u8] = b"sys/changelog_horizon";
 
+/// How long a named subscription keeps its view's changes unless it says otherwise.
+pub(crate) const DEFAULT_SUBSCRIPTION_RETENTION_SECS: u64 = 86_400;
+
 /// How long view changes are kept for subscriptions (`EDDY_CHANGELOG_RETENTION`, seconds).
 fn changelog_retention() -> Duration {
     let secs = std::env::var("EDDY_CHANGELOG_RETENTION")
@@ -127,6 +130,13 @@ impl Engine {
     }
 
     fn prune_changelog(&self, retention: Duration) -> Result<()> {
+        // Named subscriptions may ask for longer: the longest wins, for every view.
+        let retention = self
+            .catalog
+            .subscriptions()
+            .iter()
+            .map(|s| Duration::from_secs(s.retention_secs))
+            .fold(retention, Duration::max);
         let cut = {
             let mut times = self.commit_times.lock().expect("commit times");
             let mut cut = None;

@@ -430,6 +430,92 @@ impl EddySession {
                     .insert(cursor.clone(), crate::subscribe::Cursor::new(sub));
                 Ok(Output::Command("DECLARE CURSOR".into()))
             }
+            SubscribeStmt::CreateSubscription {
+                name,
+                view,
+                retention,
+            } => {
+                let st = self.state.lock().await;
+                self.no_txn(&st, "CREATE SUBSCRIPTION")?;
+                let (schema, vname) = match view.as_slice() {
+                    [n] => (DEFAULT_SCHEMA.to_string(), n.clone()),
+                    [sc, n] => (sc.clone(), n.clone()),
+                    _ => return Err(Error::syntax("improper qualified name")),
+                };
+                let v = match self.engine.catalog.relation(&schema, &vname) {
+                    Some(eddy_catalog::Relation::View(v)) if v.def.materialized => v,
+                    Some(_) => {
+                        return Err(Error::new(
+                            SqlState::WRONG_OBJECT_TYPE,
+                            format!("\"{vname}\" is not a materialized view"),
+                        ));
+                    }
+                    None => return Err(undefined_table(&self.engine, &schema, &vname)),
+                };
+                let _g = self.engine.write_lock.lock().await;
+                self.engine
+                    .catalog
+                    .create_subscription(eddy_catalog::SubscriptionDef {
+                        name: name.clone(),
+                        view: v.id(),
+                        retention_secs: retention
+                            .map_or(crate::engine::DEFAULT_SUBSCRIPTION_RETENTION_SECS, |r| {
+                                r.as_secs().max(1)
+                            }),
+                        created_epoch: self.engine.store.epoch_committed(),
+                    })?;
+                Ok(Output::Command("CREATE SUBSCRIPTION".into()))
+            }
+            SubscribeStmt::DropSubscription { name, if_exists } => {
+                let st = self.state.lock().await;
+                self.no_txn(&st, "DROP SUBSCRIPTION")?;
+                let _g = self.engine.write_lock.lock().await;
+                self.engine.catalog.drop_subscription(name, *if_exists)?;
+                Ok(Output::Command("DROP SUBSCRIPTION".into()))
+            }
+            SubscribeStmt::DeclareNamed {
+                cursor,
+                subscription,
+                since,
+                full,
+            } => {
+                let def = self
+                    .engine
+                    .catalog
+                    .subscription(subscription)
+                    .ok_or_else(|| {
+                        Error::new(
+                            SqlState::UNDEFINED_OBJECT,
+                            format!("subscription \"{subscription}\" does not exist"),
+                        )
+                    })?;
+                let Some(eddy_catalog::Relation::View(v)) =
+                    self.engine.catalog.relation_by_id(def.view)
+                else {
+                    return Err(Error::internal(format!(
+                        "the view of subscription \"{subscription}\" is gone"
+                    )));
+                };
+                let sub = crate::subscribe::start(
+                    &self.engine,
+                    &eddy_sql::subscribe::Subscribe {
+                        name: vec![v.def.schema.clone(), v.def.name.clone()],
+                        snapshot: *full,
+                        progress: false,
+                        as_of: *since,
+                    },
+                )?;
+                let mut st = self.state.lock().await;
+                if st.cursors.contains_key(cursor) {
+                    return Err(Error::new(
+                        SqlState::DUPLICATE_CURSOR,
+                        format!("cursor \"{cursor}\" already exists"),
+                    ));
+                }
+                st.cursors
+                    .insert(cursor.clone(), crate::subscribe::Cursor::new(sub));
+                Ok(Output::Command("DECLARE CURSOR".into()))
+            }
             SubscribeStmt::Fetch {
                 cursor,
                 count,

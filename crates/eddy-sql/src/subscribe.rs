@@ -85,6 +85,23 @@ pub enum SubscribeStmt {
     Close {
         cursor: Option<String>,
     },
+    /// `CREATE SUBSCRIPTION s FROM v [WITH (retention = '1 day')]`
+    CreateSubscription {
+        name: String,
+        view: Vec<String>,
+        retention: Option<std::time::Duration>,
+    },
+    DropSubscription {
+        name: String,
+        if_exists: bool,
+    },
+    /// `DECLARE c SUBSCRIPTION CURSOR FOR s [SINCE epoch | FULL]`: without either, from now.
+    DeclareNamed {
+        cursor: String,
+        subscription: String,
+        since: Option<u64>,
+        full: bool,
+    },
 }
 
 fn ident(t: &mut Tokens, what: &str) -> Result<String> {
@@ -129,6 +146,8 @@ fn duration(t: &mut Tokens) -> Result<std::time::Duration> {
         "" | "s" | "sec" | "secs" | "second" | "seconds" => n,
         "ms" | "millisecond" | "milliseconds" => n / 1000.0,
         "min" | "mins" | "minute" | "minutes" => n * 60.0,
+        "h" | "hour" | "hours" => n * 3600.0,
+        "d" | "day" | "days" => n * 86_400.0,
         _ => {
             return Err(Error::new(
                 SqlState::INVALID_PARAMETER_VALUE,
@@ -149,11 +168,30 @@ pub fn parse_statement(sql: &str) -> Option<Result<SubscribeStmt>> {
         .filter(|t| !matches!(t, Token::Whitespace(_)))
         .collect();
     let mut t = Tokens { toks, at: 0 };
+    if t.keyword("create") {
+        if !t.keyword("subscription") {
+            return None;
+        }
+        return Some(parse_create_subscription(&mut t));
+    }
+    if t.keyword("drop") {
+        if !t.keyword("subscription") {
+            return None;
+        }
+        let if_exists = t.keyword("if") && t.keyword("exists");
+        return Some(ident(&mut t, "a subscription name").and_then(|name| {
+            end(&mut t)?;
+            Ok(SubscribeStmt::DropSubscription { name, if_exists })
+        }));
+    }
     if t.keyword("declare") {
         let cursor = match ident(&mut t, "a cursor name") {
             Ok(c) => c,
             Err(e) => return Some(Err(e)),
         };
+        if t.keyword("subscription") {
+            return Some(parse_declare_named(&mut t, cursor));
+        }
         // DECLARE c [NO SCROLL] CURSOR [WITH[OUT] HOLD] FOR SUBSCRIBE ...
         while !t.keyword("for") {
             t.next()?;
@@ -181,6 +219,67 @@ pub fn parse_statement(sql: &str) -> Option<Result<SubscribeStmt>> {
         return Some(end(&mut t).map(|_| SubscribeStmt::Close { cursor }));
     }
     parse(sql).map(|r| r.map(SubscribeStmt::Copy))
+}
+
+fn parse_create_subscription(t: &mut Tokens) -> Result<SubscribeStmt> {
+    let name = ident(t, "a subscription name")?;
+    if !t.keyword("from") {
+        return Err(syntax("FROM", t.next()));
+    }
+    let mut view = vec![ident(t, "a view name")?];
+    while t.peek() == Some(&Token::Period) {
+        t.next();
+        view.push(ident(t, "a view name")?);
+    }
+    let mut retention = None;
+    if t.keyword("with") {
+        t.expect(Token::LParen, "(")?;
+        let opt = ident(t, "retention")?;
+        if opt != "retention" {
+            return Err(Error::new(
+                SqlState::SYNTAX_ERROR,
+                format!("unrecognized subscription option \"{opt}\""),
+            ));
+        }
+        t.expect(Token::Eq, "=")?;
+        retention = Some(duration(t)?);
+        t.expect(Token::RParen, ")")?;
+    }
+    end(t)?;
+    Ok(SubscribeStmt::CreateSubscription {
+        name,
+        view,
+        retention,
+    })
+}
+
+fn parse_declare_named(t: &mut Tokens, cursor: String) -> Result<SubscribeStmt> {
+    if !t.keyword("cursor") || !t.keyword("for") {
+        return Err(syntax("CURSOR FOR", t.next()));
+    }
+    let subscription = ident(t, "a subscription name")?;
+    let mut since = None;
+    let mut full = false;
+    if t.keyword("since") {
+        match t.next() {
+            Some(Token::Number(n, _)) => {
+                since = Some(
+                    n.parse()
+                        .map_err(|_| Error::syntax(format!("bad epoch {n}")))?,
+                )
+            }
+            got => return Err(syntax("an epoch number", got)),
+        }
+    } else if t.keyword("full") {
+        full = true;
+    }
+    end(t)?;
+    Ok(SubscribeStmt::DeclareNamed {
+        cursor,
+        subscription,
+        since,
+        full,
+    })
 }
 
 fn parse_fetch(t: &mut Tokens) -> Result<SubscribeStmt> {
