@@ -410,6 +410,23 @@ impl EddySession {
         Ok(query_plan_output(lines))
     }
 
+    async fn open_cursor(
+        &self,
+        cursor: &str,
+        sub: crate::subscribe::Subscription,
+    ) -> Result<Output> {
+        let mut st = self.state.lock().await;
+        if st.cursors.contains_key(cursor) {
+            return Err(Error::new(
+                SqlState::DUPLICATE_CURSOR,
+                format!("cursor \"{cursor}\" already exists"),
+            ));
+        }
+        st.cursors
+            .insert(cursor.to_string(), crate::subscribe::Cursor::new(sub));
+        Ok(Output::Command("DECLARE CURSOR".into()))
+    }
+
     /// COPY (SUBSCRIBE ...), and the DECLARE / FETCH / CLOSE of subscription cursors.
     async fn subscription(&self, s: &SubscribeStmt) -> Result<Output> {
         match s {
@@ -419,16 +436,7 @@ impl EddySession {
             }
             SubscribeStmt::Declare { cursor, subscribe } => {
                 let sub = crate::subscribe::start(&self.engine, subscribe)?;
-                let mut st = self.state.lock().await;
-                if st.cursors.contains_key(cursor) {
-                    return Err(Error::new(
-                        SqlState::DUPLICATE_CURSOR,
-                        format!("cursor \"{cursor}\" already exists"),
-                    ));
-                }
-                st.cursors
-                    .insert(cursor.clone(), crate::subscribe::Cursor::new(sub));
-                Ok(Output::Command("DECLARE CURSOR".into()))
+                self.open_cursor(cursor, sub).await
             }
             SubscribeStmt::CreateSubscription {
                 name,
@@ -505,16 +513,7 @@ impl EddySession {
                         as_of: *since,
                     },
                 )?;
-                let mut st = self.state.lock().await;
-                if st.cursors.contains_key(cursor) {
-                    return Err(Error::new(
-                        SqlState::DUPLICATE_CURSOR,
-                        format!("cursor \"{cursor}\" already exists"),
-                    ));
-                }
-                st.cursors
-                    .insert(cursor.clone(), crate::subscribe::Cursor::new(sub));
-                Ok(Output::Command("DECLARE CURSOR".into()))
+                self.open_cursor(cursor, sub).await
             }
             SubscribeStmt::Fetch {
                 cursor,

@@ -292,24 +292,8 @@ fn startup_answers_ssl_and_gss_with_n_and_reports_parameters() {
         assert_eq!(answer[0], b'N');
     }
     sock.write_all(&startup_packet()).unwrap();
-    let mut params = std::collections::HashMap::new();
-    let mut key_data = false;
-    loop {
-        let (tag, body) = read_message(&mut sock);
-        match tag {
-            b'S' => {
-                let parts: Vec<String> = body
-                    .split(|b| *b == 0)
-                    .map(|p| String::from_utf8_lossy(p).into_owned())
-                    .collect();
-                params.insert(parts[0].clone(), parts[1].clone());
-            }
-            b'K' => key_data = true,
-            b'Z' => break,
-            b'E' => panic!("startup failed: {}", String::from_utf8_lossy(&body)),
-            _ => {}
-        }
-    }
+    let (statuses, key_data) = parameter_statuses_until_ready(&mut sock);
+    let params: std::collections::HashMap<String, String> = statuses.into_iter().collect();
     assert!(key_data, "BackendKeyData is sent");
     for p in [
         "server_version",
@@ -330,9 +314,11 @@ fn startup_answers_ssl_and_gss_with_n_and_reports_parameters() {
     assert_eq!(params["integer_datetimes"], "on");
 }
 
-/// Reads messages up to ReadyForQuery, returning the ParameterStatus pairs seen.
-fn parameter_statuses_until_ready(sock: &mut std::net::TcpStream) -> Vec<(String, String)> {
+/// Reads messages up to ReadyForQuery, returning the ParameterStatus pairs seen and whether a
+/// BackendKeyData came.
+fn parameter_statuses_until_ready(sock: &mut std::net::TcpStream) -> (Vec<(String, String)>, bool) {
     let mut seen = vec![];
+    let mut key_data = false;
     loop {
         let (tag, body) = read_message(sock);
         match tag {
@@ -343,7 +329,8 @@ fn parameter_statuses_until_ready(sock: &mut std::net::TcpStream) -> Vec<(String
                     .collect();
                 seen.push((parts[0].clone(), parts[1].clone()));
             }
-            b'Z' => return seen,
+            b'K' => key_data = true,
+            b'Z' => return (seen, key_data),
             b'E' => panic!("error: {}", String::from_utf8_lossy(&body)),
             _ => {}
         }
@@ -363,7 +350,7 @@ fn startup_time_zone_is_applied_and_set_reports_the_change() {
         "-c application_name=tz_test",
     ]))
     .unwrap();
-    let at_start = parameter_statuses_until_ready(&mut sock);
+    let (at_start, _) = parameter_statuses_until_ready(&mut sock);
     let get = |seen: &[(String, String)], k: &str| {
         seen.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
     };
@@ -381,14 +368,14 @@ fn startup_time_zone_is_applied_and_set_reports_the_change() {
     };
     sock.write_all(&query("SET TimeZone = 'asia/tokyo'"))
         .unwrap();
-    let after_set = parameter_statuses_until_ready(&mut sock);
+    let (after_set, _) = parameter_statuses_until_ready(&mut sock);
     assert_eq!(
         after_set,
         vec![("TimeZone".to_string(), "Asia/Tokyo".to_string())]
     );
     // a statement that changes nothing reported sends no ParameterStatus
     sock.write_all(&query("SELECT 1")).unwrap();
-    assert!(parameter_statuses_until_ready(&mut sock).is_empty());
+    assert!(parameter_statuses_until_ready(&mut sock).0.is_empty());
 }
 
 #[test]

@@ -221,6 +221,29 @@ pub fn parse_statement(sql: &str) -> Option<Result<SubscribeStmt>> {
     parse(sql).map(|r| r.map(SubscribeStmt::Copy))
 }
 
+/// An optional `WITH (<option> = <duration>)`, the one option `statement` takes.
+fn duration_option(
+    t: &mut Tokens,
+    option: &str,
+    statement: &str,
+) -> Result<Option<std::time::Duration>> {
+    if !t.keyword("with") {
+        return Ok(None);
+    }
+    t.expect(Token::LParen, "(")?;
+    let opt = ident(t, option)?;
+    if opt != option {
+        return Err(Error::new(
+            SqlState::SYNTAX_ERROR,
+            format!("unrecognized {statement} option \"{opt}\""),
+        ));
+    }
+    t.expect(Token::Eq, "=")?;
+    let d = duration(t)?;
+    t.expect(Token::RParen, ")")?;
+    Ok(Some(d))
+}
+
 fn parse_create_subscription(t: &mut Tokens) -> Result<SubscribeStmt> {
     let name = ident(t, "a subscription name")?;
     if !t.keyword("from") {
@@ -231,20 +254,7 @@ fn parse_create_subscription(t: &mut Tokens) -> Result<SubscribeStmt> {
         t.next();
         view.push(ident(t, "a view name")?);
     }
-    let mut retention = None;
-    if t.keyword("with") {
-        t.expect(Token::LParen, "(")?;
-        let opt = ident(t, "retention")?;
-        if opt != "retention" {
-            return Err(Error::new(
-                SqlState::SYNTAX_ERROR,
-                format!("unrecognized subscription option \"{opt}\""),
-            ));
-        }
-        t.expect(Token::Eq, "=")?;
-        retention = Some(duration(t)?);
-        t.expect(Token::RParen, ")")?;
-    }
+    let retention = duration_option(t, "retention", "subscription")?;
     end(t)?;
     Ok(SubscribeStmt::CreateSubscription {
         name,
@@ -299,20 +309,7 @@ fn parse_fetch(t: &mut Tokens) -> Result<SubscribeStmt> {
         t.keyword("in");
     }
     let cursor = ident(t, "a cursor name")?;
-    let mut timeout = None;
-    if t.keyword("with") {
-        t.expect(Token::LParen, "(")?;
-        let opt = ident(t, "timeout")?;
-        if opt != "timeout" {
-            return Err(Error::new(
-                SqlState::SYNTAX_ERROR,
-                format!("unrecognized FETCH option \"{opt}\""),
-            ));
-        }
-        t.expect(Token::Eq, "=")?;
-        timeout = Some(duration(t)?);
-        t.expect(Token::RParen, ")")?;
-    }
+    let timeout = duration_option(t, "timeout", "FETCH")?;
     end(t)?;
     Ok(SubscribeStmt::Fetch {
         cursor,
