@@ -511,6 +511,7 @@ impl EddySession {
                         snapshot: *full,
                         progress: false,
                         as_of: *since,
+                        upsert_key: None,
                     },
                 )?;
                 self.open_cursor(cursor, sub).await

@@ -41,6 +41,18 @@ pub(crate) struct Subscription {
     pub rx: mpsc::Receiver<Result<Delivery>>,
     pub columns: Vec<Column>,
     pub progress: bool,
+    /// ENVELOPE UPSERT: each delivery's diffs are states (see `state_name`), not diffs.
+    pub upsert: bool,
+}
+
+/// An ENVELOPE UPSERT row's state, carried where a diff would be: 1 the key's new row, -1 the
+/// key is gone (only its key columns are set), 0 the key has more than one row.
+fn state_name(code: i64) -> &'static str {
+    match code {
+        1 => "upsert",
+        -1 => "delete",
+        _ => "key_violation",
+    }
 }
 
 impl Subscription {
@@ -50,7 +62,10 @@ impl Subscription {
         if self.progress {
             c.push(Column::new("progressed", PgType::Bool));
         }
-        c.push(Column::new("diff", PgType::Int8));
+        c.push(match self.upsert {
+            true => Column::new("state", PgType::Text),
+            false => Column::new("diff", PgType::Int8),
+        });
         c.extend(self.columns.iter().cloned());
         c
     }
@@ -96,11 +111,29 @@ pub(crate) fn start(engine: &Arc<Engine>, s: &Subscribe) -> Result<Subscription>
         .iter()
         .map(|c| Column::new(c.name.clone(), c.ty.clone()))
         .collect();
+    let upsert_key = match &s.upsert_key {
+        None => None,
+        Some(names) => Some(
+            names
+                .iter()
+                .map(|n| {
+                    columns.iter().position(|c| &c.name == n).ok_or_else(|| {
+                        Error::new(
+                            SqlState::UNDEFINED_COLUMN,
+                            format!("column \"{n}\" does not exist"),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<usize>>>()?,
+        ),
+    };
     let (tx, rx) = mpsc::channel::<Result<Delivery>>(CHANNEL_EPOCHS);
+    let upsert = upsert_key.is_some();
     let reader = Reader {
         engine: engine.clone(),
         view,
         progress: s.progress,
+        upsert_key,
         tx,
     };
     let snapshot = s.snapshot;
@@ -114,6 +147,7 @@ pub(crate) fn start(engine: &Arc<Engine>, s: &Subscribe) -> Result<Subscription>
         rx,
         columns,
         progress: s.progress,
+        upsert,
     })
 }
 
@@ -125,10 +159,11 @@ pub(crate) fn copy_output(sub: Subscription, zone: SessionZone) -> Result<Output
         mut rx,
         columns,
         progress,
+        upsert,
     } = sub;
     let lines = futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).flat_map(move |d| {
         let lines: Vec<Result<Bytes>> =
-            match d.and_then(|d| copy_lines(&d, &columns, progress, &opts, &zone)) {
+            match d.and_then(|d| copy_lines(&d, &columns, progress, upsert, &opts, &zone)) {
                 Ok(lines) => lines.into_iter().map(Ok).collect(),
                 Err(e) => vec![Err(e)],
             };
@@ -144,6 +179,7 @@ fn copy_lines(
     d: &Delivery,
     columns: &[Column],
     progress: bool,
+    upsert: bool,
     opts: &CopyOptions,
     zone: &SessionZone,
 ) -> Result<Vec<Bytes>> {
@@ -165,7 +201,10 @@ fn copy_lines(
             if progress {
                 out.extend_from_slice(b"f\t");
             }
-            out.extend_from_slice(diff.to_string().as_bytes());
+            match upsert {
+                true => out.extend_from_slice(state_name(*diff).as_bytes()),
+                false => out.extend_from_slice(diff.to_string().as_bytes()),
+            }
             out.push(b'\t');
             out.extend_from_slice(&line);
             Bytes::from(out)
@@ -177,6 +216,7 @@ struct Reader {
     engine: Arc<Engine>,
     view: Arc<ViewEntry>,
     progress: bool,
+    upsert_key: Option<Vec<usize>>,
     tx: mpsc::Sender<Result<Delivery>>,
 }
 
@@ -324,10 +364,16 @@ impl Reader {
             .view
             .codec
             .decode_counted(rows.iter().map(|(r, _)| (r.as_slice(), 1)));
-        let d = decoded.map(|batch| Delivery {
-            epoch,
-            rows: Some((rows.iter().map(|(_, d)| *d).collect(), batch)),
-        });
+        let diffs: Vec<i64> = rows.iter().map(|(_, d)| *d).collect();
+        let d = decoded
+            .and_then(|batch| match &self.upsert_key {
+                Some(key) => upsert_envelope(&batch, &diffs, key),
+                None => Ok((diffs, batch)),
+            })
+            .map(|rows| Delivery {
+                epoch,
+                rows: Some(rows),
+            });
         self.tx.send(d).await.map_err(|_| Closed)
     }
 
@@ -338,6 +384,67 @@ impl Reader {
             .await
             .map_err(|_| Closed)
     }
+}
+
+/// One epoch's changes as ENVELOPE UPSERT rows: per key that changed, its new row ("upsert"),
+/// its key alone ("delete"), or the first of its several rows ("key_violation").
+fn upsert_envelope(
+    batch: &RecordBatch,
+    diffs: &[i64],
+    key: &[usize],
+) -> Result<(Vec<i64>, RecordBatch)> {
+    use datafusion::arrow::array::{BooleanArray, UInt32Array};
+    use datafusion::common::ScalarValue;
+    let mut order: Vec<(usize, i64, Option<usize>)> = vec![];
+    let mut index: std::collections::HashMap<Vec<ScalarValue>, usize> = Default::default();
+    for (row, diff) in diffs.iter().enumerate() {
+        let k: Vec<ScalarValue> = key
+            .iter()
+            .map(|c| ScalarValue::try_from_array(batch.column(*c), row))
+            .collect::<std::result::Result<_, _>>()?;
+        let at = *index.entry(k).or_insert_with(|| {
+            order.push((row, 0, None));
+            order.len() - 1
+        });
+        let entry = &mut order[at];
+        if *diff > 0 {
+            entry.1 += diff;
+            entry.2.get_or_insert(row);
+        }
+    }
+    let mut take = Vec::with_capacity(order.len());
+    let mut states = Vec::with_capacity(order.len());
+    let mut keep_values = Vec::with_capacity(order.len());
+    for (first, inserted, new_row) in &order {
+        match new_row {
+            Some(r) => {
+                take.push(*r as u32);
+                states.push(if *inserted == 1 { 1 } else { 0 });
+                keep_values.push(true);
+            }
+            None => {
+                take.push(*first as u32);
+                states.push(-1);
+                keep_values.push(false);
+            }
+        }
+    }
+    let idx = UInt32Array::from(take);
+    let deleted = BooleanArray::from(keep_values.iter().map(|k| !k).collect::<Vec<_>>());
+    let columns = batch
+        .columns()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let taken = datafusion::arrow::compute::take(c, &idx, None)?;
+            if key.contains(&i) {
+                Ok(taken)
+            } else {
+                datafusion::arrow::compute::nullif(&taken, &deleted)
+            }
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok((states, RecordBatch::try_new(batch.schema(), columns)?))
 }
 
 /// A `DECLARE c CURSOR FOR SUBSCRIBE ...`: the subscription plus rows received but not yet
@@ -443,14 +550,25 @@ impl Cursor {
                 rows.iter().map(|r| Some(r.2.is_none())),
             )));
         }
-        fields.push(Field::new(
-            "diff",
-            datafusion::arrow::datatypes::DataType::Int64,
-            true,
-        ));
-        arrays.push(Arc::new(Int64Array::from_iter(
-            rows.iter().map(|r| r.2.as_ref().map(|_| r.1)),
-        )));
+        if self.sub.upsert {
+            fields.push(Field::new(
+                "state",
+                datafusion::arrow::datatypes::DataType::Utf8,
+                true,
+            ));
+            arrays.push(Arc::new(datafusion::arrow::array::StringArray::from_iter(
+                rows.iter().map(|r| r.2.as_ref().map(|_| state_name(r.1))),
+            )));
+        } else {
+            fields.push(Field::new(
+                "diff",
+                datafusion::arrow::datatypes::DataType::Int64,
+                true,
+            ));
+            arrays.push(Arc::new(Int64Array::from_iter(
+                rows.iter().map(|r| r.2.as_ref().map(|_| r.1)),
+            )));
+        }
         for (ci, f) in view_fields.iter().enumerate() {
             let parts: Vec<ArrayRef> = rows
                 .iter()

@@ -449,3 +449,47 @@ async fn a_named_subscription_resumes_after_kill_9_with_nothing_lost_or_repeated
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn envelope_upsert_gives_one_row_per_changed_key() {
+    let s = EddyServer::start();
+    let w = connect(&s.conn_str()).await;
+    w.batch_execute(
+        "CREATE TABLE t (k int PRIMARY KEY, g text, v int);
+         INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2);
+         CREATE MATERIALIZED VIEW mv AS SELECT g, sum(v) AS s FROM t GROUP BY g",
+    )
+    .await
+    .unwrap();
+    let sub = connect(&s.conn_str()).await;
+    let mut stream = Box::pin(
+        sub.copy_out(
+            "COPY (SUBSCRIBE TO mv WITH (SNAPSHOT = false) ENVELOPE UPSERT (KEY (g))) TO STDOUT",
+        )
+        .await
+        .unwrap(),
+    );
+    // One epoch: 'a' changes (a retraction and an insertion become one upsert), 'b' goes away.
+    w.batch_execute("BEGIN; INSERT INTO t VALUES (3, 'a', 10); DELETE FROM t WHERE k = 2; COMMIT")
+        .await
+        .unwrap();
+    let mut got = vec![];
+    while got.len() < 2 {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let line = String::from_utf8(chunk.to_vec()).unwrap();
+        let f: Vec<&str> = line.trim_end().split('\t').collect();
+        got.push(f[1..].join("|"));
+    }
+    got.sort();
+    assert_eq!(got, vec!["delete|b|\\N", "upsert|a|11"]);
+
+    let err = w
+        .batch_execute("COPY (SUBSCRIBE TO mv ENVELOPE UPSERT (KEY (nope))) TO STDOUT")
+        .await
+        .unwrap_err();
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("42703"));
+}

@@ -15,6 +15,8 @@ pub struct Subscribe {
     pub progress: bool,
     /// Start after this epoch (with SNAPSHOT, the view as of this epoch comes first).
     pub as_of: Option<u64>,
+    /// `ENVELOPE UPSERT (KEY (cols))`: one row per changed key instead of diffs.
+    pub upsert_key: Option<Vec<String>>,
 }
 
 struct Tokens {
@@ -402,6 +404,7 @@ fn parse_subscribe(t: &mut Tokens, mode: Mode) -> Result<Subscribe> {
         snapshot: true,
         progress: false,
         as_of: None,
+        upsert_key: None,
     };
     if t.keyword("with") {
         t.expect(Token::LParen, "(")?;
@@ -432,6 +435,24 @@ fn parse_subscribe(t: &mut Tokens, mode: Mode) -> Result<Subscribe> {
                 got => return Err(syntax(", or )", got)),
             }
         }
+    }
+    if t.keyword("envelope") {
+        if !t.keyword("upsert") {
+            return Err(syntax("UPSERT", t.next()));
+        }
+        t.expect(Token::LParen, "(")?;
+        if !t.keyword("key") {
+            return Err(syntax("KEY", t.next()));
+        }
+        t.expect(Token::LParen, "(")?;
+        let mut key = vec![ident(t, "a key column")?];
+        while t.peek() == Some(&Token::Comma) {
+            t.next();
+            key.push(ident(t, "a key column")?);
+        }
+        t.expect(Token::RParen, ")")?;
+        t.expect(Token::RParen, ")")?;
+        s.upsert_key = Some(key);
     }
     if t.keyword("as") {
         if !t.keyword("of") {
@@ -476,13 +497,15 @@ mod tests {
     #[test]
     fn reads_subscribe_inside_copy() {
         let s = parse(
-            "COPY (SUBSCRIBE TO public.v WITH (SNAPSHOT = false, PROGRESS) AS OF 12) TO STDOUT;",
+            "COPY (SUBSCRIBE TO public.v WITH (SNAPSHOT = false, PROGRESS) \
+             ENVELOPE UPSERT (KEY (a, b)) AS OF 12) TO STDOUT;",
         )
         .unwrap()
         .unwrap();
         assert_eq!(s.name, vec!["public", "v"]);
         assert!(!s.snapshot && s.progress);
         assert_eq!(s.as_of, Some(12));
+        assert_eq!(s.upsert_key, Some(vec!["a".to_string(), "b".to_string()]));
         assert!(parse("COPY t TO STDOUT").is_none());
         assert!(parse("SELECT 1").is_none());
         assert!(parse("SUBSCRIBE v").unwrap().is_err());
