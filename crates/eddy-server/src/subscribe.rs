@@ -306,28 +306,36 @@ impl Reader {
             let _ = self.tx.send(Err(e)).await;
             return Err(Closed);
         }
+        // One epoch at a time, each scan resuming after the last: a subscriber far behind
+        // holds one epoch in memory, never the whole backlog.
         let prefix = changelog::view_prefix(self.view.id());
-        let mut by_epoch: BTreeMap<u64, Vec<(Vec<u8>, i64)>> = BTreeMap::new();
-        let scanned = snap.scan_prefix_from(
-            Cf::Data,
-            &prefix,
-            &changelog::key(self.view.id(), after + 1, 0),
-            |k, v| {
-                let epoch = changelog::epoch_of(k)?;
-                let (diff, row) = changelog::decode_value(v)?;
-                by_epoch
-                    .entry(epoch)
-                    .or_default()
-                    .push((row.to_vec(), diff));
-                Ok(true)
-            },
-        );
-        if let Err(e) = scanned {
-            let _ = self.tx.send(Err(e)).await;
-            return Err(Closed);
-        }
-        for (epoch, rows) in by_epoch {
-            self.emit(epoch, rows).await?;
+        let mut next = after + 1;
+        loop {
+            let mut epoch = None;
+            let mut rows: Vec<(Vec<u8>, i64)> = vec![];
+            let scanned = snap.scan_prefix_from(
+                Cf::Data,
+                &prefix,
+                &changelog::key(self.view.id(), next, 0),
+                |k, v| {
+                    let e = changelog::epoch_of(k)?;
+                    if *epoch.get_or_insert(e) != e {
+                        return Ok(false);
+                    }
+                    let (diff, row) = changelog::decode_value(v)?;
+                    rows.push((row.to_vec(), diff));
+                    Ok(true)
+                },
+            );
+            if let Err(e) = scanned {
+                let _ = self.tx.send(Err(e)).await;
+                return Err(Closed);
+            }
+            let Some(e) = epoch else {
+                break;
+            };
+            self.emit(e, rows).await?;
+            next = e + 1;
         }
         if self.progress {
             self.emit_progress(snap.epoch()).await?;
