@@ -7,14 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 
 use crate::servers::{Server, connect};
-use crate::views::percentile;
+use crate::views::{Sent, copy_f, percentile, steady_writer};
 use crate::{arg, rate};
-
-type Sent = Arc<Mutex<Vec<(i64, Instant)>>>;
 
 /// One subscriber: reads `fmax`'s changes and records, for every send up to the `last` value
 /// it sees inserted, how long after the send it arrived. Ends once it has seen `end`.
@@ -49,52 +46,13 @@ async fn subscriber(url: String, sent: Sent, end: i64, lat: Arc<Mutex<Vec<f64>>>
     Ok(())
 }
 
-/// Sends `per_tick` rows per 10 ms tick by COPY from `start` to `end` (exclusive).
-async fn steady_writer(
-    url: String,
-    start: i64,
-    end: i64,
-    per_tick: i64,
-    sent: Sent,
-) -> Result<Duration> {
-    let writer = connect(&url).await?;
-    let t0 = Instant::now();
-    let mut seq = start;
-    let mut k = 0u32;
-    while seq < end {
-        let data: String = (seq..seq + per_tick)
-            .map(|s| format!("{s}\t{}\t1\n", s % 100))
-            .collect();
-        sent.lock()
-            .unwrap()
-            .push((seq + per_tick - 1, Instant::now()));
-        let sink = writer.copy_in::<_, Bytes>("COPY f FROM STDIN").await?;
-        futures::pin_mut!(sink);
-        sink.send(Bytes::from(data)).await?;
-        sink.finish().await?;
-        seq += per_tick;
-        k += 1;
-        let due = t0 + Duration::from_millis(10) * k;
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            tokio::time::sleep(wait).await;
-        }
-    }
-    Ok(t0.elapsed())
-}
-
 /// Rows per second one writer commits flat out (100-row COPYs) for `seconds`.
 async fn flat_out(url: &str, start: i64, seconds: u64) -> Result<(f64, i64)> {
     let writer = connect(url).await?;
     let t0 = Instant::now();
     let mut seq = start;
     while t0.elapsed() < Duration::from_secs(seconds) {
-        let data: String = (seq..seq + 100)
-            .map(|s| format!("{s}\t{}\t1\n", s % 100))
-            .collect();
-        let sink = writer.copy_in::<_, Bytes>("COPY f FROM STDIN").await?;
-        futures::pin_mut!(sink);
-        sink.send(Bytes::from(data)).await?;
-        sink.finish().await?;
+        copy_f(&writer, seq, 100).await?;
         seq += 100;
     }
     Ok((rate((seq - start) as u64, t0.elapsed()), seq))

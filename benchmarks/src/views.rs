@@ -158,6 +158,49 @@ pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
+/// When the writer sent each batch, by the last `seq` in it.
+pub(crate) type Sent = std::sync::Arc<std::sync::Mutex<Vec<(i64, Instant)>>>;
+
+/// Rows `from..from + n` of `f (seq, g, v)` in one COPY: one commit, one epoch.
+pub(crate) async fn copy_f(writer: &Client, from: i64, n: i64) -> Result<()> {
+    let data: String = (from..from + n)
+        .map(|s| format!("{s}\t{}\t1\n", s % 100))
+        .collect();
+    let sink = writer.copy_in::<_, Bytes>("COPY f FROM STDIN").await?;
+    futures::pin_mut!(sink);
+    sink.send(Bytes::from(data)).await?;
+    sink.finish().await?;
+    Ok(())
+}
+
+/// Sends `per_tick` rows of `f` per 10 ms tick from `start` to `end` (exclusive), logging each
+/// send in `sent`; returns how long it took.
+pub(crate) async fn steady_writer(
+    url: String,
+    start: i64,
+    end: i64,
+    per_tick: i64,
+    sent: Sent,
+) -> Result<Duration> {
+    let writer = connect(&url).await?;
+    let t0 = Instant::now();
+    let mut seq = start;
+    let mut k = 0u32;
+    while seq < end {
+        sent.lock()
+            .unwrap()
+            .push((seq + per_tick - 1, Instant::now()));
+        copy_f(&writer, seq, per_tick).await?;
+        seq += per_tick;
+        k += 1;
+        let due = t0 + Duration::from_millis(10) * k;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+    Ok(t0.elapsed())
+}
+
 /// From an INSERT being sent to its effect on an aggregate view being visible to another
 /// connection (an upper bound of commit-to-visible: it includes the commit itself).
 pub async fn freshness() -> Result<()> {
@@ -175,41 +218,19 @@ pub async fn freshness() -> Result<()> {
     );
     let mut next = 0u64;
     for per_second in [1_000u64, 10_000, 100_000] {
-        let tick = Duration::from_millis(10);
         let per_tick = per_second / 100;
-        let writer = connect(&server.url()).await?;
         let reader = connect(&server.url()).await?;
-        let sent: std::sync::Arc<std::sync::Mutex<Vec<(u64, Instant)>>> = Default::default();
-        let sent_w = sent.clone();
+        let sent: Sent = Default::default();
         let start_seq = next;
         let end_seq = next + per_second * seconds;
         next = end_seq;
-        let w = tokio::spawn(async move {
-            let mut seq = start_seq;
-            let start = Instant::now();
-            let mut k = 0u32;
-            while seq < end_seq {
-                // one COPY per tick: one epoch carrying the tick's rows
-                let data: String = (seq..seq + per_tick)
-                    .map(|s| format!("{s}\t{}\t1\n", s % 100))
-                    .collect();
-                sent_w
-                    .lock()
-                    .unwrap()
-                    .push((seq + per_tick - 1, Instant::now()));
-                let sink = writer.copy_in::<_, Bytes>("COPY f FROM STDIN").await?;
-                futures::pin_mut!(sink);
-                sink.send(Bytes::from(data)).await?;
-                sink.finish().await?;
-                seq += per_tick;
-                k += 1;
-                let due = start + tick * k;
-                if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                    tokio::time::sleep(wait).await;
-                }
-            }
-            anyhow::Ok(start.elapsed())
-        });
+        let w = tokio::spawn(steady_writer(
+            server.url(),
+            start_seq as i64,
+            end_seq as i64,
+            per_tick as i64,
+            sent.clone(),
+        ));
         let mut lat_ms = vec![];
         let mut seen = 0usize;
         loop {
@@ -218,7 +239,7 @@ pub async fn freshness() -> Result<()> {
             let now = Instant::now();
             let last = last.unwrap_or(-1);
             let s = sent.lock().unwrap();
-            while seen < s.len() && (s[seen].0 as i64) <= last {
+            while seen < s.len() && s[seen].0 <= last {
                 lat_ms.push((now - s[seen].1).as_secs_f64() * 1000.0);
                 seen += 1;
             }

@@ -32,7 +32,7 @@ use crate::engine::Engine;
 use crate::settings::Settings;
 use crate::writes::StatementWrites;
 use eddy_common::datetime::SessionZone;
-use eddy_sql::subscribe::SubscribeStmt;
+use eddy_sql::subscribe::{Piece, SubscribeStmt};
 
 struct Txn {
     writes: Arc<WriteSet>,
@@ -1069,15 +1069,19 @@ impl Session for EddySession {
     type Stmt = Arc<Stmt>;
 
     fn parse(&self, sql: &str) -> Result<Vec<Arc<Stmt>>> {
-        if let Some(pieces) = eddy_sql::subscribe::split_with_subscriptions(sql) {
+        if let Some(pieces) = eddy_sql::subscribe::split(sql) {
             let mut out = vec![];
             for p in pieces {
-                out.extend(self.parse(&p)?);
+                match p {
+                    Piece::Subscription(s) => out.push(Arc::new(Stmt::Subscribe(s?))),
+                    Piece::Sql(text) => out.extend(
+                        eddy_sql::parse::parse_statements(&text)?
+                            .into_iter()
+                            .map(|s| Arc::new(Stmt::Sql(s))),
+                    ),
+                }
             }
             return Ok(out);
-        }
-        if let Some(s) = eddy_sql::subscribe::parse_statement(sql) {
-            return Ok(vec![Arc::new(Stmt::Subscribe(s?))]);
         }
         Ok(eddy_sql::parse::parse_statements(sql)?
             .into_iter()

@@ -13,6 +13,26 @@ use server::{EddyServer, connect};
 
 type Rows = BTreeMap<String, i64>;
 
+/// Adds a row's diff to the multiset `state`, dropping rows whose count comes to zero.
+fn fold(state: &mut Rows, row: String, diff: i64) {
+    let n = state.entry(row.clone()).or_default();
+    *n += diff;
+    if *n == 0 {
+        state.remove(&row);
+    }
+}
+
+/// The next COPY row of a subscription, within ten seconds.
+async fn next_chunk(
+    stream: &mut std::pin::Pin<Box<tokio_postgres::CopyOutStream>>,
+) -> bytes::Bytes {
+    tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("no row within 10 s")
+        .expect("the subscription ended")
+        .unwrap()
+}
+
 /// One received line: (epoch, progressed, diff, the view's columns as text).
 fn parse_line(line: &[u8], progress: bool) -> (u64, bool, i64, String) {
     let text = std::str::from_utf8(line).unwrap().trim_end_matches('\n');
@@ -110,11 +130,7 @@ async fn received_diffs_sum_to_the_view_at_every_epoch() {
             progressed_to = e;
             continue;
         }
-        let n = state.entry(row.clone()).or_default();
-        *n += diff;
-        if *n == 0 {
-            state.remove(&row);
-        }
+        fold(&mut state, row, diff);
     }
     seen_epochs.push((current.unwrap(), state.clone()));
     // At every epoch the writer recorded, the subscriber's sum equals the view.
@@ -157,20 +173,12 @@ async fn as_of_replays_from_an_epoch_and_snapshot_false_skips_the_rows() {
     let mut state = Rows::new();
     let mut first_epoch_rows = Rows::new();
     loop {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        let chunk = next_chunk(&mut stream).await;
         let (e, _, diff, row) = parse_line(&chunk, false);
         if e == e1 {
             *first_epoch_rows.entry(row.clone()).or_default() += diff;
         }
-        let n = state.entry(row.clone()).or_default();
-        *n += diff;
-        if *n == 0 {
-            state.remove(&row);
-        }
+        fold(&mut state, row, diff);
         if state == now {
             break;
         }
@@ -185,11 +193,7 @@ async fn as_of_replays_from_an_epoch_and_snapshot_false_skips_the_rows() {
             .unwrap(),
     );
     w.batch_execute("DELETE FROM t WHERE k = 2").await.unwrap();
-    let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let chunk = next_chunk(&mut stream).await;
     let (_, _, diff, row) = parse_line(&chunk, false);
     assert_eq!((diff, row.as_str()), (-1, "2|2"));
 
@@ -266,11 +270,7 @@ async fn changes_past_the_retention_are_pruned_and_asking_for_them_is_an_error()
     );
     let mut rows = 0;
     while rows < 3 {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        let chunk = next_chunk(&mut stream).await;
         assert_eq!(parse_line(&chunk, false).2, 1);
         rows += 1;
     }
@@ -321,11 +321,7 @@ async fn a_cursor_fetch_loop_follows_the_view() {
             let g: String = r.get("g");
             let total: Option<i64> = r.get("s");
             let key = format!("{g}|{}", total.map_or("\\N".into(), |t| t.to_string()));
-            let n = state.entry(key.clone()).or_default();
-            *n += diff;
-            if *n == 0 {
-                state.remove(&key);
-            }
+            fold(&mut state, key, diff);
         }
     }
     assert_eq!(state, expected);
@@ -368,11 +364,7 @@ async fn drain(
             *last = e;
             let diff: i64 = r.get("diff");
             let key = format!("{}|{}", r.get::<_, String>("g"), r.get::<_, i64>("s"));
-            let v = state.entry(key.clone()).or_default();
-            *v += diff;
-            if *v == 0 {
-                state.remove(&key);
-            }
+            fold(state, key, diff);
             n += 1;
         }
     }
@@ -475,11 +467,7 @@ async fn envelope_upsert_gives_one_row_per_changed_key() {
         .unwrap();
     let mut got = vec![];
     while got.len() < 2 {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        let chunk = next_chunk(&mut stream).await;
         let line = String::from_utf8(chunk.to_vec()).unwrap();
         let f: Vec<&str> = line.trim_end().split('\t').collect();
         got.push(f[1..].join("|"));

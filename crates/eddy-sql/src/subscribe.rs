@@ -25,6 +25,18 @@ struct Tokens {
 }
 
 impl Tokens {
+    /// The statement's tokens without whitespace; `None` if it does not tokenize (the SQL
+    /// parser then reports the error).
+    fn of(sql: &str) -> Option<Tokens> {
+        let toks = Tokenizer::new(&PostgreSqlDialect {}, sql)
+            .tokenize()
+            .ok()?
+            .into_iter()
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .collect();
+        Some(Tokens { toks, at: 0 })
+    }
+
     fn peek(&self) -> Option<&Token> {
         self.toks.get(self.at)
     }
@@ -163,36 +175,33 @@ fn duration(t: &mut Tokens) -> Result<std::time::Duration> {
 /// Recognizes DECLARE ... CURSOR FOR SUBSCRIBE, FETCH, CLOSE and COPY (SUBSCRIBE ...); `None`
 /// for anything else.
 pub fn parse_statement(sql: &str) -> Option<Result<SubscribeStmt>> {
-    let toks: Vec<Token> = Tokenizer::new(&PostgreSqlDialect {}, sql)
-        .tokenize()
-        .ok()?
-        .into_iter()
-        .filter(|t| !matches!(t, Token::Whitespace(_)))
-        .collect();
-    let mut t = Tokens { toks, at: 0 };
+    parse_tokens(&mut Tokens::of(sql)?)
+}
+
+fn parse_tokens(t: &mut Tokens) -> Option<Result<SubscribeStmt>> {
     if t.keyword("create") {
         if !t.keyword("subscription") {
             return None;
         }
-        return Some(parse_create_subscription(&mut t));
+        return Some(parse_create_subscription(t));
     }
     if t.keyword("drop") {
         if !t.keyword("subscription") {
             return None;
         }
         let if_exists = t.keyword("if") && t.keyword("exists");
-        return Some(ident(&mut t, "a subscription name").and_then(|name| {
-            end(&mut t)?;
+        return Some(ident(t, "a subscription name").and_then(|name| {
+            end(t)?;
             Ok(SubscribeStmt::DropSubscription { name, if_exists })
         }));
     }
     if t.keyword("declare") {
-        let cursor = match ident(&mut t, "a cursor name") {
+        let cursor = match ident(t, "a cursor name") {
             Ok(c) => c,
             Err(e) => return Some(Err(e)),
         };
         if t.keyword("subscription") {
-            return Some(parse_declare_named(&mut t, cursor));
+            return Some(parse_declare_named(t, cursor));
         }
         // DECLARE c [NO SCROLL] CURSOR [WITH[OUT] HOLD] FOR SUBSCRIBE ...
         while !t.keyword("for") {
@@ -202,25 +211,26 @@ pub fn parse_statement(sql: &str) -> Option<Result<SubscribeStmt>> {
             return None;
         }
         return Some(
-            parse_subscribe(&mut t, Mode::Cursor)
+            parse_subscribe(t, Mode::Cursor)
                 .map(|subscribe| SubscribeStmt::Declare { cursor, subscribe }),
         );
     }
     if t.keyword("fetch") {
-        return Some(parse_fetch(&mut t));
+        return Some(parse_fetch(t));
     }
     if t.keyword("close") {
         let cursor = if t.keyword("all") {
             None
         } else {
-            match ident(&mut t, "a cursor name") {
+            match ident(t, "a cursor name") {
                 Ok(c) => Some(c),
                 Err(e) => return Some(Err(e)),
             }
         };
-        return Some(end(&mut t).map(|_| SubscribeStmt::Close { cursor }));
+        return Some(end(t).map(|_| SubscribeStmt::Close { cursor }));
     }
-    parse(sql).map(|r| r.map(SubscribeStmt::Copy))
+    t.at = 0;
+    parse_copy(t).map(|r| r.map(SubscribeStmt::Copy))
 }
 
 /// An optional `WITH (<option> = <duration>)`, the one option `statement` takes.
@@ -320,34 +330,61 @@ fn parse_fetch(t: &mut Tokens) -> Result<SubscribeStmt> {
     })
 }
 
-/// The statements of a multi-statement string, split at top-level semicolons (the tokenizer
-/// keeps quoted semicolons inside their tokens), when one of them is a subscription
-/// statement; `None` otherwise, and the string is parsed as usual.
-pub fn split_with_subscriptions(sql: &str) -> Option<Vec<String>> {
+/// One statement of a query string: a subscription statement, or SQL for the SQL parser.
+pub enum Piece {
+    Subscription(Result<SubscribeStmt>),
+    Sql(String),
+}
+
+/// The statements of a query string, split at top-level semicolons (the tokenizer keeps
+/// quoted semicolons inside their tokens), when at least one is a subscription statement;
+/// `None` otherwise, and the string goes to the SQL parser whole. Every subscription statement
+/// names SUBSCRIBE, SUBSCRIPTION, FETCH or CLOSE, so other strings are not tokenized here.
+pub fn split(sql: &str) -> Option<Vec<Piece>> {
+    let lower = sql.to_ascii_lowercase();
+    if !["subscri", "fetch", "close"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        return None;
+    }
     let toks = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
-    let mut pieces = vec![String::new()];
-    for t in &toks {
+    let mut pieces: Vec<Vec<Token>> = vec![vec![]];
+    for t in toks {
         match t {
-            Token::SemiColon => pieces.push(String::new()),
-            other => pieces
-                .last_mut()
-                .expect("a piece")
-                .push_str(&other.to_string()),
+            Token::SemiColon => pieces.push(vec![]),
+            other => pieces.last_mut().expect("a piece").push(other),
         }
     }
-    pieces.retain(|p| !p.trim().is_empty());
-    (pieces.len() > 1 && pieces.iter().any(|p| parse_statement(p).is_some())).then_some(pieces)
+    let mut out = vec![];
+    let mut any = false;
+    for piece in pieces {
+        let text: String = piece.iter().map(|t| t.to_string()).collect();
+        if text.trim().is_empty() {
+            continue;
+        }
+        let toks = piece
+            .into_iter()
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .collect();
+        match parse_tokens(&mut Tokens { toks, at: 0 }) {
+            Some(s) => {
+                any = true;
+                out.push(Piece::Subscription(s));
+            }
+            None => out.push(Piece::Sql(text)),
+        }
+    }
+    any.then_some(out)
 }
 
 /// Recognizes a SUBSCRIBE statement; `None` when `sql` is not one.
 pub fn parse(sql: &str) -> Option<Result<Subscribe>> {
-    let toks: Vec<Token> = Tokenizer::new(&PostgreSqlDialect {}, sql)
-        .tokenize()
-        .ok()?
-        .into_iter()
-        .filter(|t| !matches!(t, Token::Whitespace(_)))
-        .collect();
-    let mut t = Tokens { toks, at: 0 };
+    parse_copy(&mut Tokens::of(sql)?)
+}
+
+/// `[COPY (] SUBSCRIBE ...` from the start of `t`.
+fn parse_copy(t: &mut Tokens) -> Option<Result<Subscribe>> {
     let via_copy = t.keyword("copy");
     if via_copy && t.next() != Some(Token::LParen) {
         return None;
@@ -355,11 +392,10 @@ pub fn parse(sql: &str) -> Option<Result<Subscribe>> {
     if !t.keyword("subscribe") {
         return None;
     }
-    Some(parse_body(&mut t, via_copy))
-}
-
-fn parse_body(t: &mut Tokens, via_copy: bool) -> Result<Subscribe> {
-    parse_subscribe(t, if via_copy { Mode::Copy } else { Mode::Bare })
+    Some(parse_subscribe(
+        t,
+        if via_copy { Mode::Copy } else { Mode::Bare },
+    ))
 }
 
 #[derive(PartialEq)]
