@@ -11,6 +11,7 @@ pub mod changelog;
 mod codec;
 mod defs;
 mod provider;
+pub mod system;
 mod view_codec;
 pub mod view_errors;
 

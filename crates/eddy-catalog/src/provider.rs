@@ -181,10 +181,19 @@ impl EddyCatalogProvider {
 
 impl CatalogProvider for EddyCatalogProvider {
     fn schema_names(&self) -> Vec<String> {
-        self.catalog.schemas().into_iter().map(|s| s.name).collect()
+        let mut names: Vec<String> = self.catalog.schemas().into_iter().map(|s| s.name).collect();
+        names.push(crate::system::PG_CATALOG.to_string());
+        names.push(crate::system::INFORMATION_SCHEMA.to_string());
+        names
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        if let Some(system) = crate::system::is_system_schema(name) {
+            return Some(Arc::new(crate::system::SystemSchema::new(
+                system,
+                self.catalog.clone(),
+            )));
+        }
         if !self.catalog.schema_exists(name) {
             return None;
         }
@@ -226,6 +235,12 @@ impl SchemaProvider for EddySchemaProvider {
         name: &str,
     ) -> datafusion::common::Result<Option<Arc<dyn TableProvider>>> {
         let Some(rel) = self.catalog.relation(&self.schema, name) else {
+            // A bare name that is no relation of the default schema may be a system table,
+            // found through the `pg_catalog` that is implicitly on PostgreSQL's search path.
+            if self.schema == crate::DEFAULT_SCHEMA && crate::system::is_pg_catalog_table(name) {
+                return crate::system::system_table(&self.catalog, crate::system::PG_CATALOG, name)
+                    .map_err(|e| DataFusionError::External(Box::new(e)));
+            }
             return Ok(None);
         };
         let ctx = self
@@ -242,6 +257,7 @@ impl SchemaProvider for EddySchemaProvider {
 
     fn table_exist(&self, name: &str) -> bool {
         self.catalog.relation(&self.schema, name).is_some()
+            || (self.schema == crate::DEFAULT_SCHEMA && crate::system::is_pg_catalog_table(name))
     }
 }
 

@@ -190,6 +190,25 @@ impl From<datafusion::arrow::error::ArrowError> for Error {
     }
 }
 
+/// Our own error inside a DataFusion error that others still hold (a failure shared by the
+/// partitions of a plan, say).
+fn ours_in(e: &DataFusionError) -> Option<&Error> {
+    match e {
+        DataFusionError::External(inner) => inner.downcast_ref::<Error>(),
+        DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner) => {
+            ours_in(inner)
+        }
+        DataFusionError::Shared(inner) => ours_in(inner),
+        DataFusionError::ArrowError(inner, _) => match inner.as_ref() {
+            datafusion::arrow::error::ArrowError::ExternalError(x) => x
+                .downcast_ref::<Error>()
+                .or_else(|| x.downcast_ref::<DataFusionError>().and_then(ours_in)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// DataFusion reports most failures as strings; map them to the SQLSTATE and wording
 /// PostgreSQL uses so clients (and our PostgreSQL-checked tests) see the same thing.
 fn classify_datafusion(e: DataFusionError) -> Error {
@@ -208,7 +227,10 @@ fn classify_datafusion(e: DataFusionError) -> Error {
         }
         DataFusionError::Shared(inner) => match std::sync::Arc::try_unwrap(inner) {
             Ok(e) => return classify_datafusion(e),
-            Err(shared) => DataFusionError::Execution(shared.to_string()),
+            Err(shared) => match ours_in(&shared) {
+                Some(ours) => return Error::new(ours.state, ours.message.clone()),
+                None => DataFusionError::Execution(shared.to_string()),
+            },
         },
         other => other,
     };

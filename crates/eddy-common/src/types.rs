@@ -45,6 +45,8 @@ pub enum PgType {
     Uuid,
     Oid,
     Name,
+    /// PostgreSQL's one-byte `"char"` (`relkind` and the like in the system catalog).
+    Char,
     /// One-dimensional array of the element type.
     Array(Box<PgType>),
 }
@@ -73,6 +75,7 @@ impl PgType {
             PgType::Uuid => 2950,
             PgType::Oid => 26,
             PgType::Name => 19,
+            PgType::Char => 18,
             PgType::Array(elem) => elem.array_oid(),
         }
     }
@@ -99,6 +102,7 @@ impl PgType {
             PgType::Uuid => 2951,
             PgType::Oid => 1028,
             PgType::Name => 1003,
+            PgType::Char => 1002,
             // PostgreSQL has no arrays of arrays as a type: a nested array is the same type.
             PgType::Array(inner) => inner.array_oid(),
         }
@@ -117,7 +121,7 @@ impl PgType {
     /// `typlen` in `pg_type`: fixed size in bytes, or -1 for varlena.
     pub fn typlen(&self) -> i16 {
         match self {
-            PgType::Bool => 1,
+            PgType::Bool | PgType::Char => 1,
             PgType::Int2 => 2,
             PgType::Int4 | PgType::Float4 | PgType::Date | PgType::Oid => 4,
             PgType::Int8 | PgType::Float8 | PgType::Time | PgType::Timestamp => 8,
@@ -146,7 +150,8 @@ impl PgType {
             | PgType::Json
             | PgType::Jsonb
             | PgType::Uuid
-            | PgType::Name => DataType::Utf8,
+            | PgType::Name
+            | PgType::Char => DataType::Utf8,
             PgType::Oid => DataType::UInt32,
             PgType::Bytea => DataType::Binary,
             PgType::Date => DataType::Date32,
@@ -193,7 +198,9 @@ impl PgType {
             DataType::Boolean => PgType::Bool,
             DataType::Int8 | DataType::Int16 | DataType::UInt8 => PgType::Int2,
             DataType::Int32 | DataType::UInt16 => PgType::Int4,
-            DataType::Int64 | DataType::UInt32 | DataType::UInt64 => PgType::Int8,
+            // Nothing but the system catalog's oids is UInt32 in Eddy.
+            DataType::UInt32 => PgType::Oid,
+            DataType::Int64 | DataType::UInt64 => PgType::Int8,
             DataType::Float16 | DataType::Float32 => PgType::Float4,
             DataType::Float64 => PgType::Float8,
             DataType::Decimal32(p, s) | DataType::Decimal64(p, s) | DataType::Decimal128(p, s) => {
@@ -308,6 +315,7 @@ impl PgType {
             "uuid" => PgType::Uuid,
             "oid" => PgType::Oid,
             "name" => PgType::Name,
+            "\"char\"" => PgType::Char,
             _ => {
                 return Err(Error::new(
                     SqlState::UNDEFINED_OBJECT,
@@ -356,6 +364,7 @@ impl fmt::Display for PgType {
             PgType::Uuid => f.write_str("uuid"),
             PgType::Oid => f.write_str("oid"),
             PgType::Name => f.write_str("name"),
+            PgType::Char => f.write_str("\"char\""),
             PgType::Array(e) => write!(f, "{e}[]"),
         }
     }

@@ -54,6 +54,7 @@ fn decode_text(
         | PgType::Json
         | PgType::Jsonb
         | PgType::Name
+        | PgType::Char
         | PgType::Uuid => Ok(ScalarValue::Utf8(Some(text.to_string()))),
         PgType::Bool => match text.trim().to_ascii_lowercase().as_str() {
             "t" | "true" | "yes" | "y" | "on" | "1" => Ok(ScalarValue::Boolean(Some(true))),
@@ -110,7 +111,7 @@ fn decode_binary(b: &[u8], ty: &PgType) -> Result<ScalarValue> {
         PgType::Oid => ScalarValue::UInt32(Some(u32::from_be_bytes(take(b, ty)?))),
         PgType::Float4 => ScalarValue::Float32(Some(f32::from_be_bytes(take(b, ty)?))),
         PgType::Float8 => ScalarValue::Float64(Some(f64::from_be_bytes(take(b, ty)?))),
-        PgType::Text | PgType::Varchar(_) | PgType::Json | PgType::Name => {
+        PgType::Text | PgType::Varchar(_) | PgType::Json | PgType::Name | PgType::Char => {
             ScalarValue::Utf8(Some(String::from_utf8_lossy(b).into_owned()))
         }
         PgType::Jsonb => {

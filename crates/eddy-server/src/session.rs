@@ -85,6 +85,7 @@ impl EddySession {
             slot.clone(),
         ));
         let ctx = eddy_sql::config::new_context(provider);
+        eddy_catalog::system::functions::register(&ctx, engine.catalog.clone());
         let mut state = State::default();
         let mut all: Vec<(String, String)> = vec![];
         for (k, v) in options {
@@ -154,6 +155,7 @@ impl EddySession {
     ) -> Result<LogicalPlan> {
         let state = self.ctx.state();
         let mut stmt = stmt.clone();
+        eddy_sql::pg_syntax::rewrite(&mut stmt);
         crate::plain_views::expand(&self.engine.catalog, &mut stmt)?;
         eddy_sql::names::unique_output_names(&mut stmt);
         eddy_sql::parse::interval_literals_as_casts(&mut stmt);
@@ -189,10 +191,13 @@ impl EddySession {
     /// are among them; a plan still holding parameter placeholders (being described) is not.
     fn finish_plan(&self, plan: LogicalPlan) -> Result<LogicalPlan> {
         let plan = if plan.get_parameter_types()?.is_empty() {
+            let plan = crate::text_input::array_comparison_literals(plan, &self.time_zone())?;
             let state = self.ctx.state();
-            state
-                .analyzer()
-                .execute_and_check(plan, state.config_options(), |_, _| {})?
+            let plan =
+                state
+                    .analyzer()
+                    .execute_and_check(plan, state.config_options(), |_, _| {})?;
+            eddy_sql::apply::apply_unnest_subqueries(plan, &state)?
         } else {
             plan
         };

@@ -95,3 +95,58 @@ pub fn rewrite(plan: LogicalPlan, zone: &SessionZone) -> Result<LogicalPlan> {
     })?;
     Ok(out.data)
 }
+
+/// A quoted literal compared with an array (`polroles = '{0}'`) is an array in PostgreSQL,
+/// read by the array's input function. DataFusion's type coercion has no string-to-array rule
+/// and refuses the comparison, so these literals are read here, before the plan is analyzed.
+pub fn array_comparison_literals(plan: LogicalPlan, zone: &SessionZone) -> Result<LogicalPlan> {
+    use datafusion::logical_expr::{BinaryExpr, ExprSchemable};
+    let out = plan.transform_up_with_subqueries(|node| {
+        let inputs = node.inputs();
+        let [input] = inputs.as_slice() else {
+            return Ok(Transformed::no(node));
+        };
+        let schema = input.schema().clone();
+        node.map_expressions(|e| {
+            e.transform_up(|e| {
+                let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &e else {
+                    return Ok(Transformed::no(e));
+                };
+                if !op.supports_propagation() {
+                    return Ok(Transformed::no(e));
+                }
+                let list_type = |x: &Expr| match x.get_type(schema.as_ref()) {
+                    Ok(dt @ DataType::List(_)) => Some(dt),
+                    _ => None,
+                };
+                let text = |x: &Expr| match x {
+                    Expr::Literal(ScalarValue::Utf8(Some(s)), _) => Some(s.clone()),
+                    _ => None,
+                };
+                let (new_left, new_right) = match (text(left), text(right)) {
+                    (Some(s), None) => match list_type(right) {
+                        Some(dt) => (lit_of(&s, &dt, zone)?, (**right).clone()),
+                        None => return Ok(Transformed::no(e)),
+                    },
+                    (None, Some(s)) => match list_type(left) {
+                        Some(dt) => ((**left).clone(), lit_of(&s, &dt, zone)?),
+                        None => return Ok(Transformed::no(e)),
+                    },
+                    _ => return Ok(Transformed::no(e)),
+                };
+                Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
+                    Box::new(new_left),
+                    *op,
+                    Box::new(new_right),
+                ))))
+            })
+        })
+    })?;
+    Ok(out.data)
+}
+
+fn lit_of(text: &str, dt: &DataType, zone: &SessionZone) -> datafusion::common::Result<Expr> {
+    let v = convert(text, dt, zone)
+        .map_err(|e| datafusion::common::DataFusionError::External(Box::new(e)))?;
+    Ok(Expr::Literal(v, None))
+}

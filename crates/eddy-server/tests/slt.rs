@@ -167,8 +167,12 @@ impl AsyncDB for Conn {
 
     async fn shutdown(&mut self) {}
 
+    // Also a label for `onlyif`/`skipif`, so it must tell the two engines apart.
     fn engine_name(&self) -> &str {
-        "eddy"
+        match self.views {
+            Some(_) => "eddy",
+            None => "postgres",
+        }
     }
 
     async fn sleep(dur: std::time::Duration) {

@@ -23,7 +23,12 @@ pub fn new_context(catalog: Arc<dyn CatalogProvider>) -> SessionContext {
     // Tables store Utf8; keep computed strings the same type so results encode uniformly.
     opts.sql_parser.map_string_types_to_utf8view = false;
     opts.execution.time_zone = Some("+00:00".to_string());
-    let mut ctx = SessionContext::new_with_config(config);
+    let state = datafusion::execution::SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .with_query_planner(Arc::new(crate::apply::ApplyPlanner))
+        .build();
+    let mut ctx = SessionContext::new_with_state(state);
     ctx.register_catalog(DATABASE_NAME, catalog);
     // `->` and `->>` on json/jsonb; registering cannot fail for a planner
     let _ = datafusion::execution::FunctionRegistry::register_expr_planner(

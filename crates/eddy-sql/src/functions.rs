@@ -36,4 +36,212 @@ pub fn register(ctx: &SessionContext) {
     constant_text(ctx, "version", VERSION);
     constant_text(ctx, "current_database", eddy_catalog::DATABASE_NAME);
     constant_text(ctx, "current_schema", eddy_catalog::DEFAULT_SCHEMA);
+    // array_upper(a, 1): arrays are one-dimensional and 1-based, so the upper bound of the
+    // first dimension is the length (NULL for an empty or NULL array, as in PostgreSQL).
+    let upper = Arc::new(|args: &[ColumnarValue]| {
+        use datafusion::arrow::array::Array;
+        let arrays = ColumnarValue::values_to_arrays(args)?;
+        let lists = datafusion::common::cast::as_list_array(&arrays[0])?;
+        let dims = datafusion::arrow::compute::cast(&arrays[1], &DataType::Int64)?;
+        let dims = datafusion::common::cast::as_int64_array(&dims)?;
+        let out: datafusion::arrow::array::Int32Array = (0..lists.len())
+            .map(|i| {
+                if lists.is_null(i) || dims.is_null(i) || dims.value(i) != 1 {
+                    return None;
+                }
+                match lists.value_length(i) {
+                    0 => None,
+                    n => Some(n),
+                }
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    });
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
+        ArrayUpper {
+            signature: datafusion::logical_expr::Signature::any(2, Volatility::Immutable),
+            body: upper,
+        },
+    ));
+    ctx.register_udaf(datafusion::logical_expr::AggregateUDF::new_from_impl(
+        SingleValue::default(),
+    ));
+}
+
+/// `eddy_single_value(x)`: the one value of a group, NULL for none, and PostgreSQL's error
+/// (21000) for more than one. A scalar subquery that is not an aggregate is planned as this
+/// aggregate over its one column (see `pg_syntax`), which DataFusion can decorrelate and which
+/// fails exactly where PostgreSQL's subquery would.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct SingleValue {
+    signature: datafusion::logical_expr::Signature,
+}
+
+pub const SINGLE_VALUE: &str = "eddy_single_value";
+
+impl Default for SingleValue {
+    fn default() -> Self {
+        SingleValue {
+            signature: datafusion::logical_expr::Signature::any(1, Volatility::Immutable),
+        }
+    }
+}
+
+impl datafusion::logical_expr::AggregateUDFImpl for SingleValue {
+    fn name(&self) -> &str {
+        SINGLE_VALUE
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> datafusion::common::Result<DataType> {
+        Ok(args[0].clone())
+    }
+
+    fn accumulator(
+        &self,
+        args: datafusion::logical_expr::function::AccumulatorArgs,
+    ) -> datafusion::common::Result<Box<dyn datafusion::logical_expr::Accumulator>> {
+        Ok(Box::new(SingleValueAcc {
+            value: ScalarValue::try_from(args.return_field.data_type())?,
+            rows: 0,
+        }))
+    }
+
+    fn state_fields(
+        &self,
+        args: datafusion::logical_expr::function::StateFieldsArgs,
+    ) -> datafusion::common::Result<Vec<datafusion::arrow::datatypes::FieldRef>> {
+        Ok(vec![
+            Arc::new(
+                args.return_field
+                    .as_ref()
+                    .clone()
+                    .with_name("value")
+                    .with_nullable(true),
+            ),
+            Arc::new(datafusion::arrow::datatypes::Field::new(
+                "rows",
+                DataType::Int64,
+                true,
+            )),
+        ])
+    }
+}
+
+#[derive(Debug)]
+struct SingleValueAcc {
+    value: ScalarValue,
+    rows: i64,
+}
+
+impl SingleValueAcc {
+    fn add(&mut self, v: ScalarValue, rows: i64) -> datafusion::common::Result<()> {
+        if rows == 0 {
+            return Ok(());
+        }
+        self.rows += rows;
+        if self.rows > 1 {
+            return Err(datafusion::common::DataFusionError::External(Box::new(
+                eddy_common::Error::new(
+                    eddy_common::SqlState::CARDINALITY_VIOLATION,
+                    "more than one row returned by a subquery used as an expression",
+                ),
+            )));
+        }
+        self.value = v;
+        Ok(())
+    }
+}
+
+impl datafusion::logical_expr::Accumulator for SingleValueAcc {
+    fn update_batch(
+        &mut self,
+        values: &[datafusion::arrow::array::ArrayRef],
+    ) -> datafusion::common::Result<()> {
+        for i in 0..values[0].len() {
+            self.add(ScalarValue::try_from_array(&values[0], i)?, 1)?;
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> datafusion::common::Result<ScalarValue> {
+        Ok(self.value.clone())
+    }
+
+    fn size(&self) -> usize {
+        self.value.size() + 8
+    }
+
+    fn state(&mut self) -> datafusion::common::Result<Vec<ScalarValue>> {
+        Ok(vec![
+            self.value.clone(),
+            ScalarValue::Int64(Some(self.rows)),
+        ])
+    }
+
+    fn merge_batch(
+        &mut self,
+        states: &[datafusion::arrow::array::ArrayRef],
+    ) -> datafusion::common::Result<()> {
+        for i in 0..states[0].len() {
+            let rows = match ScalarValue::try_from_array(&states[1], i)? {
+                ScalarValue::Int64(Some(n)) => n,
+                _ => 0,
+            };
+            self.add(ScalarValue::try_from_array(&states[0], i)?, rows)?;
+        }
+        Ok(())
+    }
+}
+
+type Body =
+    Arc<dyn Fn(&[ColumnarValue]) -> datafusion::common::Result<ColumnarValue> + Send + Sync>;
+
+struct ArrayUpper {
+    signature: datafusion::logical_expr::Signature,
+    body: Body,
+}
+
+impl std::fmt::Debug for ArrayUpper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("array_upper")
+    }
+}
+
+impl PartialEq for ArrayUpper {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ArrayUpper {}
+
+impl std::hash::Hash for ArrayUpper {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        "array_upper".hash(state)
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for ArrayUpper {
+    fn name(&self) -> &str {
+        "array_upper"
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Int32)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> datafusion::common::Result<ColumnarValue> {
+        (self.body)(&args.args)
+    }
 }

@@ -7,6 +7,7 @@
 //! streaming planner (`stream_plan`) compiles an optimized DataFusion `LogicalPlan` into an
 //! `eddy-dataflow` operator tree, refusing (0A000) what it cannot maintain incrementally.
 
+pub mod apply;
 pub mod config;
 pub mod copy_options;
 pub mod ddl;
@@ -17,6 +18,7 @@ pub mod json_ops;
 pub mod names;
 pub mod numeric_fns;
 pub mod parse;
+pub mod pg_syntax;
 pub mod stream_plan;
 pub mod subscribe;
 pub mod time_zone;

@@ -1,0 +1,324 @@
+//! The rows of the `pg_catalog` tables that describe objects Eddy has. Every other
+//! `pg_catalog` table is empty.
+
+use eddy_common::PgType;
+
+use super::model::{Model, Rel, SUPERUSER_NAME, SUPERUSER_OID, oids};
+use super::{Row, V, t, types};
+
+pub(crate) fn rows(table: &str, m: &Model) -> Vec<Row> {
+    match table {
+        "pg_namespace" => m
+            .namespaces
+            .iter()
+            .map(|(oid, name)| {
+                vec![
+                    ("oid", V::O(*oid)),
+                    ("nspname", t(name)),
+                    ("nspowner", V::O(SUPERUSER_OID)),
+                ]
+            })
+            .collect(),
+        "pg_class" => m.rels.iter().map(class_row).collect(),
+        "pg_attribute" => m.rels.iter().flat_map(attribute_rows).collect(),
+        "pg_type" => types::all().iter().map(types::row).collect(),
+        "pg_index" => indexes(m).map(|(ix, _)| index_row(ix)).collect(),
+        "pg_constraint" => indexes(m)
+            .map(|(ix, table)| {
+                vec![
+                    ("oid", V::O(oids::pkey_constraint(table.oid))),
+                    ("conname", t(&ix.name)),
+                    ("connamespace", V::O(table.nsp)),
+                    ("contype", t("p")),
+                    ("convalidated", V::B(true)),
+                    ("conrelid", V::O(table.oid)),
+                    ("conindid", V::O(ix.oid)),
+                    ("confupdtype", t(" ")),
+                    ("confdeltype", t(" ")),
+                    ("confmatchtype", t(" ")),
+                    ("conislocal", V::B(true)),
+                    ("connoinherit", V::B(true)),
+                    ("conkey", V::IA(table.key.clone())),
+                ]
+            })
+            .collect(),
+        "pg_attrdef" => m
+            .rels
+            .iter()
+            .filter(|r| r.kind == 'r')
+            .flat_map(|r| {
+                r.columns.iter().enumerate().filter_map(|(i, c)| {
+                    let d = c.default.as_ref()?;
+                    Some(vec![
+                        ("oid", V::O(oids::attrdef(r.oid, i + 1))),
+                        ("adrelid", V::O(r.oid)),
+                        ("adnum", V::I(i as i64 + 1)),
+                        ("adbin", t(d)),
+                    ])
+                })
+            })
+            .collect(),
+        "pg_database" => vec![vec![
+            ("oid", V::O(oids::DATABASE)),
+            ("datname", t(crate::DATABASE_NAME)),
+            ("datdba", V::O(SUPERUSER_OID)),
+            ("encoding", V::I(6)),
+            ("datlocprovider", t("c")),
+            ("datallowconn", V::B(true)),
+            ("datconnlimit", V::I(-1)),
+            ("dattablespace", V::O(oids::DEFAULT_TABLESPACE)),
+            ("datcollate", t("C")),
+            ("datctype", t("C")),
+        ]],
+        "pg_roles" | "pg_authid" => vec![vec![
+            ("oid", V::O(SUPERUSER_OID)),
+            ("rolname", t(SUPERUSER_NAME)),
+            ("rolsuper", V::B(true)),
+            ("rolinherit", V::B(true)),
+            ("rolcreaterole", V::B(true)),
+            ("rolcreatedb", V::B(true)),
+            ("rolcanlogin", V::B(true)),
+            ("rolreplication", V::B(true)),
+            ("rolbypassrls", V::B(true)),
+            ("rolconnlimit", V::I(-1)),
+            ("rolpassword", V::Null),
+        ]],
+        "pg_user" => vec![vec![
+            ("usename", t(SUPERUSER_NAME)),
+            ("usesysid", V::O(SUPERUSER_OID)),
+            ("usecreatedb", V::B(true)),
+            ("usesuper", V::B(true)),
+            ("userepl", V::B(true)),
+            ("usebypassrls", V::B(true)),
+            ("passwd", t("********")),
+        ]],
+        "pg_am" => vec![
+            vec![
+                ("oid", V::O(oids::HEAP_AM)),
+                ("amname", t("heap")),
+                ("amhandler", t("heap_tableam_handler")),
+                ("amtype", t("t")),
+            ],
+            vec![
+                ("oid", V::O(oids::BTREE_AM)),
+                ("amname", t("btree")),
+                ("amhandler", t("bthandler")),
+                ("amtype", t("i")),
+            ],
+        ],
+        "pg_tablespace" => vec![
+            vec![
+                ("oid", V::O(oids::DEFAULT_TABLESPACE)),
+                ("spcname", t("pg_default")),
+                ("spcowner", V::O(SUPERUSER_OID)),
+            ],
+            vec![
+                ("oid", V::O(1664)),
+                ("spcname", t("pg_global")),
+                ("spcowner", V::O(SUPERUSER_OID)),
+            ],
+        ],
+        "pg_collation" => [
+            (oids::DEFAULT_COLLATION, "default", "d", None),
+            (oids::C_COLLATION, "C", "c", Some("C")),
+            (951, "POSIX", "c", Some("POSIX")),
+        ]
+        .into_iter()
+        .map(|(oid, name, provider, locale)| {
+            vec![
+                ("oid", V::O(oid)),
+                ("collname", t(name)),
+                ("collnamespace", V::O(oids::PG_CATALOG)),
+                ("collowner", V::O(SUPERUSER_OID)),
+                ("collprovider", t(provider)),
+                ("collisdeterministic", V::B(true)),
+                ("collencoding", V::I(-1)),
+                ("collcollate", locale.map(t).unwrap_or(V::Null)),
+                ("collctype", locale.map(t).unwrap_or(V::Null)),
+            ]
+        })
+        .collect(),
+        "pg_tables" => m
+            .rels
+            .iter()
+            .filter(|r| r.kind == 'r')
+            .map(|r| {
+                vec![
+                    ("schemaname", t(&r.schema)),
+                    ("tablename", t(&r.name)),
+                    ("tableowner", t(SUPERUSER_NAME)),
+                    ("tablespace", V::Null),
+                    ("hasindexes", V::B(!r.key.is_empty())),
+                ]
+            })
+            .collect(),
+        "pg_views" => m
+            .rels
+            .iter()
+            .filter(|r| r.kind == 'v')
+            .map(|r| {
+                vec![
+                    ("schemaname", t(&r.schema)),
+                    ("viewname", t(&r.name)),
+                    ("viewowner", t(SUPERUSER_NAME)),
+                    (
+                        "definition",
+                        r.definition.clone().map(V::T).unwrap_or(V::Null),
+                    ),
+                ]
+            })
+            .collect(),
+        "pg_matviews" => m
+            .rels
+            .iter()
+            .filter(|r| r.kind == 'm')
+            .map(|r| {
+                vec![
+                    ("schemaname", t(&r.schema)),
+                    ("matviewname", t(&r.name)),
+                    ("matviewowner", t(SUPERUSER_NAME)),
+                    ("tablespace", V::Null),
+                    ("hasindexes", V::B(false)),
+                    ("ispopulated", V::B(true)),
+                    (
+                        "definition",
+                        r.definition.clone().map(V::T).unwrap_or(V::Null),
+                    ),
+                ]
+            })
+            .collect(),
+        "pg_indexes" => indexes(m)
+            .map(|(ix, table)| {
+                vec![
+                    ("schemaname", t(&table.schema)),
+                    ("tablename", t(&table.name)),
+                    ("indexname", t(&ix.name)),
+                    ("tablespace", V::Null),
+                    ("indexdef", t(index_definition(ix, table))),
+                ]
+            })
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// Each index with its table.
+fn indexes(m: &Model) -> impl Iterator<Item = (&Rel, &Rel)> {
+    m.rels
+        .iter()
+        .filter(|r| r.kind == 'i')
+        .filter_map(|ix| Some((ix, m.rel(ix.table?)?)))
+}
+
+/// `CREATE UNIQUE INDEX t_pkey ON public.t USING btree (id)`, as `pg_get_indexdef` gives it.
+pub fn index_definition(ix: &Rel, table: &Rel) -> String {
+    let cols: Vec<String> = ix
+        .columns
+        .iter()
+        .map(|c| super::model::quote_ident(&c.name))
+        .collect();
+    format!(
+        "CREATE UNIQUE INDEX {} ON {}.{} USING btree ({})",
+        super::model::quote_ident(&ix.name),
+        super::model::quote_ident(&table.schema),
+        super::model::quote_ident(&table.name),
+        cols.join(", ")
+    )
+}
+
+fn class_row(r: &Rel) -> Row {
+    let has_index = r.kind == 'r' && !r.key.is_empty();
+    vec![
+        ("oid", V::O(r.oid)),
+        ("relname", t(&r.name)),
+        ("relnamespace", V::O(r.nsp)),
+        ("relowner", V::O(SUPERUSER_OID)),
+        (
+            "relam",
+            V::O(match r.kind {
+                'r' | 'm' => oids::HEAP_AM,
+                'i' => oids::BTREE_AM,
+                _ => 0,
+            }),
+        ),
+        ("relfilenode", V::O(if r.kind == 'v' { 0 } else { r.oid })),
+        ("reltuples", V::F(-1.0)),
+        ("relhasindex", V::B(has_index)),
+        ("relpersistence", t("p")),
+        ("relkind", t(r.kind.to_string())),
+        ("relnatts", V::I(r.columns.len() as i64)),
+        ("relhasrules", V::B(matches!(r.kind, 'v' | 'm'))),
+        ("relispopulated", V::B(true)),
+        (
+            "relreplident",
+            t(if matches!(r.kind, 'r' | 'm') {
+                "d"
+            } else {
+                "n"
+            }),
+        ),
+        ("relfrozenxid", t("0")),
+        ("relminmxid", t("0")),
+    ]
+}
+
+fn attribute_rows(r: &Rel) -> Vec<Row> {
+    r.columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let len = c.ty.typlen() as i64;
+            let collation = match &c.ty {
+                PgType::Text | PgType::Varchar(_) => oids::DEFAULT_COLLATION,
+                PgType::Name => oids::C_COLLATION,
+                _ => 0,
+            };
+            vec![
+                ("attrelid", V::O(r.oid)),
+                ("attname", t(&c.name)),
+                ("atttypid", V::O(c.ty.oid())),
+                ("attstattarget", V::I(-1)),
+                ("attlen", V::I(len)),
+                ("attnum", V::I(i as i64 + 1)),
+                ("attndims", V::I(matches!(c.ty, PgType::Array(_)) as i64)),
+                ("attcacheoff", V::I(-1)),
+                ("atttypmod", V::I(c.ty.typmod() as i64)),
+                ("attbyval", V::B(matches!(len, 1 | 2 | 4 | 8))),
+                (
+                    "attalign",
+                    t(match len {
+                        1 => "c",
+                        2 => "s",
+                        8 => "d",
+                        _ => "i",
+                    }),
+                ),
+                ("attstorage", t(if len == -1 { "x" } else { "p" })),
+                ("attnotnull", V::B(c.not_null)),
+                ("atthasdef", V::B(c.default.is_some())),
+                ("attislocal", V::B(true)),
+                ("attcollation", V::O(collation)),
+            ]
+        })
+        .collect()
+}
+
+fn index_row(ix: &Rel) -> Row {
+    let n = ix.key.len() as i64;
+    vec![
+        ("indexrelid", V::O(ix.oid)),
+        ("indrelid", V::O(ix.table.unwrap_or(0))),
+        ("indnatts", V::I(n)),
+        ("indnkeyatts", V::I(n)),
+        ("indisunique", V::B(true)),
+        ("indisprimary", V::B(true)),
+        ("indimmediate", V::B(true)),
+        ("indisvalid", V::B(true)),
+        ("indisready", V::B(true)),
+        ("indislive", V::B(true)),
+        ("indkey", V::IA(ix.key.clone())),
+        ("indcollation", V::OA(vec![0; ix.key.len()])),
+        ("indclass", V::OA(vec![0; ix.key.len()])),
+        ("indoption", V::IA(vec![0; ix.key.len()])),
+    ]
+}

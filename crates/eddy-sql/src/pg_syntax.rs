@@ -1,0 +1,811 @@
+//! PostgreSQL syntax that clients' catalog queries use and DataFusion does not plan, rewritten
+//! to what it does before planning:
+//!
+//! - `a OPERATOR(pg_catalog.~) b` is `a ~ b`;
+//! - `expr COLLATE "C"` is `expr`: Eddy compares text byte-wise, which is the C collation,
+//!   the one every `COLLATE` in a catalog query asks for;
+//! - `pg_catalog.f(...)` is `f(...)`, and `FROM pg_catalog.f(...) AS s` names its one column
+//!   `s`, as PostgreSQL does for a function returning a scalar;
+//! - casts to the catalog's types: `::regclass` (and `regtype`, `regnamespace`, `regrole`)
+//!   become catalog lookups, `::oid` an unsigned 32-bit integer, `::name` and
+//!   `::pg_catalog.text` text;
+//! - `ARRAY(SELECT x ...)` is `(SELECT array_agg(x) FROM (SELECT x ...))`.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    ArrayElemTypeDef, GroupByExpr, OrderBy, OrderByKind, Query, Select, SelectItem, SetExpr, Value,
+    Visit, Visitor,
+};
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+    FunctionArguments, Ident, ObjectName, ObjectNamePart, Statement, TableAliasColumnDef,
+    TableFactor, VisitMut, VisitorMut,
+};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+pub fn rewrite(stmt: &mut Statement) {
+    let _ = stmt.visit(&mut PgSyntax);
+}
+
+struct PgSyntax;
+
+/// The last part of a possibly `pg_catalog`-qualified name, if the qualifier is that or none.
+fn catalog_name(name: &ObjectName) -> Option<String> {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| match p {
+            ObjectNamePart::Identifier(i) => i.value.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    match parts.as_slice() {
+        [one] => Some(one.clone()),
+        [schema, one] if schema.eq_ignore_ascii_case("pg_catalog") => Some(one.clone()),
+        _ => None,
+    }
+}
+
+fn unqualified(name: &str) -> ObjectName {
+    ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))])
+}
+
+fn call(name: &str, arg: Expr) -> Expr {
+    Expr::Function(Function {
+        name: unqualified(name),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))],
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
+}
+
+/// What a cast to a catalog type turns into: a lookup function, or a type DataFusion knows.
+enum CastTo {
+    Lookup(&'static str),
+    Type(DataType),
+}
+
+fn catalog_cast(dt: &DataType) -> Option<CastTo> {
+    match dt {
+        DataType::Regclass => Some(CastTo::Lookup("eddy_regclass")),
+        DataType::Custom(name, mods) if mods.is_empty() => {
+            let n = catalog_name(name)?.to_ascii_lowercase();
+            Some(match n.as_str() {
+                "regclass" => CastTo::Lookup("eddy_regclass"),
+                "regtype" => CastTo::Lookup("eddy_regtype"),
+                "regnamespace" => CastTo::Lookup("eddy_regnamespace"),
+                "regrole" => CastTo::Lookup("eddy_regrole"),
+                "oid" => CastTo::Type(DataType::IntUnsigned(None)),
+                "name" | "text" | "char" | "varchar" => CastTo::Type(DataType::Text),
+                "int2" => CastTo::Type(DataType::SmallInt(None)),
+                "int4" => CastTo::Type(DataType::Int(None)),
+                "int8" => CastTo::Type(DataType::BigInt(None)),
+                "bool" => CastTo::Type(DataType::Boolean),
+                _ => return None,
+            })
+        }
+        DataType::Array(ArrayElemTypeDef::SquareBracket(elem, size)) => match catalog_cast(elem)? {
+            CastTo::Type(t) => CastTo::Type(DataType::Array(ArrayElemTypeDef::SquareBracket(
+                Box::new(t),
+                *size,
+            )))
+            .into(),
+            CastTo::Lookup(_) => None,
+        },
+        _ => None,
+    }
+}
+
+fn operator(name: &str) -> Option<BinaryOperator> {
+    Some(match name {
+        "~" => BinaryOperator::PGRegexMatch,
+        "~*" => BinaryOperator::PGRegexIMatch,
+        "!~" => BinaryOperator::PGRegexNotMatch,
+        "!~*" => BinaryOperator::PGRegexNotIMatch,
+        "=" => BinaryOperator::Eq,
+        "<>" | "!=" => BinaryOperator::NotEq,
+        "<" => BinaryOperator::Lt,
+        "<=" => BinaryOperator::LtEq,
+        ">" => BinaryOperator::Gt,
+        ">=" => BinaryOperator::GtEq,
+        "||" => BinaryOperator::StringConcat,
+        "+" => BinaryOperator::Plus,
+        "-" => BinaryOperator::Minus,
+        "*" => BinaryOperator::Multiply,
+        "/" => BinaryOperator::Divide,
+        _ => return None,
+    })
+}
+
+fn parse_expr(sql: &str) -> Option<Expr> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .ok()?
+        .parse_expr()
+        .ok()
+}
+
+/// Functions that make a SELECT an aggregate.
+const AGGREGATES: &[&str] = &[
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "array_agg",
+    "string_agg",
+    "bool_and",
+    "bool_or",
+    "every",
+    "stddev",
+    "stddev_pop",
+    "stddev_samp",
+    "variance",
+    "var_pop",
+    "var_samp",
+    "json_agg",
+    "jsonb_agg",
+    "json_object_agg",
+    "jsonb_object_agg",
+    "bit_and",
+    "bit_or",
+    crate::functions::SINGLE_VALUE,
+];
+
+fn has_aggregate(items: &[SelectItem]) -> bool {
+    struct Find(bool);
+    impl Visitor for Find {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if let Expr::Function(f) = e
+                && (f.over.is_some()
+                    || catalog_name(&f.name)
+                        .is_some_and(|n| AGGREGATES.contains(&n.to_ascii_lowercase().as_str())))
+            {
+                self.0 = true;
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut f = Find(false);
+    for item in items {
+        let _ = item.visit(&mut f);
+    }
+    f.0
+}
+
+/// The query's SELECT when it is a plain one-level SELECT with a FROM (no grouping, DISTINCT,
+/// aggregate, LIMIT or set operation): the shape whose projection can be turned into an
+/// aggregate without changing which rows it reads.
+fn plain_select(q: &mut Query) -> Option<&mut Select> {
+    if q.with.is_some() || q.limit_clause.is_some() || q.fetch.is_some() {
+        return None;
+    }
+    let SetExpr::Select(sel) = q.body.as_mut() else {
+        return None;
+    };
+    let grouped = !matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
+    if grouped
+        || sel.having.is_some()
+        || sel.distinct.is_some()
+        || sel.from.is_empty()
+        || has_aggregate(&sel.projection)
+    {
+        return None;
+    }
+    Some(sel)
+}
+
+fn only_expr(sel: &Select) -> Option<&Expr> {
+    match sel.projection.as_slice() {
+        [SelectItem::UnnamedExpr(e)] | [SelectItem::ExprWithAlias { expr: e, .. }] => Some(e),
+        _ => None,
+    }
+}
+
+/// `ARRAY(SELECT x FROM ... ORDER BY y)` as `(SELECT array_agg(x ORDER BY y) FROM ...)`: the
+/// same rows, aggregated where they are read, so a correlated one stays decorrelatable.
+fn array_subquery(q: &Query) -> Option<Expr> {
+    let mut q = q.clone();
+    let order = q.order_by.take();
+    let sel = plain_select(&mut q)?;
+    let x = only_expr(sel)?.clone();
+    // ARRAY() of no rows is an empty array, where array_agg of none is NULL.
+    let mut agg = format!("coalesce(array_agg({x}");
+    if let Some(OrderBy {
+        kind: OrderByKind::Expressions(items),
+        ..
+    }) = order
+    {
+        let items: Vec<String> = items
+            .into_iter()
+            .map(|mut o| {
+                if matches!(&o.expr, Expr::Value(v) if v.value == Value::Number("1".into(), false))
+                {
+                    o.expr = x.clone();
+                }
+                o.to_string()
+            })
+            .collect();
+        agg.push_str(&format!(" ORDER BY {}", items.join(", ")));
+    }
+    agg.push_str("), make_array())");
+    sel.projection = vec![SelectItem::UnnamedExpr(parse_expr(&agg)?)];
+    Some(Expr::Subquery(Box::new(q)))
+}
+
+/// The names a SELECT's FROM clause binds (aliases, else table names).
+fn bound_names(sel: &Select) -> Vec<String> {
+    let mut names = vec![];
+    let mut add = |f: &TableFactor| match f {
+        TableFactor::Table { name, alias, .. } => names.push(match alias {
+            Some(a) => a.name.value.clone(),
+            None => name.0.last().map(|p| p.to_string()).unwrap_or_default(),
+        }),
+        TableFactor::Derived { alias: Some(a), .. }
+        | TableFactor::UNNEST { alias: Some(a), .. } => names.push(a.name.value.clone()),
+        _ => {}
+    };
+    for twj in &sel.from {
+        add(&twj.relation);
+        for j in &twj.joins {
+            add(&j.relation);
+        }
+    }
+    names
+}
+
+/// Whether `e` reads only columns qualified by a relation the subquery does not bind (the
+/// outer query's), and no subquery.
+fn outer_only(e: &Expr, inner: &[String]) -> bool {
+    struct Check<'a> {
+        inner: &'a [String],
+        outer_refs: usize,
+        ok: bool,
+    }
+    impl Visitor for Check<'_> {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            match e {
+                Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+                    if self
+                        .inner
+                        .iter()
+                        .any(|n| n.eq_ignore_ascii_case(&parts[0].value))
+                    {
+                        self.ok = false;
+                    } else {
+                        self.outer_refs += 1;
+                    }
+                }
+                Expr::Identifier(_)
+                | Expr::CompoundIdentifier(_)
+                | Expr::Subquery(_)
+                | Expr::Exists { .. }
+                | Expr::InSubquery { .. } => self.ok = false,
+                _ => {}
+            }
+            if self.ok {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            }
+        }
+    }
+    let mut c = Check {
+        inner,
+        outer_refs: 0,
+        ok: true,
+    };
+    let _ = e.visit(&mut c);
+    c.ok && c.outer_refs > 0
+}
+
+fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            conjuncts(*left, out);
+            conjuncts(*right, out);
+        }
+        Expr::Nested(inner)
+            if matches!(
+                inner.as_ref(),
+                Expr::BinaryOp {
+                    op: BinaryOperator::And,
+                    ..
+                }
+            ) =>
+        {
+            conjuncts(*inner, out)
+        }
+        other => out.push(other),
+    }
+}
+
+fn and_all(mut es: Vec<Expr>) -> Option<Expr> {
+    let first = if es.is_empty() {
+        return None;
+    } else {
+        es.remove(0)
+    };
+    Some(es.into_iter().fold(first, |l, r| Expr::BinaryOp {
+        left: Box::new(l),
+        op: BinaryOperator::And,
+        right: Box::new(r),
+    }))
+}
+
+/// Takes the WHERE conjuncts of a scalar subquery that read only the outer query's columns
+/// out of it: `(SELECT x FROM t WHERE p AND outer.flag)` is
+/// `CASE WHEN outer.flag THEN (SELECT x FROM t WHERE p) END` (no row and a false test both
+/// give NULL), and DataFusion cannot decorrelate such a conjunct.
+fn hoist_outer_conjuncts(q: &mut Query) -> Option<Expr> {
+    let sel = plain_select(q)?;
+    let inner = bound_names(sel);
+    let mut all = vec![];
+    conjuncts(sel.selection.take()?, &mut all);
+    let (outer, rest): (Vec<Expr>, Vec<Expr>) =
+        all.into_iter().partition(|c| outer_only(c, &inner));
+    sel.selection = and_all(rest);
+    and_all(outer)
+}
+
+/// A scalar subquery that is no aggregate, as the aggregate `eddy_single_value` of its column
+/// (DataFusion decorrelates only aggregated scalar subqueries).
+fn single_value_subquery(q: &mut Query) {
+    if q.order_by.is_some() {
+        return;
+    }
+    let Some(sel) = plain_select(q) else {
+        return;
+    };
+    let Some(x) = only_expr(sel).cloned() else {
+        return;
+    };
+    let wrapped = call(crate::functions::SINGLE_VALUE, x);
+    sel.projection = vec![match sel.projection.remove(0) {
+        SelectItem::ExprWithAlias { alias, .. } => SelectItem::ExprWithAlias {
+            expr: wrapped,
+            alias,
+        },
+        _ => SelectItem::UnnamedExpr(wrapped),
+    }];
+}
+
+/// `EXISTS (SELECT ... FROM ...)` in a select list as `(SELECT count(*) > 0 FROM ...)`:
+/// DataFusion plans EXISTS only as a filter.
+fn exists_as_count(subquery: &Query, negated: bool) -> Option<Expr> {
+    let mut q = subquery.clone();
+    q.order_by = None;
+    let sel = plain_select(&mut q)?;
+    let test = if negated {
+        "count(*) = 0"
+    } else {
+        "count(*) > 0"
+    };
+    sel.projection = vec![SelectItem::UnnamedExpr(parse_expr(test)?)];
+    Some(Expr::Subquery(Box::new(q)))
+}
+
+/// Whether a function argument reads a column (so is no constant a table function can take;
+/// a constant series keeps DataFusion's streaming table function).
+fn reads_columns(arg: &FunctionArg) -> bool {
+    struct Find(bool);
+    impl Visitor for Find {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+                self.0 = true;
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut f = Find(false);
+    let _ = arg.visit(&mut f);
+    f.0
+}
+
+/// Whether `e` names a column of one of `names`.
+fn mentions(e: &Expr, names: &[String]) -> bool {
+    struct Find<'a>(&'a [String], bool);
+    impl Visitor for Find<'_> {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if let Expr::CompoundIdentifier(parts) = e
+                && parts.len() == 2
+                && self
+                    .0
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(&parts[0].value))
+            {
+                self.1 = true;
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut f = Find(names, false);
+    let _ = e.visit(&mut f);
+    f.1
+}
+
+/// Whether a correlated scalar subquery must be planned as a LEFT JOIN LATERAL, and can be
+/// without changing its answer: it compares the outer query's columns other than by equality
+/// (which DataFusion cannot decorrelate under an aggregate), and every table it reads is a
+/// system table pinned to at most one row by an `alias.oid = ...` conjunct, so the join
+/// finds at most the one row the subquery would.
+fn lateral_candidate(q: &Query) -> Option<Expr> {
+    let mut q = q.clone();
+    if q.order_by.is_some() {
+        return None;
+    }
+    let sel = plain_select(&mut q)?;
+    let x = only_expr(sel)?.clone();
+    let mut inner = vec![];
+    for twj in &sel.from {
+        let TableFactor::Table {
+            name,
+            alias,
+            args: None,
+            ..
+        } = &twj.relation
+        else {
+            return None;
+        };
+        let table = catalog_name(name)?;
+        if !twj.joins.is_empty() || !eddy_catalog::system::has_oid_column(&table) {
+            return None;
+        }
+        inner.push(
+            alias
+                .as_ref()
+                .map(|a| a.name.value.clone())
+                .unwrap_or(table),
+        );
+    }
+    let mut all = vec![];
+    conjuncts(sel.selection.clone()?, &mut all);
+    let correlated_non_equi = all.iter().any(|c| {
+        let is_eq = matches!(
+            c,
+            Expr::BinaryOp {
+                op: BinaryOperator::Eq,
+                ..
+            }
+        );
+        !is_eq && mentions(c, &inner) && !outer_only(c, &inner) && references_outer(c, &inner)
+    });
+    if !correlated_non_equi {
+        return None;
+    }
+    let pinned = inner.iter().all(|alias| {
+        all.iter().any(|c| match c {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } => {
+                let is_oid = |e: &Expr| matches!(e, Expr::CompoundIdentifier(p) if p.len() == 2
+                    && p[0].value.eq_ignore_ascii_case(alias) && p[1].value.eq_ignore_ascii_case("oid"));
+                let names = [alias.clone()];
+                (is_oid(left) && !mentions(right, &names)) || (is_oid(right) && !mentions(left, &names))
+            }
+            _ => false,
+        })
+    });
+    pinned.then_some(x)
+}
+
+/// Whether `e` reads a qualified column of a relation other than `inner`'s.
+fn references_outer(e: &Expr, inner: &[String]) -> bool {
+    struct Find<'a>(&'a [String], bool);
+    impl Visitor for Find<'_> {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if let Expr::CompoundIdentifier(parts) = e
+                && parts.len() == 2
+                && !self
+                    .0
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(&parts[0].value))
+            {
+                self.1 = true;
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut f = Find(inner, false);
+    let _ = e.visit(&mut f);
+    f.1
+}
+
+/// Moves the select list's lateral candidates into LEFT JOIN LATERALs of the SELECT.
+fn lateral_subqueries(sel: &mut Select) {
+    struct Collect(Vec<(String, Query)>);
+    impl VisitorMut for Collect {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            if let Expr::Subquery(q) = e
+                && let Some(x) = lateral_candidate(q)
+            {
+                let name = format!("eddy_lateral{}", self.0.len());
+                let mut q = q.as_ref().clone();
+                if let SetExpr::Select(inner) = q.body.as_mut() {
+                    inner.projection = vec![SelectItem::ExprWithAlias {
+                        expr: x,
+                        alias: Ident::new(&name),
+                    }];
+                }
+                *e = Expr::CompoundIdentifier(vec![Ident::new(&name), Ident::new(&name)]);
+                self.0.push((name, q));
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    if sel.from.is_empty() || has_aggregate(&sel.projection) {
+        return;
+    }
+    let grouped = !matches!(&sel.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
+    if grouped || sel.distinct.is_some() {
+        return;
+    }
+    let mut c = Collect(vec![]);
+    for item in &mut sel.projection {
+        let _ = item.visit(&mut c);
+    }
+    for (name, q) in c.0 {
+        let sql = format!("SELECT 1 FROM eddy_outer LEFT JOIN LATERAL ({q}) AS {name} ON true");
+        let join = Parser::new(&PostgreSqlDialect {})
+            .try_with_sql(&sql)
+            .and_then(|mut p| p.parse_query())
+            .ok()
+            .and_then(|q| match *q.body {
+                SetExpr::Select(mut s) => s.from.pop().and_then(|mut f| f.joins.pop()),
+                _ => None,
+            });
+        if let (Some(join), Some(last)) = (join, sel.from.last_mut()) {
+            last.joins.push(join);
+        }
+    }
+}
+
+struct ExistsInSelectList;
+
+impl VisitorMut for ExistsInSelectList {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        if let Expr::Exists { subquery, negated } = e
+            && let Some(new) = exists_as_count(subquery, *negated)
+        {
+            *e = new;
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+impl VisitorMut for PgSyntax {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        if let SetExpr::Select(sel) = q.body.as_mut() {
+            for item in &mut sel.projection {
+                let _ = item.visit(&mut ExistsInSelectList);
+            }
+            lateral_subqueries(sel);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        match e {
+            Expr::BinaryOp { op, .. } => {
+                if let BinaryOperator::PGCustomBinaryOperator(parts) = op
+                    && let Some(new) = match parts.as_slice() {
+                        [one] => operator(one),
+                        [schema, one] if schema.eq_ignore_ascii_case("pg_catalog") => operator(one),
+                        _ => None,
+                    }
+                {
+                    *op = new;
+                }
+            }
+            Expr::Subquery(q) => {
+                let condition = hoist_outer_conjuncts(q);
+                single_value_subquery(q);
+                if let Some(condition) = condition
+                    && let Some(new) = parse_expr(&format!("CASE WHEN {condition} THEN {e} END"))
+                {
+                    *e = new;
+                }
+            }
+            Expr::Collate { expr, .. } => {
+                let inner = std::mem::replace(
+                    expr.as_mut(),
+                    Expr::value(datafusion::sql::sqlparser::ast::Value::Null),
+                );
+                *e = inner;
+            }
+            Expr::Function(f) => {
+                if let FunctionArguments::Subquery(q) = &f.args
+                    && catalog_name(&f.name).is_some_and(|n| n.eq_ignore_ascii_case("array"))
+                {
+                    if let Some(new) = array_subquery(q) {
+                        *e = new;
+                    }
+                    return ControlFlow::Continue(());
+                }
+                if f.name.0.len() == 2
+                    && let Some(n) = catalog_name(&f.name)
+                {
+                    f.name = unqualified(&n);
+                }
+            }
+            // `x::regclass::text`: the name, where the lookup alone gives a name only from an oid
+            Expr::Cast {
+                expr, data_type, ..
+            } if matches!(data_type, DataType::Text | DataType::Varchar(_))
+                || matches!(catalog_cast(data_type), Some(CastTo::Type(DataType::Text))) =>
+            {
+                if let Expr::Function(f) = expr.as_mut()
+                    && let [ObjectNamePart::Identifier(id)] = f.name.0.as_slice()
+                    && [
+                        "eddy_regclass",
+                        "eddy_regtype",
+                        "eddy_regnamespace",
+                        "eddy_regrole",
+                    ]
+                    .contains(&id.value.as_str())
+                {
+                    f.name = unqualified(&format!("{}_name", id.value));
+                    let inner = std::mem::replace(expr.as_mut(), Expr::value(Value::Null));
+                    *e = inner;
+                } else if let Some(CastTo::Type(t)) = catalog_cast(data_type) {
+                    *data_type = t;
+                }
+            }
+            Expr::Cast {
+                expr, data_type, ..
+            } => match catalog_cast(data_type) {
+                Some(CastTo::Lookup(func)) => {
+                    let inner = std::mem::replace(
+                        expr.as_mut(),
+                        Expr::value(datafusion::sql::sqlparser::ast::Value::Null),
+                    );
+                    *e = call(func, inner);
+                }
+                Some(CastTo::Type(t)) => *data_type = t,
+                None => {}
+            },
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_table_factor(&mut self, t: &mut TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table {
+            name,
+            alias,
+            args: Some(_),
+            ..
+        } = t
+        {
+            if name.0.len() == 2
+                && let Some(n) = catalog_name(name)
+            {
+                *name = unqualified(&n);
+            }
+            if let Some(a) = alias
+                && a.columns.is_empty()
+            {
+                a.columns = vec![TableAliasColumnDef::from_name(a.name.value.clone())];
+            }
+            // `FROM generate_series(a, b) s` is the unnested array of the series: DataFusion's
+            // table function takes constants only, and catalog queries pass outer columns.
+            if let TableFactor::Table {
+                name,
+                alias: Some(alias),
+                args: Some(args),
+                ..
+            } = t
+                && name.to_string().eq_ignore_ascii_case("generate_series")
+                && args.args.iter().any(reads_columns)
+                && let Some(series) = parse_expr(&format!(
+                    "generate_series({})",
+                    args.args
+                        .iter()
+                        .map(|a| a.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            {
+                *t = TableFactor::UNNEST {
+                    alias: Some(alias.clone()),
+                    array_exprs: vec![series],
+                    with_offset: false,
+                    with_offset_alias: None,
+                    with_ordinality: false,
+                };
+                return ControlFlow::Continue(());
+            }
+            // `FROM unnest(arr) x` is DataFusion's UNNEST table factor.
+            if let TableFactor::Table {
+                name,
+                alias,
+                args: Some(args),
+                ..
+            } = t
+                && name.to_string().eq_ignore_ascii_case("unnest")
+            {
+                let array_exprs = args
+                    .args
+                    .iter()
+                    .filter_map(|a| match a {
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                *t = TableFactor::UNNEST {
+                    alias: alias.take(),
+                    array_exprs,
+                    with_offset: false,
+                    with_offset_alias: None,
+                    with_ordinality: false,
+                };
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_statements;
+
+    fn rewritten(sql: &str) -> String {
+        let mut s = parse_statements(sql).unwrap().remove(0);
+        rewrite(&mut s);
+        s.to_string()
+    }
+
+    #[test]
+    fn catalog_syntax_becomes_plain_sql() {
+        assert_eq!(
+            rewritten("SELECT 1 WHERE 'a' OPERATOR(pg_catalog.~) '^a' COLLATE pg_catalog.default"),
+            "SELECT 1 WHERE 'a' ~ '^a'"
+        );
+        assert_eq!(
+            rewritten(
+                "SELECT pg_catalog.format_type(x, NULL), '1'::pg_catalog.oid, c.oid::regclass::text"
+            ),
+            "SELECT format_type(x, NULL), '1'::INT UNSIGNED, eddy_regclass_name(c.oid)"
+        );
+        assert_eq!(
+            rewritten("SELECT s FROM pg_catalog.generate_series(1, 3) s"),
+            "SELECT s FROM generate_series(1, 3) s (s)"
+        );
+        assert_eq!(
+            rewritten("SELECT s FROM t, generate_series(1, t.n) s"),
+            "SELECT s FROM t, UNNEST(generate_series(1, t.n)) s (s)"
+        );
+        assert!(rewritten("SELECT ARRAY(SELECT 1)").contains("array_agg"));
+    }
+}
