@@ -3,8 +3,10 @@
 //! It owns the durable catalog (kept in the storage `meta` column family and loaded at start),
 //! the row codec that turns Arrow batches into storage keys and values and back, and the
 //! DataFusion `CatalogProvider`/`SchemaProvider`/`TableProvider` implementations that read a
-//! storage snapshot (plus a transaction's uncommitted writes). It depends on `eddy-common` and
-//! `eddy-storage` only; it must never depend on the SQL front end, the wire or the server.
+//! storage snapshot (plus a transaction's uncommitted writes), and the system catalog
+//! (`pg_catalog`, `information_schema` and the functions that read them) generated from it.
+//! It depends on `eddy-common` and `eddy-storage` only; it must never depend on the SQL front
+//! end, the wire or the server.
 
 mod catalog;
 pub mod changelog;

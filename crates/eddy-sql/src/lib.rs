@@ -2,8 +2,9 @@
 //!
 //! It parses with sqlparser's PostgreSQL dialect, resolves names the PostgreSQL way, turns DDL
 //! into catalog definitions, rewrites UPDATE/DELETE into queries DataFusion can plan, parses COPY
-//! options, and sets DataFusion up to behave like PostgreSQL (configuration and the functions
-//! clients call). It does no I/O and must never depend on storage, the wire or the server. The
+//! options, and sets DataFusion up to behave like PostgreSQL (configuration, the functions
+//! clients call, PostgreSQL-only syntax rewritten before planning, and correlated subqueries
+//! DataFusion cannot decorrelate run per outer row). It does no I/O and must never depend on storage, the wire or the server. The
 //! streaming planner (`stream_plan`) compiles an optimized DataFusion `LogicalPlan` into an
 //! `eddy-dataflow` operator tree, refusing (0A000) what it cannot maintain incrementally.
 

@@ -217,6 +217,17 @@ fn only_expr(sel: &Select) -> Option<&Expr> {
 /// `ARRAY(SELECT x FROM ... ORDER BY y)` as `(SELECT array_agg(x ORDER BY y) FROM ...)`: the
 /// same rows, aggregated where they are read, so a correlated one stays decorrelatable.
 fn array_subquery(q: &Query) -> Option<Expr> {
+    array_aggregated_in_place(q).or_else(|| {
+        // Any other query: aggregate its rows from outside (not decorrelatable, but
+        // uncorrelated ones are the rest).
+        parse_expr(&format!(
+            "(SELECT coalesce(array_agg(eddy_array.eddy_elem), make_array()) \
+             FROM ({q}) AS eddy_array(eddy_elem))"
+        ))
+    })
+}
+
+fn array_aggregated_in_place(q: &Query) -> Option<Expr> {
     let mut q = q.clone();
     let order = q.order_by.take();
     let sel = plain_select(&mut q)?;

@@ -315,6 +315,7 @@ fn userbyid(_: &Model, args: &[ScalarValue]) -> std::result::Result<ScalarValue,
     Ok(match arg_oid(args, 0) {
         None => NULL,
         Some(SUPERUSER_OID) => some_text(SUPERUSER_NAME),
+        Some(super::oids::DATABASE_OWNER_ROLE) => some_text("pg_database_owner"),
         Some(o) => some_text(format!("unknown (OID={o})")),
     })
 }

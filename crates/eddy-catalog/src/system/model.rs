@@ -20,6 +20,8 @@ pub mod oids {
     pub const PG_CATALOG: u32 = 11;
     pub const INFORMATION_SCHEMA: u32 = 13_000;
     pub const DATABASE: u32 = 1;
+    /// PostgreSQL 15's role that owns `public`: whoever owns the database.
+    pub const DATABASE_OWNER_ROLE: u32 = 6171;
     pub const HEAP_AM: u32 = 2;
     pub const BTREE_AM: u32 = 403;
     pub const DEFAULT_COLLATION: u32 = 100;

@@ -12,10 +12,15 @@ pub(crate) fn rows(table: &str, m: &Model) -> Vec<Row> {
             .namespaces
             .iter()
             .map(|(oid, name)| {
+                let owner = if name == crate::DEFAULT_SCHEMA {
+                    oids::DATABASE_OWNER_ROLE
+                } else {
+                    SUPERUSER_OID
+                };
                 vec![
                     ("oid", V::O(*oid)),
                     ("nspname", t(name)),
-                    ("nspowner", V::O(SUPERUSER_OID)),
+                    ("nspowner", V::O(owner)),
                 ]
             })
             .collect(),
@@ -70,19 +75,27 @@ pub(crate) fn rows(table: &str, m: &Model) -> Vec<Row> {
             ("datcollate", t("C")),
             ("datctype", t("C")),
         ]],
-        "pg_roles" | "pg_authid" => vec![vec![
-            ("oid", V::O(SUPERUSER_OID)),
-            ("rolname", t(SUPERUSER_NAME)),
-            ("rolsuper", V::B(true)),
-            ("rolinherit", V::B(true)),
-            ("rolcreaterole", V::B(true)),
-            ("rolcreatedb", V::B(true)),
-            ("rolcanlogin", V::B(true)),
-            ("rolreplication", V::B(true)),
-            ("rolbypassrls", V::B(true)),
-            ("rolconnlimit", V::I(-1)),
-            ("rolpassword", V::Null),
-        ]],
+        "pg_roles" | "pg_authid" => vec![
+            vec![
+                ("oid", V::O(SUPERUSER_OID)),
+                ("rolname", t(SUPERUSER_NAME)),
+                ("rolsuper", V::B(true)),
+                ("rolinherit", V::B(true)),
+                ("rolcreaterole", V::B(true)),
+                ("rolcreatedb", V::B(true)),
+                ("rolcanlogin", V::B(true)),
+                ("rolreplication", V::B(true)),
+                ("rolbypassrls", V::B(true)),
+                ("rolconnlimit", V::I(-1)),
+                ("rolpassword", V::Null),
+            ],
+            vec![
+                ("oid", V::O(oids::DATABASE_OWNER_ROLE)),
+                ("rolname", t("pg_database_owner")),
+                ("rolinherit", V::B(true)),
+                ("rolconnlimit", V::I(-1)),
+            ],
+        ],
         "pg_user" => vec![vec![
             ("usename", t(SUPERUSER_NAME)),
             ("usesysid", V::O(SUPERUSER_OID)),
