@@ -73,12 +73,15 @@ pub struct EddySession {
     zone: std::sync::RwLock<SessionZone>,
     /// Reported parameters changed by `SET`, waiting for their ParameterStatus message.
     changed: std::sync::Mutex<Vec<(String, String)>>,
+    /// The session's settings as `current_setting()` reads them while a statement runs (the
+    /// session's own lock is held then).
+    settings: Arc<std::sync::RwLock<crate::settings::Settings>>,
 }
 
 impl EddySession {
     /// A session; `options` are the startup packet's parameters, applied like `SET` (an
     /// unknown one is ignored, an invalid value fails the connection as in PostgreSQL).
-    pub fn new(engine: Arc<Engine>, _user: &str, options: &[(String, String)]) -> Result<Self> {
+    pub fn new(engine: Arc<Engine>, user: &str, options: &[(String, String)]) -> Result<Self> {
         let slot = ReadSlot::default();
         let provider = Arc::new(EddyCatalogProvider::new(
             engine.catalog.clone(),
@@ -105,6 +108,8 @@ impl EddySession {
             }
         }
         let zone = state.settings.zone().clone();
+        let settings = Arc::new(std::sync::RwLock::new(state.settings.clone()));
+        register_session_functions(&ctx, user, settings.clone());
         let session = EddySession {
             engine,
             ctx,
@@ -112,6 +117,7 @@ impl EddySession {
             state: tokio::sync::Mutex::new(state),
             zone: std::sync::RwLock::new(zone.clone()),
             changed: Default::default(),
+            settings,
         };
         session.apply_zone(&zone);
         Ok(session)
@@ -860,6 +866,7 @@ impl EddySession {
             other => return Err(Error::unsupported(format!("{other}"))),
         }
         *self.zone.write().expect("zone lock") = st.settings.zone().clone();
+        *self.settings.write().expect("settings lock") = st.settings.clone();
         self.apply_zone(st.settings.zone());
         let mut changed = self.changed.lock().expect("changed lock");
         for (key, value) in st.settings.all() {
@@ -901,6 +908,55 @@ impl EddySession {
         };
         Ok(text_rows(&columns, rows))
     }
+}
+
+/// Functions whose value is the session's: `current_user` (and `session_user`), the user name
+/// the client connected with, and `current_setting(name [, missing_ok])`.
+fn register_session_functions(
+    ctx: &datafusion::prelude::SessionContext,
+    user: &str,
+    settings: Arc<std::sync::RwLock<crate::settings::Settings>>,
+) {
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::{ColumnarValue, Signature, TypeSignature, Volatility};
+    for name in ["current_user", "session_user"] {
+        let user = user.to_string();
+        ctx.register_udf(eddy_sql::functions::closure_udf(
+            name,
+            Signature::nullary(Volatility::Stable),
+            DataType::Utf8,
+            Arc::new(move |_| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(user.clone()))))),
+        ));
+    }
+    let body = Arc::new(move |args: &[ColumnarValue]| {
+        let name = match &args[0] {
+            ColumnarValue::Scalar(ScalarValue::Utf8(Some(s))) => s.clone(),
+            _ => return Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None))),
+        };
+        let missing_ok = matches!(
+            args.get(1),
+            Some(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))))
+        );
+        let settings = settings.read().expect("settings lock");
+        let value = match settings.get(&name) {
+            Ok(v) => Some(v.to_string()),
+            Err(_) if missing_ok => None,
+            Err(e) => return Err(datafusion::common::DataFusionError::External(Box::new(e))),
+        };
+        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(value)))
+    });
+    ctx.register_udf(eddy_sql::functions::closure_udf(
+        "current_setting",
+        Signature::one_of(
+            vec![
+                TypeSignature::Exact(vec![DataType::Utf8]),
+                TypeSignature::Exact(vec![DataType::Utf8, DataType::Boolean]),
+            ],
+            Volatility::Stable,
+        ),
+        DataType::Utf8,
+        body,
+    ));
 }
 
 /// The `-c name=value` and `--name=value` settings of a startup packet's `options` (what

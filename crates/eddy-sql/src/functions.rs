@@ -57,11 +57,37 @@ pub fn register(ctx: &SessionContext) {
             .collect();
         Ok(ColumnarValue::Array(Arc::new(out)))
     });
-    ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
-        ArrayUpper {
-            signature: datafusion::logical_expr::Signature::any(2, Volatility::Immutable),
-            body: upper,
-        },
+    ctx.register_udf(closure_udf(
+        "array_upper",
+        datafusion::logical_expr::Signature::any(2, Volatility::Immutable),
+        DataType::Int32,
+        upper,
+    ));
+    // current_schemas(include_implicit): the search path, pg_catalog first when implicit ones
+    // are asked for.
+    let schemas = Arc::new(|args: &[ColumnarValue]| {
+        let implicit = match &args[0] {
+            ColumnarValue::Scalar(ScalarValue::Boolean(b)) => b.unwrap_or(false),
+            _ => false,
+        };
+        let mut names = vec![];
+        if implicit {
+            names.push(ScalarValue::Utf8(Some("pg_catalog".into())));
+        }
+        names.push(ScalarValue::Utf8(Some(eddy_catalog::DEFAULT_SCHEMA.into())));
+        Ok(ColumnarValue::Scalar(ScalarValue::List(
+            ScalarValue::new_list_nullable(&names, &DataType::Utf8),
+        )))
+    });
+    ctx.register_udf(closure_udf(
+        "current_schemas",
+        datafusion::logical_expr::Signature::exact(vec![DataType::Boolean], Volatility::Stable),
+        DataType::List(Arc::new(datafusion::arrow::datatypes::Field::new(
+            "item",
+            DataType::Utf8,
+            true,
+        ))),
+        schemas,
     ));
     ctx.register_udaf(datafusion::logical_expr::AggregateUDF::new_from_impl(
         SingleValue::default(),
@@ -197,37 +223,56 @@ impl datafusion::logical_expr::Accumulator for SingleValueAcc {
     }
 }
 
-type Body =
+/// The body of a function given as a closure over its arguments.
+pub type Body =
     Arc<dyn Fn(&[ColumnarValue]) -> datafusion::common::Result<ColumnarValue> + Send + Sync>;
 
-struct ArrayUpper {
+/// A scalar function from a name, signature, return type and closure (DataFusion's
+/// `create_udf` takes exact argument types only).
+pub fn closure_udf(
+    name: &'static str,
     signature: datafusion::logical_expr::Signature,
+    ret: DataType,
+    body: Body,
+) -> datafusion::logical_expr::ScalarUDF {
+    datafusion::logical_expr::ScalarUDF::new_from_impl(ClosureUdf {
+        name,
+        signature,
+        ret,
+        body,
+    })
+}
+
+struct ClosureUdf {
+    name: &'static str,
+    signature: datafusion::logical_expr::Signature,
+    ret: DataType,
     body: Body,
 }
 
-impl std::fmt::Debug for ArrayUpper {
+impl std::fmt::Debug for ClosureUdf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("array_upper")
+        f.write_str(self.name)
     }
 }
 
-impl PartialEq for ArrayUpper {
-    fn eq(&self, _: &Self) -> bool {
-        true
+impl PartialEq for ClosureUdf {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && Arc::ptr_eq(&self.body, &other.body)
     }
 }
 
-impl Eq for ArrayUpper {}
+impl Eq for ClosureUdf {}
 
-impl std::hash::Hash for ArrayUpper {
+impl std::hash::Hash for ClosureUdf {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        "array_upper".hash(state)
+        self.name.hash(state)
     }
 }
 
-impl datafusion::logical_expr::ScalarUDFImpl for ArrayUpper {
+impl datafusion::logical_expr::ScalarUDFImpl for ClosureUdf {
     fn name(&self) -> &str {
-        "array_upper"
+        self.name
     }
 
     fn signature(&self) -> &datafusion::logical_expr::Signature {
@@ -235,7 +280,7 @@ impl datafusion::logical_expr::ScalarUDFImpl for ArrayUpper {
     }
 
     fn return_type(&self, _: &[DataType]) -> datafusion::common::Result<DataType> {
-        Ok(DataType::Int32)
+        Ok(self.ret.clone())
     }
 
     fn invoke_with_args(

@@ -627,6 +627,22 @@ impl VisitorMut for PgSyntax {
 
     fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
         match e {
+            // SQL's niladic functions, which parse as names
+            Expr::Identifier(id)
+                if id.quote_style.is_none()
+                    && ["current_user", "session_user", "user", "current_role"]
+                        .contains(&id.value.to_ascii_lowercase().as_str()) =>
+            {
+                let name = id.value.to_ascii_lowercase();
+                let name = if name == "current_role" || name == "user" {
+                    "current_user".to_string()
+                } else {
+                    name
+                };
+                if let Some(new) = parse_expr(&format!("{name}()")) {
+                    *e = new;
+                }
+            }
             Expr::BinaryOp { op, .. } => {
                 if let BinaryOperator::PGCustomBinaryOperator(parts) = op
                     && let Some(new) = match parts.as_slice() {
@@ -653,6 +669,25 @@ impl VisitorMut for PgSyntax {
                     Expr::value(datafusion::sql::sqlparser::ast::Value::Null),
                 );
                 *e = inner;
+            }
+            Expr::Function(f)
+                if matches!(f.args, FunctionArguments::None)
+                    && catalog_name(&f.name).is_some_and(|n| {
+                        ["current_user", "session_user", "user", "current_role"]
+                            .contains(&n.to_ascii_lowercase().as_str())
+                    }) =>
+            {
+                let name = catalog_name(&f.name)
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let name = if name == "session_user" {
+                    name
+                } else {
+                    "current_user".to_string()
+                };
+                if let Some(new) = parse_expr(&format!("{name}()")) {
+                    *e = new;
+                }
             }
             Expr::Function(f) => {
                 if let FunctionArguments::Subquery(q) = &f.args
