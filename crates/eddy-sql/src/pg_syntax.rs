@@ -163,26 +163,37 @@ const AGGREGATES: &[&str] = &[
 ];
 
 fn has_aggregate(items: &[SelectItem]) -> bool {
-    struct Find(bool);
-    impl Visitor for Find {
+    items.iter().any(|item| {
+        any_expr(item, |e| {
+            matches!(e, Expr::Function(f) if f.over.is_some()
+                || catalog_name(&f.name)
+                    .is_some_and(|n| AGGREGATES.contains(&n.to_ascii_lowercase().as_str())))
+        })
+    })
+}
+
+/// Whether some expression within `node` satisfies `test`.
+fn any_expr<V: Visit>(node: &V, test: impl FnMut(&Expr) -> bool) -> bool {
+    struct Find<F>(F, bool);
+    impl<F: FnMut(&Expr) -> bool> Visitor for Find<F> {
         type Break = ();
         fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-            if let Expr::Function(f) = e
-                && (f.over.is_some()
-                    || catalog_name(&f.name)
-                        .is_some_and(|n| AGGREGATES.contains(&n.to_ascii_lowercase().as_str())))
-            {
-                self.0 = true;
+            if (self.0)(e) {
+                self.1 = true;
                 return ControlFlow::Break(());
             }
             ControlFlow::Continue(())
         }
     }
-    let mut f = Find(false);
-    for item in items {
-        let _ = item.visit(&mut f);
-    }
-    f.0
+    let mut f = Find(test, false);
+    let _ = node.visit(&mut f);
+    f.1
+}
+
+/// Whether `e` is a column qualified by one of `names` (`inside`), or by another (`!inside`).
+fn qualified_by(e: &Expr, names: &[String], inside: bool) -> bool {
+    matches!(e, Expr::CompoundIdentifier(parts) if parts.len() == 2
+        && names.iter().any(|n| n.eq_ignore_ascii_case(&parts[0].value)) == inside)
 }
 
 /// The query's SELECT when it is a plain one-level SELECT with a FROM (no grouping, DISTINCT,
@@ -416,44 +427,14 @@ fn exists_as_count(subquery: &Query, negated: bool) -> Option<Expr> {
 /// Whether a function argument reads a column (so is no constant a table function can take;
 /// a constant series keeps DataFusion's streaming table function).
 fn reads_columns(arg: &FunctionArg) -> bool {
-    struct Find(bool);
-    impl Visitor for Find {
-        type Break = ();
-        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-            if matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
-                self.0 = true;
-                return ControlFlow::Break(());
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let mut f = Find(false);
-    let _ = arg.visit(&mut f);
-    f.0
+    any_expr(arg, |e| {
+        matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+    })
 }
 
 /// Whether `e` names a column of one of `names`.
 fn mentions(e: &Expr, names: &[String]) -> bool {
-    struct Find<'a>(&'a [String], bool);
-    impl Visitor for Find<'_> {
-        type Break = ();
-        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-            if let Expr::CompoundIdentifier(parts) = e
-                && parts.len() == 2
-                && self
-                    .0
-                    .iter()
-                    .any(|n| n.eq_ignore_ascii_case(&parts[0].value))
-            {
-                self.1 = true;
-                return ControlFlow::Break(());
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let mut f = Find(names, false);
-    let _ = e.visit(&mut f);
-    f.1
+    any_expr(e, |x| qualified_by(x, names, true))
 }
 
 /// Whether a correlated scalar subquery must be planned as a LEFT JOIN LATERAL, and can be
@@ -525,26 +506,7 @@ fn lateral_candidate(q: &Query) -> Option<Expr> {
 
 /// Whether `e` reads a qualified column of a relation other than `inner`'s.
 fn references_outer(e: &Expr, inner: &[String]) -> bool {
-    struct Find<'a>(&'a [String], bool);
-    impl Visitor for Find<'_> {
-        type Break = ();
-        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-            if let Expr::CompoundIdentifier(parts) = e
-                && parts.len() == 2
-                && !self
-                    .0
-                    .iter()
-                    .any(|n| n.eq_ignore_ascii_case(&parts[0].value))
-            {
-                self.1 = true;
-                return ControlFlow::Break(());
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let mut f = Find(inner, false);
-    let _ = e.visit(&mut f);
-    f.1
+    any_expr(e, |x| qualified_by(x, inner, false))
 }
 
 /// Moves the select list's lateral candidates into LEFT JOIN LATERALs of the SELECT.
