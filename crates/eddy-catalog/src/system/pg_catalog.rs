@@ -280,12 +280,9 @@ fn attribute_rows(r: &Rel) -> Vec<Row> {
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let len = c.ty.typlen() as i64;
-            let collation = match &c.ty {
-                PgType::Text | PgType::Varchar(_) => oids::DEFAULT_COLLATION,
-                PgType::Name => oids::C_COLLATION,
-                _ => 0,
-            };
+            // A column's physical properties are its type's, as pg_type gives them.
+            let ty = types::by_oid(c.ty.oid());
+            let len = ty.map_or(-1, |t| t.len);
             vec![
                 ("attrelid", V::O(r.oid)),
                 ("attname", t(&c.name)),
@@ -296,21 +293,13 @@ fn attribute_rows(r: &Rel) -> Vec<Row> {
                 ("attndims", V::I(matches!(c.ty, PgType::Array(_)) as i64)),
                 ("attcacheoff", V::I(-1)),
                 ("atttypmod", V::I(c.ty.typmod() as i64)),
-                ("attbyval", V::B(matches!(len, 1 | 2 | 4 | 8))),
-                (
-                    "attalign",
-                    t(match len {
-                        1 => "c",
-                        2 => "s",
-                        8 => "d",
-                        _ => "i",
-                    }),
-                ),
-                ("attstorage", t(if len == -1 { "x" } else { "p" })),
+                ("attbyval", V::B(ty.is_some_and(|t| t.byval()))),
+                ("attalign", t(ty.map_or("i", |t| t.align()))),
+                ("attstorage", t(ty.map_or("x", |t| t.storage()))),
                 ("attnotnull", V::B(c.not_null)),
                 ("atthasdef", V::B(c.default.is_some())),
                 ("attislocal", V::B(true)),
-                ("attcollation", V::O(collation)),
+                ("attcollation", V::O(ty.map_or(0, |t| t.collation))),
             ]
         })
         .collect()

@@ -209,15 +209,30 @@ fn array_of(oid: u32, elem_name: &str, elem_sql: &str, elem: u32, collation: u32
     }
 }
 
+impl TypeInfo {
+    /// Whether values are passed by value (`typbyval`, and `attbyval` of its columns).
+    pub fn byval(&self) -> bool {
+        matches!(self.len, 1 | 2 | 4 | 8) && self.kind == 'b'
+    }
+
+    /// `typalign`, and `attalign` of its columns.
+    pub fn align(&self) -> &'static str {
+        match self.len {
+            1 | -2 => "c",
+            2 => "s",
+            8 => "d",
+            _ => "i",
+        }
+    }
+
+    /// `typstorage`, and `attstorage` of its columns.
+    pub fn storage(&self) -> &'static str {
+        if self.len == -1 { "x" } else { "p" }
+    }
+}
+
 /// One type's `pg_type` row.
 pub fn row(ty: &TypeInfo) -> Row {
-    let byval = matches!(ty.len, 1 | 2 | 4 | 8) && ty.kind == 'b';
-    let align = match ty.len {
-        1 | -2 => 'c',
-        2 => 's',
-        8 => 'd',
-        _ => 'i',
-    };
     let io = |suffix: &str| match ty.io.strip_suffix('_') {
         Some(stem) => format!("{stem}_{suffix}"),
         None => format!("{}{suffix}", ty.io),
@@ -228,7 +243,7 @@ pub fn row(ty: &TypeInfo) -> Row {
         ("typnamespace", V::O(oids::PG_CATALOG)),
         ("typowner", V::O(super::SUPERUSER_OID)),
         ("typlen", V::I(ty.len)),
-        ("typbyval", V::B(byval)),
+        ("typbyval", V::B(ty.byval())),
         ("typtype", t(ty.kind.to_string())),
         ("typcategory", t(ty.category.to_string())),
         ("typispreferred", V::B(ty.preferred)),
@@ -251,11 +266,8 @@ pub fn row(ty: &TypeInfo) -> Row {
         ("typmodin", t("-")),
         ("typmodout", t("-")),
         ("typanalyze", t("-")),
-        ("typalign", t(align.to_string())),
-        (
-            "typstorage",
-            t(if ty.len == -1 { "x" } else { "p" }.to_string()),
-        ),
+        ("typalign", t(ty.align())),
+        ("typstorage", t(ty.storage())),
         ("typtypmod", V::I(-1)),
         ("typcollation", V::O(ty.collation)),
     ]
