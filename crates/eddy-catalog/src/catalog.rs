@@ -30,8 +30,9 @@ pub struct TableEntry {
     pub def: TableDef,
     pub codec: TableCodec,
     pub defaults: HashMap<String, Expr>,
-    /// Next hidden row id for tables without a primary key.
-    next_rowid: AtomicU64,
+    /// Next hidden row id for tables without a primary key; shared with the entry a rename
+    /// replaces this one with, so a writer still holding the old entry never reuses an id.
+    next_rowid: Arc<AtomicU64>,
 }
 
 impl TableEntry {
@@ -49,7 +50,7 @@ impl TableEntry {
             def,
             codec,
             defaults,
-            next_rowid: AtomicU64::new(next_rowid),
+            next_rowid: Arc::new(AtomicU64::new(next_rowid)),
         })
     }
 
@@ -455,6 +456,69 @@ impl Catalog {
 }
 
 impl Catalog {
+    /// `ALTER TABLE|VIEW|MATERIALIZED VIEW old RENAME TO new`. Views name what they read in
+    /// their stored SQL, so a relation that others read keeps its name. Callers hold the commit
+    /// lock.
+    pub fn rename_relation(&self, schema: &str, old: &str, new: &str) -> Result<()> {
+        let mut state = self.state.write().expect("catalog lock");
+        let old_key = (schema.to_string(), old.to_string());
+        let new_key = (schema.to_string(), new.to_string());
+        if state.tables.contains_key(&new_key) || state.views.contains_key(&new_key) {
+            return Err(Error::new(
+                SqlState::DUPLICATE_TABLE,
+                format!("relation \"{new}\" already exists"),
+            ));
+        }
+        let id = match (state.tables.get(&old_key), state.views.get(&old_key)) {
+            (Some(t), _) => t.id(),
+            (_, Some(v)) => v.id(),
+            _ => {
+                return Err(Error::new(
+                    SqlState::UNDEFINED_TABLE,
+                    format!("relation \"{old}\" does not exist"),
+                ));
+            }
+        };
+        if let Some(d) = dependents_of(&state, id).first() {
+            return Err(Error::new(
+                SqlState::FEATURE_NOT_SUPPORTED,
+                format!(
+                    "cannot rename \"{old}\": view \"{}\" depends on it",
+                    d.def.name
+                ),
+            )
+            .with_hint("Drop the dependent views first, or create them again after the rename."));
+        }
+        let mut writes = WriteSet::default();
+        if let Some(t) = state.tables.get(&old_key).cloned() {
+            let mut def = t.def.clone();
+            def.name = new.to_string();
+            writes.put(
+                Cf::Meta,
+                table_key(id),
+                serde_json::to_vec(&def).expect("json"),
+            );
+            let mut entry = TableEntry::new(def, 0)?;
+            entry.next_rowid = t.next_rowid.clone();
+            self.store.commit(writes)?;
+            state.tables.remove(&old_key);
+            state.tables.insert(new_key, Arc::new(entry));
+        } else if let Some(v) = state.views.get(&old_key).cloned() {
+            let mut def = v.def.clone();
+            def.name = new.to_string();
+            writes.put(
+                Cf::Meta,
+                view_key(id),
+                serde_json::to_vec(&def).expect("json"),
+            );
+            let entry = ViewEntry::new(def)?;
+            self.store.commit(writes)?;
+            state.views.remove(&old_key);
+            state.views.insert(new_key, Arc::new(entry));
+        }
+        Ok(())
+    }
+
     pub fn view(&self, schema: &str, name: &str) -> Option<Arc<ViewEntry>> {
         let state = self.state.read().expect("catalog lock");
         state

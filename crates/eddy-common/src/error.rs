@@ -27,6 +27,7 @@ impl SqlState {
     pub const BAD_COPY_FILE_FORMAT: SqlState = SqlState("22P04");
     pub const INVALID_JSON_TEXT: SqlState = SqlState("22P02");
     pub const DATA_EXCEPTION: SqlState = SqlState("22000");
+    pub const NULL_VALUE_NOT_ALLOWED: SqlState = SqlState("22004");
     pub const NOT_NULL_VIOLATION: SqlState = SqlState("23502");
     pub const UNIQUE_VIOLATION: SqlState = SqlState("23505");
     pub const ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25001");

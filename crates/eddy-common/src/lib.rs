@@ -5,6 +5,7 @@
 //! epochs and ids. It has no I/O and must never
 //! depend on another Eddy crate: everything else depends on it.
 
+pub mod array_text;
 pub mod datetime;
 pub mod error;
 pub mod json;

@@ -407,10 +407,17 @@ impl<B: Backend> SimpleQueryHandler for EddyHandler<B> {
 }
 
 fn pg_type_of_oid(oid: u32) -> Option<eddy_common::PgType> {
-    let t = Type::from_oid(oid)?;
-    eddy_common::PgType::parse(t.name()).ok().or(match oid {
-        1043 => Some(eddy_common::PgType::Varchar(None)),
-        1700 => Some(eddy_common::PgType::Numeric(None)),
+    pg_type_named(Type::from_oid(oid)?.name())
+}
+
+fn pg_type_named(name: &str) -> Option<eddy_common::PgType> {
+    // Array types are named `_elem` (`_text` for text[]).
+    if let Some(elem) = name.strip_prefix('_') {
+        return pg_type_named(elem).map(|e| eddy_common::PgType::Array(Box::new(e)));
+    }
+    eddy_common::PgType::parse(name).ok().or(match name {
+        "varchar" => Some(eddy_common::PgType::Varchar(None)),
+        "numeric" => Some(eddy_common::PgType::Numeric(None)),
         _ => None,
     })
 }
@@ -476,6 +483,52 @@ impl<B: Backend> ExtendedQueryHandler for EddyHandler<B> {
 
     fn query_parser(&self) -> Arc<Self::QueryParser> {
         self.parser.clone()
+    }
+
+    /// A portal the protocol did not bind may be a cursor that `DECLARE` opened.
+    async fn on_describe<C>(
+        &self,
+        client: &mut C,
+        message: pgwire::messages::extendedquery::Describe,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        // pgwire answers a statement with parameters but no result columns (an INSERT) with an
+        // empty RowDescription where PostgreSQL sends NoData, which pgjdbc takes for a result.
+        if message.target_type == pgwire::messages::extendedquery::TARGET_TYPE_BYTE_STATEMENT {
+            let name = message.name.as_deref().unwrap_or("");
+            if let Some(pgwire::api::store::Entry::Value(stmt)) =
+                client.portal_store().get_statement(name)
+            {
+                let response = self.do_describe_statement(client, &stmt).await?;
+                client
+                    .send(PgWireBackendMessage::ParameterDescription(
+                        pgwire::messages::data::ParameterDescription::new(
+                            response.parameters.iter().map(|t| t.oid()).collect(),
+                        ),
+                    ))
+                    .await?;
+                let rows = pgwire::api::results::DescribePortalResponse::new(response.fields);
+                return pgwire::api::query::send_describe_response(client, &rows).await;
+            }
+        }
+        if message.target_type == pgwire::messages::extendedquery::TARGET_TYPE_BYTE_PORTAL {
+            let name = message.name.as_deref().unwrap_or("");
+            if client.portal_store().get_portal(name).is_none() {
+                let session = session::<B, C>(client)?;
+                if let Some(columns) = session.cursor_columns(name).await {
+                    let response = pgwire::api::results::DescribePortalResponse::new(field_infos(
+                        &columns, None,
+                    ));
+                    return pgwire::api::query::send_describe_response(client, &response).await;
+                }
+            }
+        }
+        self._on_describe(client, message).await
     }
 
     async fn do_query<C>(

@@ -105,6 +105,11 @@ pub trait Session: Send + Sync + 'static {
     /// Reported parameters a statement changed (`SET TimeZone`), each to be sent to the client
     /// in a ParameterStatus message as PostgreSQL does; taking them clears the list.
     fn take_changed_parameters(&self) -> Vec<(String, String)>;
+    /// The columns of an open cursor named `name`: `DECLARE` makes a portal by that name in
+    /// PostgreSQL, and drivers (psycopg 3) Describe it over the protocol.
+    async fn cursor_columns(&self, _name: &str) -> Option<Vec<Column>> {
+        None
+    }
 }
 
 /// Makes sessions for new connections.

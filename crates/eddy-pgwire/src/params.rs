@@ -87,6 +87,17 @@ fn decode_text(
         PgType::Time => crate::encode::parse_time(text.trim())
             .map(|us| ScalarValue::Time64Microsecond(Some(us)))
             .ok_or_else(|| invalid(ty, text)),
+        PgType::Array(elem) => {
+            let edt = elem.to_arrow();
+            let values = eddy_common::array_text::parse(text)?
+                .into_iter()
+                .map(|v| match v {
+                    Some(v) => decode_text(v.as_bytes(), elem, &edt, zone),
+                    None => Ok(ScalarValue::try_from(&edt)?),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(list(&values, &edt))
+        }
         _ => ScalarValue::Utf8(Some(text.trim().to_string()))
             .cast_to(dt)
             .map_err(|_| invalid(ty, text)),
@@ -158,8 +169,55 @@ fn decode_binary(b: &[u8], ty: &PgType) -> Result<ScalarValue> {
                 .cast_to(&ty.to_arrow())
                 .map_err(|_| invalid(ty, "binary numeric"))?
         }
-        PgType::Array(_) => return Err(Error::unsupported("binary array parameters")),
+        PgType::Array(elem) => decode_binary_array(b, elem)?,
     })
+}
+
+fn list(values: &[ScalarValue], elem: &DataType) -> ScalarValue {
+    ScalarValue::List(ScalarValue::new_list(values, elem, true))
+}
+
+/// PostgreSQL's binary array: dimensions, a has-nulls flag, the element type's OID, each
+/// dimension's length and lower bound, then each element as a length (-1 for NULL) and its
+/// binary form.
+fn decode_binary_array(b: &[u8], elem: &PgType) -> Result<ScalarValue> {
+    let bad = || {
+        Error::new(
+            SqlState::PROTOCOL_VIOLATION,
+            format!("incorrect binary data format in bind parameter of type {elem}[]"),
+        )
+    };
+    let int = |at: usize| -> Result<i32> {
+        Ok(i32::from_be_bytes(
+            b.get(at..at + 4)
+                .ok_or_else(bad)?
+                .try_into()
+                .expect("4 bytes"),
+        ))
+    };
+    let edt = elem.to_arrow();
+    let ndim = int(0)?;
+    if ndim == 0 {
+        return Ok(list(&[], &edt));
+    }
+    if ndim != 1 {
+        return Err(Error::unsupported("multi-dimensional arrays"));
+    }
+    let n = usize::try_from(int(12)?).map_err(|_| bad())?;
+    let mut at = 20;
+    let mut values = Vec::with_capacity(n.min(1 << 16));
+    for _ in 0..n {
+        let len = int(at)?;
+        at += 4;
+        if len < 0 {
+            values.push(ScalarValue::try_from(&edt)?);
+        } else {
+            let end = at + len as usize;
+            values.push(decode_binary(b.get(at..end).ok_or_else(bad)?, elem)?);
+            at = end;
+        }
+    }
+    Ok(list(&values, &edt))
 }
 
 fn numeric_from_binary(b: &[u8]) -> Result<String> {

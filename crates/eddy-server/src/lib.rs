@@ -11,6 +11,7 @@
 mod conform;
 mod copy_in;
 mod copy_out;
+mod cursors;
 mod dataflow;
 mod engine;
 mod interval;

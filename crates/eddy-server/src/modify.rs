@@ -589,14 +589,27 @@ pub async fn describe(
     hints: &[Option<PgType>],
 ) -> Result<Described> {
     sess.read_context(st).await?;
+    // Placeholders that stand for a whole value of a table column take that column's type,
+    // as in PostgreSQL (DataFusion sees jsonb or varchar(n) only as text).
+    let mut column_typed: Vec<(usize, PgType)> = vec![];
+    // `x = ANY($n)`: `$n` is an array of `x`'s type, learnt by planning `x = $n`.
+    let any_params = eddy_sql::pg_syntax::any_placeholders(stmt);
     let (plan, columns) = match stmt {
         Statement::Query(q) => {
-            let plan = sess.plan(stmt, vec![]).await?;
-            let cols = columns_of(&plan, Some(q));
+            let plan = if any_params.is_empty() {
+                sess.plan(stmt, vec![]).await?
+            } else {
+                let mut scalar = stmt.clone();
+                eddy_sql::pg_syntax::any_placeholders_as_scalars(&mut scalar);
+                sess.plan(&scalar, vec![]).await?
+            };
+            let mut cols = columns_of(&plan, Some(q));
+            crate::session::attribute_sources(&mut cols, &plan, &sess.engine.catalog);
             (Some(plan), Some(cols))
         }
         Statement::Insert(ins) => {
             let (entry, alias) = insert_table(sess, ins)?;
+            column_typed = insert_placeholder_types(ins, &entry);
             let mut plain = ins.clone();
             plain.on = None;
             plain.returning = None;
@@ -617,6 +630,14 @@ pub async fn describe(
             };
             (Some(plan), cols)
         }
+        // A cursor's query takes the parameters; its rows come from FETCH, not from here.
+        Statement::Declare { stmts } => match stmts.as_slice() {
+            [d] if d.for_query.is_some() => {
+                let q = Statement::Query(d.for_query.clone().expect("checked"));
+                (Some(sess.plan(&q, vec![]).await?), None)
+            }
+            _ => (None, None),
+        },
         Statement::Explain { .. } => (
             None,
             Some(vec![eddy_pgwire::Column::new("QUERY PLAN", PgType::Text)]),
@@ -663,8 +684,16 @@ pub async fn describe(
             .unwrap_or(0);
         for i in 1..=n.max(hints.len()) {
             let inferred = types.get(&format!("${i}")).cloned().flatten();
+            let column = column_typed
+                .iter()
+                .find(|(p, _)| *p == i)
+                .map(|(_, t)| t.clone());
             let t = match (hints.get(i - 1).cloned().flatten(), inferred) {
                 (Some(h), _) => h,
+                (None, inferred) if any_params.contains(&i) => PgType::Array(Box::new(
+                    inferred.map_or(PgType::Text, |dt| PgType::from_arrow(&dt)),
+                )),
+                (None, _) if column.is_some() => column.expect("checked"),
                 (None, Some(dt)) => PgType::from_arrow(&dt),
                 (None, None) => PgType::Text,
             };
@@ -677,6 +706,41 @@ pub async fn describe(
             .collect();
     }
     Ok(Described { params, columns })
+}
+
+/// The placeholders of `INSERT ... VALUES` that are a column's whole value, with the type of
+/// that column.
+fn insert_placeholder_types(ins: &Insert, entry: &TableEntry) -> Vec<(usize, PgType)> {
+    use datafusion::sql::sqlparser::ast::{Expr, SetExpr};
+    let Some(source) = &ins.source else {
+        return vec![];
+    };
+    let SetExpr::Values(values) = source.body.as_ref() else {
+        return vec![];
+    };
+    let targets: Vec<Option<&eddy_catalog::ColumnDef>> = if ins.columns.is_empty() {
+        entry.def.columns.iter().map(Some).collect()
+    } else {
+        ins.columns
+            .iter()
+            .map(|c| {
+                let name = names::ident(c.0.last().and_then(|p| p.as_ident())?);
+                entry.def.columns.iter().find(|d| d.name == name)
+            })
+            .collect()
+    };
+    let mut out = vec![];
+    for row in &values.rows {
+        for (e, target) in row.iter().zip(&targets) {
+            if let (Expr::Value(v), Some(col)) = (e, target)
+                && let datafusion::sql::sqlparser::ast::Value::Placeholder(p) = &v.value
+                && let Some(n) = p.strip_prefix('$').and_then(|n| n.parse().ok())
+            {
+                out.push((n, col.ty.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// PostgreSQL types `$1::timestamp` as timestamp; DataFusion leaves a placeholder under a cast

@@ -136,7 +136,12 @@ pub fn try_point_read(
         .schema()
         .fields()
         .iter()
-        .map(|f| Column::new(f.name().clone(), PgType::from_field(f)))
+        .zip(&indices)
+        .map(|(f, &i)| Column {
+            table_oid: entry.id(),
+            attnum: i as i16 + 1,
+            ..Column::new(f.name().clone(), PgType::from_field(f))
+        })
         .collect();
     Ok(Some(Output::Rows {
         columns: Arc::new(columns),

@@ -18,7 +18,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
-    CopySource, CopyTarget, Expr, ObjectType, Query, SchemaName, Set, Statement,
+    CopySource, CopyTarget, Declare, Expr, ObjectType, Query, SchemaName, Set, Statement,
 };
 use eddy_catalog::{DEFAULT_SCHEMA, EddyCatalogProvider, ReadContext, ReadSlot};
 use eddy_common::{Error, PgType, Result, SqlState};
@@ -44,14 +44,57 @@ struct Txn {
     failed: bool,
     /// Epoch of the snapshot the transaction started reading at.
     epoch_started: u64,
+    /// DDL the transaction ran, oldest first, as what undoes each: DDL applies to the catalog
+    /// when it runs, and is undone if the transaction does not commit.
+    undo: Vec<Undo>,
+}
+
+/// Undoes one DDL statement of a transaction that did not commit.
+#[derive(Debug)]
+enum Undo {
+    /// Drop what the transaction created.
+    Drop {
+        kind: ObjectType,
+        schema: String,
+        name: String,
+    },
+    /// Give a renamed relation its old name back.
+    Rename {
+        schema: String,
+        current: String,
+        original: String,
+    },
+    DropSchema(String),
+}
+
+/// Undoes a transaction's DDL, newest first. It runs after the transaction has ended, so a
+/// failure can only be logged.
+async fn undo_ddl(engine: Arc<Engine>, undo: Vec<Undo>) {
+    let _g = engine.write_lock.lock().await;
+    for u in undo.into_iter().rev() {
+        let r = match &u {
+            Undo::Drop { kind, schema, name } => {
+                crate::views::drop_relation(&engine, schema, name, *kind, true, true).await
+            }
+            Undo::Rename {
+                schema,
+                current,
+                original,
+            } => engine.catalog.rename_relation(schema, current, original),
+            Undo::DropSchema(name) => engine.catalog.drop_schema(name, true, true),
+        };
+        if let Err(e) = r {
+            tracing::error!("undoing {u:?} of a rolled-back transaction failed: {e}");
+        }
+    }
 }
 
 #[derive(Default)]
 pub(crate) struct State {
     txn: Option<Txn>,
     copy: Option<CopyIn>,
-    /// Open subscription cursors by name.
-    cursors: HashMap<String, crate::subscribe::Cursor>,
+    /// Open cursors by name.
+    cursors: HashMap<String, crate::cursors::Cursor>,
     pub(crate) settings: Settings,
 }
 
@@ -76,6 +119,27 @@ pub struct EddySession {
     /// The session's settings as `current_setting()` reads them while a statement runs (the
     /// session's own lock is held then).
     settings: Arc<std::sync::RwLock<crate::settings::Settings>>,
+    /// Settings `set_config()` changed while a statement ran, applied to the session's own
+    /// settings when the statement ends.
+    set_by_function: SetByFunction,
+}
+
+type SetByFunction = Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// A connection that ends inside a transaction block rolls it back, DDL included.
+impl Drop for EddySession {
+    fn drop(&mut self) {
+        let undo = match self.state.get_mut().txn.take() {
+            Some(t) if !t.undo.is_empty() => t.undo,
+            _ => return,
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => {
+                h.spawn(undo_ddl(self.engine.clone(), undo));
+            }
+            Err(_) => tracing::error!("a session ended without a runtime to undo its DDL"),
+        }
+    }
 }
 
 impl EddySession {
@@ -109,7 +173,8 @@ impl EddySession {
         }
         let zone = state.settings.zone().clone();
         let settings = Arc::new(std::sync::RwLock::new(state.settings.clone()));
-        register_session_functions(&ctx, user, settings.clone());
+        let set_by_function = SetByFunction::default();
+        register_session_functions(&ctx, user, settings.clone(), set_by_function.clone());
         let session = EddySession {
             engine,
             ctx,
@@ -118,6 +183,7 @@ impl EddySession {
             zone: std::sync::RwLock::new(zone.clone()),
             changed: Default::default(),
             settings,
+            set_by_function,
         };
         session.apply_zone(&zone);
         Ok(session)
@@ -162,6 +228,11 @@ impl EddySession {
         let state = self.ctx.state();
         let mut stmt = stmt.clone();
         eddy_sql::pg_syntax::rewrite(&mut stmt);
+        // An array bound for `x = ANY($n)`: DataFusion would take `$n` for `x`'s scalar type.
+        eddy_sql::pg_syntax::cast_any_placeholders(&mut stmt, &|n| match params.get(n - 1) {
+            Some(v @ ScalarValue::List(_)) => Some(PgType::from_arrow(&v.data_type()).to_string()),
+            _ => None,
+        });
         crate::plain_views::expand(&self.engine.catalog, &mut stmt)?;
         eddy_sql::names::unique_output_names(&mut stmt);
         eddy_sql::parse::interval_literals_as_casts(&mut stmt);
@@ -245,22 +316,44 @@ impl EddySession {
             | Statement::Delete(_)
             | Statement::Truncate(_) => self.write(st, stmt, params).await,
             Statement::CreateTable(ct) => {
-                self.no_txn(st, "CREATE TABLE")?;
                 let def = eddy_sql::ddl::create_table(ct, DEFAULT_SCHEMA)?;
+                let (schema, name) = (def.schema.clone(), def.name.clone());
                 let _g = self.engine.write_lock.lock().await;
-                self.engine.catalog.create_table(def, ct.if_not_exists)?;
+                if self.engine.catalog.create_table(def, ct.if_not_exists)? {
+                    record_undo(st, || Undo::Drop {
+                        kind: ObjectType::Table,
+                        schema,
+                        name,
+                    });
+                }
                 Ok(Output::Command("CREATE TABLE".into()))
             }
             Statement::CreateView(cv) => {
-                self.no_txn(st, "CREATE VIEW")?;
-                crate::views::create(self, cv).await
+                let (schema, name) = names::relation(&cv.name, DEFAULT_SCHEMA)?;
+                let existed = self.engine.catalog.relation(&schema, &name).is_some();
+                if existed && cv.or_replace {
+                    self.no_txn(st, "CREATE OR REPLACE VIEW of an existing view")?;
+                }
+                let out = crate::views::create(self, cv).await?;
+                if !existed && self.engine.catalog.relation(&schema, &name).is_some() {
+                    record_undo(st, || Undo::Drop {
+                        kind: if cv.materialized {
+                            ObjectType::MaterializedView
+                        } else {
+                            ObjectType::View
+                        },
+                        schema,
+                        name,
+                    });
+                }
+                Ok(out)
             }
+            Statement::AlterTable(at) => self.alter_table(st, at).await,
             Statement::CreateSchema {
                 schema_name,
                 if_not_exists,
                 ..
             } => {
-                self.no_txn(st, "CREATE SCHEMA")?;
                 let name = match schema_name {
                     SchemaName::Simple(n) => names::relation(n, "")?.1,
                     other => return Err(Error::unsupported(format!("CREATE SCHEMA {other}"))),
@@ -269,7 +362,11 @@ impl EddySession {
                     return Ok(Output::Command("CREATE SCHEMA".into()));
                 }
                 let _g = self.engine.write_lock.lock().await;
+                let existed = self.engine.catalog.schema_exists(&name);
                 self.engine.catalog.create_schema(&name, *if_not_exists)?;
+                if !existed {
+                    record_undo(st, || Undo::DropSchema(name));
+                }
                 Ok(Output::Command("CREATE SCHEMA".into()))
             }
             Statement::Drop {
@@ -290,6 +387,7 @@ impl EddySession {
                         read_keys: vec![],
                         failed: false,
                         epoch_started: self.engine.store.epoch_committed(),
+                        undo: vec![],
                     });
                 }
                 Ok(Output::Command("BEGIN".into()))
@@ -298,7 +396,10 @@ impl EddySession {
             Statement::Rollback {
                 savepoint: None, ..
             } => {
-                st.txn = None;
+                if let Some(t) = st.txn.take() {
+                    undo_ddl(self.engine.clone(), t.undo).await;
+                }
+                st.cursors.retain(|_, c| c.holds());
                 Ok(Output::Command("ROLLBACK".into()))
             }
             Statement::Copy {
@@ -325,6 +426,7 @@ impl EddySession {
             }
             // Every commit already carries its effects on all views (see `dataflow`), so
             // everything committed before FLUSH is visible when it runs.
+            Statement::Declare { stmts } => self.declare(st, stmts, params).await,
             Statement::Flush { .. } => Ok(Output::Command("FLUSH".into())),
             Statement::Set(set) => self.set(st, set),
             // Work the dataflow did for the last epoch that changed a view: rows processed by
@@ -388,7 +490,8 @@ impl EddySession {
             return Ok(out);
         }
         let plan = self.plan(stmt, params).await?;
-        let columns = crate::session::columns_of(&plan, Some(q));
+        let mut columns = crate::session::columns_of(&plan, Some(q));
+        attribute_sources(&mut columns, &plan, &self.engine.catalog);
         let batches = self.run(plan).await?;
         Ok(Output::Rows {
             columns: Arc::new(columns),
@@ -427,15 +530,55 @@ impl EddySession {
         sub: crate::subscribe::Subscription,
     ) -> Result<Output> {
         let mut st = self.state.lock().await;
-        if st.cursors.contains_key(cursor) {
+        add_cursor(
+            &mut st,
+            cursor,
+            crate::cursors::Cursor::Subscription(crate::subscribe::Cursor::new(sub)),
+        )
+    }
+
+    /// `DECLARE c [NO SCROLL] CURSOR [WITH[OUT] HOLD] FOR <query>`.
+    async fn declare(
+        &self,
+        st: &mut State,
+        declares: &[Declare],
+        params: Vec<ScalarValue>,
+    ) -> Result<Output> {
+        let [d] = declares else {
+            return Err(Error::syntax("DECLARE declares one cursor"));
+        };
+        let (Some(query), [name]) = (d.for_query.as_ref(), d.names.as_slice()) else {
+            return Err(Error::unsupported("DECLARE of anything but a cursor"));
+        };
+        if d.binary == Some(true) {
+            return Err(Error::unsupported("BINARY cursors"));
+        }
+        let hold = d.hold == Some(true);
+        if !hold && st.txn.is_none() {
             return Err(Error::new(
-                SqlState::DUPLICATE_CURSOR,
-                format!("cursor \"{cursor}\" already exists"),
+                SqlState::NO_ACTIVE_SQL_TRANSACTION,
+                "DECLARE CURSOR can only be used in transaction blocks",
             ));
         }
-        st.cursors
-            .insert(cursor.to_string(), crate::subscribe::Cursor::new(sub));
-        Ok(Output::Command("DECLARE CURSOR".into()))
+        let name = names::ident(name);
+        if st.cursors.contains_key(&name) {
+            return Err(duplicate_cursor(&name));
+        }
+        let stmt = Statement::Query(query.clone());
+        let Output::Rows {
+            columns, batches, ..
+        } = self.select(st, &stmt, query, params).await?
+        else {
+            return Err(Error::internal("a cursor's query gave no rows"));
+        };
+        add_cursor(
+            st,
+            &name,
+            crate::cursors::Cursor::Query {
+                rows: crate::cursors::QueryCursor::new(columns, batches),
+                hold,
+            },
+        )
     }
 
     /// COPY (SUBSCRIBE ...), and the DECLARE / FETCH / CLOSE of subscription cursors.
@@ -531,13 +674,14 @@ impl EddySession {
                 cursor,
                 count,
                 timeout,
+                discard,
             } => {
                 let mut st = self.state.lock().await;
                 let c = st
                     .cursors
                     .get_mut(cursor)
                     .ok_or_else(|| no_cursor(cursor))?;
-                c.fetch(*count, *timeout).await
+                c.fetch(*count, *timeout, *discard).await
             }
             SubscribeStmt::Close { cursor } => {
                 let mut st = self.state.lock().await;
@@ -663,12 +807,23 @@ impl EddySession {
     }
 
     async fn commit(&self, st: &mut State) -> Result<Output> {
-        let Some(txn) = st.txn.take() else {
+        st.cursors.retain(|_, c| c.holds());
+        let Some(mut txn) = st.txn.take() else {
             return Ok(Output::Command("COMMIT".into()));
         };
+        let undo = std::mem::take(&mut txn.undo);
         if txn.failed {
+            undo_ddl(self.engine.clone(), undo).await;
             return Ok(Output::Command("ROLLBACK".into()));
         }
+        let r = self.commit_writes(txn).await;
+        if r.is_err() {
+            undo_ddl(self.engine.clone(), undo).await;
+        }
+        r
+    }
+
+    async fn commit_writes(&self, txn: Txn) -> Result<Output> {
         self.slot.set(ReadContext {
             snapshot: self.engine.store.snapshot(),
             overlay: None,
@@ -691,7 +846,7 @@ impl EddySession {
 
     async fn drop(
         &self,
-        st: &State,
+        st: &mut State,
         kind: ObjectType,
         if_exists: bool,
         objects: &[datafusion::sql::sqlparser::ast::ObjectName],
@@ -704,7 +859,39 @@ impl EddySession {
             ObjectType::Schema => "DROP SCHEMA",
             other => return Err(Error::unsupported(format!("DROP {other}"))),
         };
-        self.no_txn(st, what)?;
+        // Inside a transaction block only what the transaction created can be dropped: that
+        // much can be undone (by creating nothing), a committed object's rows cannot.
+        let mut resolved = vec![];
+        for name in objects {
+            resolved.push(match kind {
+                ObjectType::Schema => names::relation(name, "")?,
+                _ => names::relation(name, DEFAULT_SCHEMA)?,
+            });
+        }
+        if let Some(t) = st.txn.as_mut() {
+            for (schema, rel) in &resolved {
+                let created = t.undo.iter().any(|u| match u {
+                    Undo::Drop {
+                        schema: s, name, ..
+                    } => s == schema && name == rel,
+                    Undo::DropSchema(s) => kind == ObjectType::Schema && s == rel,
+                    Undo::Rename { .. } => false,
+                });
+                let exists = match kind {
+                    ObjectType::Schema => self.engine.catalog.schema_exists(rel),
+                    _ => self.engine.catalog.relation(schema, rel).is_some(),
+                };
+                if exists && !created {
+                    return Err(Error::new(
+                        SqlState::ACTIVE_SQL_TRANSACTION,
+                        format!(
+                            "{what} of \"{rel}\", which existed before this transaction, \
+                             cannot run inside a transaction block in Eddy yet"
+                        ),
+                    ));
+                }
+            }
+        }
         let _g = self.engine.write_lock.lock().await;
         for name in objects {
             match kind {
@@ -728,7 +915,88 @@ impl EddySession {
                 }
             }
         }
+        if let Some(t) = st.txn.as_mut() {
+            // Dropped already: nothing of these is left to undo.
+            t.undo.retain(|u| match u {
+                Undo::Drop { schema, name, .. } => !resolved
+                    .iter()
+                    .any(|(s, n)| s == schema && n == name && kind != ObjectType::Schema),
+                Undo::DropSchema(s) => {
+                    !(kind == ObjectType::Schema && resolved.iter().any(|(_, n)| n == s))
+                }
+                Undo::Rename { .. } => true,
+            });
+        }
         Ok(Output::Command(what.into()))
+    }
+
+    /// `ALTER TABLE|VIEW|MATERIALIZED VIEW [IF EXISTS] name RENAME TO new`, the one ALTER there
+    /// is so far.
+    async fn alter_table(
+        &self,
+        st: &mut State,
+        at: &datafusion::sql::sqlparser::ast::AlterTable,
+    ) -> Result<Output> {
+        use datafusion::sql::sqlparser::ast::{AlterTableOperation, RenameTableNameKind};
+        let [
+            AlterTableOperation::RenameTable {
+                table_name: RenameTableNameKind::To(new) | RenameTableNameKind::As(new),
+            },
+        ] = at.operations.as_slice()
+        else {
+            return Err(Error::unsupported(format!(
+                "ALTER TABLE {}",
+                at.operations
+                    .iter()
+                    .map(|o| o.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        let (schema, old) = names::relation(&at.name, DEFAULT_SCHEMA)?;
+        let (new_schema, new) = names::relation(new, &schema)?;
+        if new_schema != schema {
+            return Err(Error::syntax(
+                "ALTER ... RENAME TO names the relation without a schema",
+            ));
+        }
+        let _g = self.engine.write_lock.lock().await;
+        if at.if_exists && self.engine.catalog.relation(&schema, &old).is_none() {
+            return Ok(Output::Command("ALTER TABLE".into()));
+        }
+        if self.engine.catalog.relation(&schema, &old).is_none() {
+            return Err(undefined_table(&self.engine, &schema, &old));
+        }
+        self.engine.catalog.rename_relation(&schema, &old, &new)?;
+        if let Some(t) = st.txn.as_mut() {
+            // A relation the transaction created, or renamed before, is undone under its new
+            // name; any other gets its old name back.
+            let mut followed = false;
+            for u in t.undo.iter_mut() {
+                match u {
+                    Undo::Drop {
+                        schema: s, name, ..
+                    }
+                    | Undo::Rename {
+                        schema: s,
+                        current: name,
+                        ..
+                    } if *s == schema && *name == old => {
+                        *name = new.clone();
+                        followed = true;
+                    }
+                    _ => {}
+                }
+            }
+            if !followed {
+                t.undo.push(Undo::Rename {
+                    schema,
+                    current: new,
+                    original: old,
+                });
+            }
+        }
+        Ok(Output::Command("ALTER TABLE".into()))
     }
 
     async fn copy_in(
@@ -841,11 +1109,7 @@ impl EddySession {
     }
 
     fn set(&self, st: &mut State, set: &Set) -> Result<Output> {
-        let reported_before: std::collections::HashMap<&str, String> = st
-            .settings
-            .all()
-            .filter_map(|(k, v)| crate::settings::reported_name(k).map(|n| (n, v.clone())))
-            .collect();
+        let reported_before = reported_settings(&st.settings);
         match set {
             Set::SingleAssignment {
                 variable, values, ..
@@ -865,6 +1129,32 @@ impl EddySession {
             Set::SetTransaction { .. } => return Ok(Output::Command("SET".into())),
             other => return Err(Error::unsupported(format!("{other}"))),
         }
+        self.settings_changed(st, reported_before);
+        Ok(Output::Command("SET".into()))
+    }
+
+    /// Settings `set_config()` changed during the statement that just ran.
+    fn apply_set_by_function(&self, st: &mut State) {
+        let set: Vec<_> = std::mem::take(&mut *self.set_by_function.lock().expect("set lock"));
+        if set.is_empty() {
+            return;
+        }
+        let reported_before = reported_settings(&st.settings);
+        for (name, value) in set {
+            if let Err(e) = st.settings.set(&name, &value) {
+                tracing::warn!("set_config({name}, {value}) checked, then refused: {e}");
+            }
+        }
+        self.settings_changed(st, reported_before);
+    }
+
+    /// Mirrors the session's settings where statements and the wire layer read them, and
+    /// queues a ParameterStatus for each reported one that changed.
+    fn settings_changed(
+        &self,
+        st: &State,
+        reported_before: std::collections::HashMap<&'static str, String>,
+    ) {
         *self.zone.write().expect("zone lock") = st.settings.zone().clone();
         *self.settings.write().expect("settings lock") = st.settings.clone();
         self.apply_zone(st.settings.zone());
@@ -876,7 +1166,6 @@ impl EddySession {
                 changed.push((name.to_string(), value.clone()));
             }
         }
-        Ok(Output::Command("SET".into()))
     }
 
     fn show(
@@ -916,6 +1205,7 @@ fn register_session_functions(
     ctx: &datafusion::prelude::SessionContext,
     user: &str,
     settings: Arc<std::sync::RwLock<crate::settings::Settings>>,
+    set_by_function: SetByFunction,
 ) {
     use datafusion::arrow::datatypes::DataType;
     use datafusion::logical_expr::{ColumnarValue, Signature, TypeSignature, Volatility};
@@ -928,6 +1218,50 @@ fn register_session_functions(
             Arc::new(move |_| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(user.clone()))))),
         ));
     }
+    // set_config(name, value, is_local): like SET, seen at once by current_setting() in the same
+    // statement and kept by the session once the statement ends.
+    let mirror = settings.clone();
+    let set_config = Arc::new(move |args: &[ColumnarValue]| {
+        let text = |i: usize| match &args[i] {
+            ColumnarValue::Scalar(v) if !v.is_null() => Some(v.to_string()),
+            _ => None,
+        };
+        let (Some(name), value) = (text(0), text(1)) else {
+            return Err(datafusion::common::DataFusionError::External(Box::new(
+                Error::new(
+                    SqlState::NULL_VALUE_NOT_ALLOWED,
+                    "SET requires parameter name",
+                ),
+            )));
+        };
+        if matches!(
+            args.get(2),
+            Some(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))))
+        ) {
+            return Err(datafusion::common::DataFusionError::External(Box::new(
+                Error::unsupported("set_config(..., true): transaction-local settings"),
+            )));
+        }
+        let value = value.unwrap_or_default();
+        let mut s = mirror.write().expect("settings lock");
+        s.set(&name, &value)
+            .map_err(|e| datafusion::common::DataFusionError::External(Box::new(e)))?;
+        let now = s.get(&name).map(|v| v.to_string()).unwrap_or(value);
+        set_by_function
+            .lock()
+            .expect("set_config lock")
+            .push((name, now.clone()));
+        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(now))))
+    });
+    ctx.register_udf(eddy_sql::functions::closure_udf(
+        "set_config",
+        Signature::exact(
+            vec![DataType::Utf8, DataType::Utf8, DataType::Boolean],
+            Volatility::Volatile,
+        ),
+        DataType::Utf8,
+        set_config,
+    ));
     let body = Arc::new(move |args: &[ColumnarValue]| {
         let name = match &args[0] {
             ColumnarValue::Scalar(ScalarValue::Utf8(Some(s))) => s.clone(),
@@ -1035,6 +1369,37 @@ pub(crate) fn validate_absent<'a>(
     Ok(())
 }
 
+/// Notes what undoes a DDL statement, when it ran inside a transaction block.
+fn record_undo(st: &mut State, undo: impl FnOnce() -> Undo) {
+    if let Some(t) = st.txn.as_mut() {
+        t.undo.push(undo());
+    }
+}
+
+fn reported_settings(
+    settings: &crate::settings::Settings,
+) -> std::collections::HashMap<&'static str, String> {
+    settings
+        .all()
+        .filter_map(|(k, v)| crate::settings::reported_name(k).map(|n| (n, v.clone())))
+        .collect()
+}
+
+fn add_cursor(st: &mut State, name: &str, cursor: crate::cursors::Cursor) -> Result<Output> {
+    if st.cursors.contains_key(name) {
+        return Err(duplicate_cursor(name));
+    }
+    st.cursors.insert(name.to_string(), cursor);
+    Ok(Output::Command("DECLARE CURSOR".into()))
+}
+
+fn duplicate_cursor(name: &str) -> Error {
+    Error::new(
+        SqlState::DUPLICATE_CURSOR,
+        format!("cursor \"{name}\" already exists"),
+    )
+}
+
 fn no_cursor(name: &str) -> Error {
     Error::new(
         SqlState::INVALID_CURSOR_NAME,
@@ -1068,6 +1433,63 @@ fn validate_unchanged(
 }
 
 /// Result columns of a plan, named the PostgreSQL way when the query is known.
+/// Sets, for each result column that is a table's or view's column passed through unchanged,
+/// that relation's OID and the column's number, which RowDescription carries (pgjdbc's
+/// `getBaseTableName` and `isNullable`, and BI tools, read them).
+pub(crate) fn attribute_sources(
+    columns: &mut [Column],
+    plan: &LogicalPlan,
+    catalog: &eddy_catalog::Catalog,
+) {
+    for (i, c) in columns.iter_mut().enumerate() {
+        let Some((table, column)) = source_column(plan, i) else {
+            continue;
+        };
+        let schema = table.schema().unwrap_or(DEFAULT_SCHEMA);
+        let position =
+            |cols: &[eddy_catalog::ColumnDef]| cols.iter().position(|c| c.name == column);
+        let (id, n) = match catalog.relation(schema, table.table()) {
+            Some(eddy_catalog::Relation::Table(t)) => (t.id(), position(&t.def.columns)),
+            Some(eddy_catalog::Relation::View(v)) => (v.id(), position(&v.def.columns)),
+            None => continue,
+        };
+        if let Some(n) = n {
+            c.table_oid = id;
+            c.attnum = n as i16 + 1;
+        }
+    }
+}
+
+/// The relation and column that output column `i` of `plan` reads unchanged, if any.
+fn source_column(
+    plan: &LogicalPlan,
+    i: usize,
+) -> Option<(datafusion::common::TableReference, String)> {
+    use datafusion::logical_expr::Expr as DfExpr;
+    match plan {
+        LogicalPlan::Projection(p) => {
+            let mut e = p.expr.get(i)?;
+            while let DfExpr::Alias(a) = e {
+                e = &a.expr;
+            }
+            let DfExpr::Column(c) = e else {
+                return None;
+            };
+            let j = p.input.schema().index_of_column(c).ok()?;
+            source_column(&p.input, j)
+        }
+        LogicalPlan::Filter(f) => source_column(&f.input, i),
+        LogicalPlan::Sort(s) => source_column(&s.input, i),
+        LogicalPlan::Limit(l) => source_column(&l.input, i),
+        LogicalPlan::SubqueryAlias(a) => source_column(&a.input, i),
+        LogicalPlan::TableScan(t) => {
+            let f = t.projected_schema.fields().get(i)?;
+            Some((t.table_name.clone(), f.name().clone()))
+        }
+        _ => None,
+    }
+}
+
 pub(crate) fn columns_of(plan: &LogicalPlan, query: Option<&Query>) -> Vec<Column> {
     let fields = plan.schema().fields();
     let df_names: Vec<String> = fields.iter().map(|f| f.name().clone()).collect();
@@ -1188,6 +1610,7 @@ impl Session for EddySession {
             ));
         }
         let r = self.dispatch(&mut st, stmt, params).await;
+        self.apply_set_by_function(&mut st);
         if r.is_err()
             && let Some(t) = st.txn.as_mut()
         {
@@ -1241,6 +1664,11 @@ impl Session for EddySession {
             t.failed = true;
         }
         r
+    }
+
+    async fn cursor_columns(&self, name: &str) -> Option<Vec<Column>> {
+        let st = self.state.lock().await;
+        st.cursors.get(name).map(|c| c.result_columns())
     }
 
     fn time_zone(&self) -> SessionZone {

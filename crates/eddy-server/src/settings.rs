@@ -24,6 +24,27 @@ fn defaults() -> Vec<(&'static str, &'static str)> {
         ("integer_datetimes", "on"),
         ("intervalstyle", "postgres"),
         ("is_superuser", "on"),
+        // Eddy compiles no query to machine code; asyncpg reads and sets this around its
+        // catalog queries.
+        ("jit", "off"),
+        ("array_nulls", "on"),
+        ("block_size", "8192"),
+        ("bytea_output", "hex"),
+        ("default_table_access_method", "heap"),
+        ("default_tablespace", ""),
+        ("escape_string_warning", "on"),
+        ("lc_collate", "C"),
+        ("lc_ctype", "C"),
+        ("lc_monetary", "C"),
+        ("lc_numeric", "C"),
+        ("lc_time", "C"),
+        ("max_connections", "100"),
+        ("max_index_keys", "32"),
+        ("row_security", "on"),
+        ("ssl", "off"),
+        ("synchronous_commit", "on"),
+        ("transaction_deferrable", "off"),
+        ("work_mem", "4MB"),
         ("lc_messages", "C"),
         ("lock_timeout", "0"),
         ("max_identifier_length", "63"),
@@ -145,7 +166,13 @@ impl Settings {
                 return Err(Error::unsupported(format!("IntervalStyle \"{v}\"")));
             }
             "client_encoding" => {
-                let up = v.to_ascii_uppercase().replace(['-', '_'], "");
+                // PostgreSQL matches encoding names on their letters and digits alone, so
+                // asyncpg's `'utf-8'` (quotes included) is UTF8.
+                let up: String = v
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric())
+                    .collect::<String>()
+                    .to_ascii_uppercase();
                 if up != "UTF8" && up != "UNICODE" {
                     return Err(Error::new(
                         SqlState::FEATURE_NOT_SUPPORTED,
@@ -160,10 +187,37 @@ impl Settings {
             | "integer_datetimes"
             | "server_version_num"
             | "max_identifier_length"
+            | "block_size"
+            | "lc_collate"
+            | "lc_ctype"
+            | "max_connections"
+            | "max_index_keys"
+            | "ssl"
             | "is_superuser" => {
                 return Err(Error::new(
                     SqlState::CANT_CHANGE_RUNTIME_PARAM,
                     format!("parameter \"{key}\" cannot be changed"),
+                ));
+            }
+            // Settings that change results or storage, in ways Eddy has one of.
+            "bytea_output"
+            | "default_table_access_method"
+            | "default_tablespace"
+            | "array_nulls"
+            | "standard_conforming_strings"
+            | "lc_monetary"
+            | "lc_numeric"
+            | "lc_time"
+            | "synchronous_commit"
+            | "row_security"
+                if !default_value().is_some_and(|d| d.eq_ignore_ascii_case(&v)) =>
+            {
+                return Err(Error::new(
+                    SqlState::FEATURE_NOT_SUPPORTED,
+                    format!(
+                        "{key} = '{v}' is not supported: Eddy has only {key} = '{}'",
+                        default_value().unwrap_or_default()
+                    ),
                 ));
             }
             _ => {}

@@ -92,6 +92,193 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udaf(datafusion::logical_expr::AggregateUDF::new_from_impl(
         SingleValue::default(),
     ));
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
+        JsonBuildObject {
+            signature: datafusion::logical_expr::Signature::variadic_any(Volatility::Stable),
+        },
+    ));
+    ctx.register_udf(closure_udf(
+        "eddy_like_escape",
+        datafusion::logical_expr::Signature::exact(
+            vec![DataType::Utf8, DataType::Utf8],
+            Volatility::Immutable,
+        ),
+        DataType::Utf8,
+        Arc::new(|args: &[ColumnarValue]| {
+            use datafusion::arrow::array::Array;
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let p = datafusion::common::cast::as_string_array(&arrays[0])?;
+            let e = datafusion::common::cast::as_string_array(&arrays[1])?;
+            let out: datafusion::arrow::array::StringArray = (0..p.len())
+                .map(|i| {
+                    (p.is_valid(i) && e.is_valid(i))
+                        .then(|| backslash_escaped(p.value(i), e.value(i).chars().next()))
+                })
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(out)))
+        }),
+    ));
+    // eddy_expandarray(a): information_schema._pg_expandarray's (x, n) records as a list of
+    // structs, for `unnest` to turn into rows.
+    let item = DataType::Struct(
+        vec![
+            datafusion::arrow::datatypes::Field::new("x", DataType::Int32, true),
+            datafusion::arrow::datatypes::Field::new("n", DataType::Int32, false),
+        ]
+        .into(),
+    );
+    let list = DataType::List(Arc::new(datafusion::arrow::datatypes::Field::new(
+        "item",
+        item.clone(),
+        true,
+    )));
+    let ret = list.clone();
+    let expand = Arc::new(move |args: &[ColumnarValue]| {
+        use datafusion::arrow::array::Array;
+        let arrays = ColumnarValue::values_to_arrays(args)?;
+        let lists = datafusion::common::cast::as_list_array(&arrays[0])?;
+        let mut rows = Vec::with_capacity(lists.len());
+        for i in 0..lists.len() {
+            if lists.is_null(i) {
+                rows.push(None);
+                continue;
+            }
+            let values = datafusion::arrow::compute::cast(&lists.value(i), &DataType::Int32)?;
+            let values = datafusion::common::cast::as_int32_array(&values)?;
+            let structs = (0..values.len())
+                .map(|j| {
+                    ScalarValue::Struct(Arc::new(datafusion::arrow::array::StructArray::from(
+                        vec![
+                            (
+                                Arc::new(datafusion::arrow::datatypes::Field::new(
+                                    "x",
+                                    DataType::Int32,
+                                    true,
+                                )),
+                                Arc::new(datafusion::arrow::array::Int32Array::from(vec![
+                                    values.is_valid(j).then(|| values.value(j)),
+                                ]))
+                                    as datafusion::arrow::array::ArrayRef,
+                            ),
+                            (
+                                Arc::new(datafusion::arrow::datatypes::Field::new(
+                                    "n",
+                                    DataType::Int32,
+                                    false,
+                                )),
+                                Arc::new(datafusion::arrow::array::Int32Array::from(vec![
+                                    j as i32 + 1,
+                                ])),
+                            ),
+                        ],
+                    )))
+                })
+                .collect::<Vec<_>>();
+            rows.push(Some(structs));
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(match r {
+                Some(items) => ScalarValue::List(ScalarValue::new_list(&items, &item, true)),
+                None => ScalarValue::try_from(&list)?,
+            });
+        }
+        Ok(ColumnarValue::Array(ScalarValue::iter_to_array(out)?))
+    });
+    ctx.register_udf(closure_udf(
+        "eddy_expandarray",
+        datafusion::logical_expr::Signature::any(1, Volatility::Immutable),
+        ret,
+        expand,
+    ));
+    for jsonb in [false, true] {
+        ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
+            JsonCast::new(jsonb),
+        ));
+    }
+}
+
+/// `x::json` and `x::jsonb` (rewritten to `eddy_json(x)` / `eddy_jsonb(x)` by `pg_syntax`):
+/// text checked as JSON, and for jsonb normalized as PostgreSQL prints it. The result keeps its
+/// PostgreSQL type in the field's metadata, so clients see a json or jsonb column.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonCast {
+    jsonb: bool,
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl JsonCast {
+    fn new(jsonb: bool) -> JsonCast {
+        JsonCast {
+            jsonb,
+            signature: datafusion::logical_expr::Signature::coercible(
+                vec![datafusion::logical_expr::Coercion::new_exact(
+                    datafusion::logical_expr::TypeSignatureClass::Native(
+                        datafusion::common::types::logical_string(),
+                    ),
+                )],
+                Volatility::Immutable,
+            ),
+        }
+    }
+
+    fn ty(&self) -> eddy_common::PgType {
+        if self.jsonb {
+            eddy_common::PgType::Jsonb
+        } else {
+            eddy_common::PgType::Json
+        }
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for JsonCast {
+    fn name(&self) -> &str {
+        if self.jsonb {
+            "eddy_jsonb"
+        } else {
+            "eddy_json"
+        }
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn return_field_from_args(
+        &self,
+        _: datafusion::logical_expr::ReturnFieldArgs,
+    ) -> datafusion::common::Result<datafusion::arrow::datatypes::FieldRef> {
+        Ok(Arc::new(self.ty().to_arrow_field(self.name())))
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> datafusion::common::Result<ColumnarValue> {
+        use datafusion::arrow::array::{Array, StringArray};
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let text = datafusion::arrow::compute::cast(&arrays[0], &DataType::Utf8)?;
+        let text = datafusion::common::cast::as_string_array(&text)?;
+        let out = (0..text.len())
+            .map(|i| {
+                if text.is_null(i) {
+                    return Ok(None);
+                }
+                let v = text.value(i);
+                if self.jsonb {
+                    eddy_common::json::normalize_jsonb(v).map(Some)
+                } else {
+                    eddy_common::json::validate_json(v).map(|_| Some(v.to_string()))
+                }
+            })
+            .collect::<eddy_common::Result<StringArray>>()
+            .map_err(|e| datafusion::common::DataFusionError::External(Box::new(e)))?;
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
 }
 
 /// `eddy_single_value(x)`: the one value of a group, NULL for none, and PostgreSQL's error
@@ -288,5 +475,130 @@ impl datafusion::logical_expr::ScalarUDFImpl for ClosureUdf {
         args: datafusion::logical_expr::ScalarFunctionArgs,
     ) -> datafusion::common::Result<ColumnarValue> {
         (self.body)(&args.args)
+    }
+}
+
+/// A LIKE pattern that escapes with `escape` (none for `ESCAPE ''`) rewritten to escape with
+/// backslash, the one escape DataFusion's LIKE knows.
+fn backslash_escaped(pattern: &str, escape: Option<char>) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if Some(c) == escape {
+            match chars.next() {
+                Some(n @ ('%' | '_' | '\\')) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                Some(n) => out.push(n),
+                None => {}
+            }
+        } else if c == '\\' {
+            out.push_str("\\\\");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `json_build_object(k1, v1, ...)`, printed as PostgreSQL prints it (`{"k" : 1, "b" : true}`).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonBuildObject {
+    signature: datafusion::logical_expr::Signature,
+}
+
+/// A SQL value as JSON, the way PostgreSQL's `to_json` writes the common types.
+fn json_value(v: &ScalarValue) -> String {
+    if v.is_null() {
+        return "null".into();
+    }
+    match v {
+        ScalarValue::Boolean(Some(b)) => b.to_string(),
+        ScalarValue::Int8(_)
+        | ScalarValue::Int16(_)
+        | ScalarValue::Int32(_)
+        | ScalarValue::Int64(_)
+        | ScalarValue::UInt8(_)
+        | ScalarValue::UInt16(_)
+        | ScalarValue::UInt32(_)
+        | ScalarValue::UInt64(_)
+        | ScalarValue::Float32(_)
+        | ScalarValue::Float64(_)
+        | ScalarValue::Decimal128(..) => v.to_string(),
+        other => serde_json::Value::String(other.to_string()).to_string(),
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for JsonBuildObject {
+    fn name(&self) -> &str {
+        "json_build_object"
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn return_field_from_args(
+        &self,
+        _: datafusion::logical_expr::ReturnFieldArgs,
+    ) -> datafusion::common::Result<datafusion::arrow::datatypes::FieldRef> {
+        Ok(Arc::new(
+            eddy_common::PgType::Json.to_arrow_field("json_build_object"),
+        ))
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> datafusion::common::Result<ColumnarValue> {
+        let fail = |msg: &str, state| {
+            datafusion::common::DataFusionError::External(Box::new(eddy_common::Error::new(
+                state, msg,
+            )))
+        };
+        if !args.args.len().is_multiple_of(2) {
+            return Err(fail(
+                "argument list must have even number of elements",
+                eddy_common::SqlState::INVALID_PARAMETER_VALUE,
+            ));
+        }
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let mut out = datafusion::arrow::array::StringBuilder::new();
+        for row in 0..args.number_rows {
+            let mut parts = vec![];
+            for pair in arrays.chunks(2) {
+                let k = ScalarValue::try_from_array(&pair[0], row)?;
+                if k.is_null() {
+                    return Err(fail(
+                        "null value not allowed for object key",
+                        eddy_common::SqlState::NULL_VALUE_NOT_ALLOWED,
+                    ));
+                }
+                let v = ScalarValue::try_from_array(&pair[1], row)?;
+                parts.push(format!(
+                    "{} : {}",
+                    serde_json::Value::String(k.to_string()),
+                    json_value(&v)
+                ));
+            }
+            out.append_value(format!("{{{}}}", parts.join(", ")));
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_patterns_are_rewritten_to_escape_with_backslash() {
+        assert_eq!(super::backslash_escaped("pg/_%", Some('/')), "pg\\_%");
+        assert_eq!(super::backslash_escaped("a//b", Some('/')), "a/b");
+        assert_eq!(super::backslash_escaped("a\\b", Some('/')), "a\\\\b");
+        assert_eq!(super::backslash_escaped("a\\b%", None), "a\\\\b%");
     }
 }

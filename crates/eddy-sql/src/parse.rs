@@ -26,11 +26,40 @@ pub fn parse_statements(sql: &str) -> Result<Vec<Statement>> {
             tables: vec![],
         }]);
     }
+    let sql = &alter_view_rename(sql);
     Parser::new(&PostgreSqlDialect {})
         .with_recursion_limit(PARSE_DEPTH_MAX)
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_statements())
         .map_err(syntax_error)
+}
+
+/// sqlparser reads `ALTER TABLE t RENAME TO u` but not the same for a view or a materialized
+/// view, which PostgreSQL treats alike (and accepts `ALTER TABLE` on views too): those are read
+/// as `ALTER TABLE`.
+fn alter_view_rename(sql: &str) -> std::borrow::Cow<'_, str> {
+    let trimmed = sql.trim_start();
+    let words: Vec<&str> = trimmed.split_whitespace().take(3).collect();
+    let lower: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
+    let skip = match lower
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["alter", "view", ..] => 2,
+        ["alter", "materialized", "view"] => 3,
+        _ => return sql.into(),
+    };
+    if !sql.to_ascii_lowercase().contains("rename") {
+        return sql.into();
+    }
+    let mut rest = trimmed;
+    for _ in 0..skip {
+        rest = rest.trim_start();
+        rest = &rest[rest.find(char::is_whitespace).unwrap_or(rest.len())..];
+    }
+    format!("ALTER TABLE{rest}").into()
 }
 
 /// sqlparser says `Expected: ..., found: X at Line: 1, Column: 8`; PostgreSQL says

@@ -8,7 +8,13 @@
 //!   `s`, as PostgreSQL does for a function returning a scalar;
 //! - casts to the catalog's types: `::regclass` (and `regtype`, `regnamespace`, `regrole`)
 //!   become catalog lookups, `::oid` an unsigned 32-bit integer, `::name` and
-//!   `::pg_catalog.text` text;
+//!   `::pg_catalog.text` text; `::json` and `::jsonb` check (and normalize) JSON text;
+//! - `LIKE p ESCAPE 'c'` with an escape other than backslash (DataFusion's only one) is
+//!   `LIKE eddy_like_escape(p, 'c')`, the pattern rewritten to escape with backslash;
+//! - `information_schema._pg_expandarray(a)` (a set of `(x, n)` records, pgjdbc's primary keys
+//!   query) is `unnest(eddy_expandarray(a))`, a struct per element;
+//! - `generate_subscripts(a, 1)` in a select list is `unnest` of `a`'s subscripts, which
+//!   zips with an `unnest(a)` beside it as in PostgreSQL;
 //! - `ARRAY(SELECT x ...)` is `(SELECT array_agg(x) FROM (SELECT x ...))`.
 
 use std::ops::ControlFlow;
@@ -30,6 +36,81 @@ pub fn rewrite(stmt: &mut Statement) {
 }
 
 struct PgSyntax;
+
+/// The number of a bare placeholder `$n`.
+fn placeholder_number(e: &Expr) -> Option<usize> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::Placeholder(p) => p.strip_prefix('$')?.parse().ok(),
+            _ => None,
+        },
+        Expr::Nested(inner) => placeholder_number(inner),
+        _ => None,
+    }
+}
+
+/// `x op ANY($n)` takes an array for `$n`, which DataFusion types as `x`'s scalar type.
+/// `how` is given each such placeholder's number and returns its replacement, if any.
+fn rewrite_any_placeholders(stmt: &mut Statement, how: &mut dyn FnMut(usize) -> Option<Expr>) {
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(stmt, |e| {
+        if let Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } = e
+            && let Some(n) = placeholder_number(right)
+            && let Some(new) = how(n)
+        {
+            **right = new;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// The placeholders an `ANY(...)` or `ALL(...)` compares with.
+pub fn any_placeholders(stmt: &Statement) -> Vec<usize> {
+    let mut out = vec![];
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions(stmt, |e| {
+        if let Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } = e
+            && let Some(n) = placeholder_number(right)
+        {
+            out.push(n);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    out
+}
+
+/// `x op ANY($n)` as `x op $n`, whose placeholder DataFusion types as `x`: the element type of
+/// the array `$n` stands for. Describe plans this form.
+pub fn any_placeholders_as_scalars(stmt: &mut Statement) {
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(stmt, |e| {
+        if let Expr::AnyOp {
+            left,
+            compare_op,
+            right,
+            ..
+        }
+        | Expr::AllOp {
+            left,
+            compare_op,
+            right,
+        } = e
+            && placeholder_number(right).is_some()
+        {
+            *e = Expr::BinaryOp {
+                left: left.clone(),
+                op: compare_op.clone(),
+                right: right.clone(),
+            };
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// `x op ANY($n)` as `x op ANY(CAST($n AS <type>))` for the array types `types` gives by
+/// placeholder number (the types of the values bound).
+pub fn cast_any_placeholders(stmt: &mut Statement, types: &dyn Fn(usize) -> Option<String>) {
+    rewrite_any_placeholders(stmt, &mut |n| {
+        parse_expr(&format!("CAST(${n} AS {})", types(n)?))
+    });
+}
 
 /// The last part of a possibly `pg_catalog`-qualified name, if the qualifier is that or none.
 fn catalog_name(name: &ObjectName) -> Option<String> {
@@ -78,6 +159,8 @@ enum CastTo {
 fn catalog_cast(dt: &DataType) -> Option<CastTo> {
     match dt {
         DataType::Regclass => Some(CastTo::Lookup("eddy_regclass")),
+        DataType::JSON => Some(CastTo::Lookup("eddy_json")),
+        DataType::JSONB => Some(CastTo::Lookup("eddy_jsonb")),
         DataType::Custom(name, mods) if mods.is_empty() => {
             let n = catalog_name(name)?.to_ascii_lowercase();
             Some(match n.as_str() {
@@ -86,7 +169,8 @@ fn catalog_cast(dt: &DataType) -> Option<CastTo> {
                 "regnamespace" => CastTo::Lookup("eddy_regnamespace"),
                 "regrole" => CastTo::Lookup("eddy_regrole"),
                 "oid" => CastTo::Type(DataType::IntUnsigned(None)),
-                "name" | "text" | "char" | "varchar" => CastTo::Type(DataType::Text),
+                // pg_type's regproc columns hold the function's name as text.
+                "name" | "text" | "char" | "varchar" | "regproc" => CastTo::Type(DataType::Text),
                 "int2" => CastTo::Type(DataType::SmallInt(None)),
                 "int4" => CastTo::Type(DataType::Int(None)),
                 "int8" => CastTo::Type(DataType::BigInt(None)),
@@ -100,6 +184,8 @@ fn catalog_cast(dt: &DataType) -> Option<CastTo> {
                 *size,
             )))
             .into(),
+            // `::regtype[]` names each type (what `::regtype[]::text[]` shows).
+            CastTo::Lookup("eddy_regtype") => Some(CastTo::Lookup("eddy_regtype_names")),
             CastTo::Lookup(_) => None,
         },
         _ => None,
@@ -651,6 +737,108 @@ impl VisitorMut for PgSyntax {
                     *e = new;
                 }
             }
+            Expr::Like {
+                pattern,
+                escape_char,
+                ..
+            }
+            | Expr::ILike {
+                pattern,
+                escape_char,
+                ..
+            } if escape_char
+                .as_ref()
+                .is_some_and(|c| c.value.to_string() != "'\\'") =>
+            {
+                let c = escape_char.take().expect("checked").value;
+                let p = std::mem::replace(pattern.as_mut(), Expr::value(Value::Null));
+                if let Some(new) = parse_expr(&format!("eddy_like_escape({p}, {c})")) {
+                    **pattern = new;
+                }
+            }
+            // `x = ANY('{a,b}')` (psycopg's client-side binding of a list) reads the literal as
+            // an array of `x`'s type: the same as `x IN ('a', 'b')`, whose literals DataFusion
+            // casts to `x`'s type. `x <> ALL('{...}')` is `NOT IN`.
+            Expr::AnyOp {
+                left,
+                compare_op: BinaryOperator::Eq,
+                right,
+                ..
+            }
+            | Expr::AllOp {
+                left,
+                compare_op: BinaryOperator::NotEq,
+                right,
+            } if matches!(right.as_ref(), Expr::Value(v)
+                if matches!(&v.value, Value::SingleQuotedString(t) if t.trim_start().starts_with('{'))) =>
+            {
+                let negated = matches!(e, Expr::AllOp { .. });
+                let (Expr::AnyOp { left, right, .. } | Expr::AllOp { left, right, .. }) = e else {
+                    unreachable!("matched above");
+                };
+                let Expr::Value(v) = right.as_ref() else {
+                    unreachable!("matched above");
+                };
+                let Value::SingleQuotedString(text) = &v.value else {
+                    unreachable!("matched above");
+                };
+                if let Ok(items) = eddy_common::array_text::parse(text) {
+                    let list: Vec<Expr> = items
+                        .into_iter()
+                        .map(|i| match i {
+                            Some(s) => Expr::value(Value::SingleQuotedString(s)),
+                            None => Expr::value(Value::Null),
+                        })
+                        .collect();
+                    *e = if list.is_empty() {
+                        Expr::value(Value::Boolean(negated))
+                    } else {
+                        Expr::InList {
+                            expr: left.clone(),
+                            list,
+                            negated,
+                        }
+                    };
+                }
+            }
+            // `(record).field`
+            Expr::CompoundFieldAccess { root, access_chain }
+                if access_chain.iter().all(|a| {
+                    matches!(
+                        a,
+                        datafusion::sql::sqlparser::ast::AccessExpr::Dot(Expr::Identifier(_))
+                    )
+                }) =>
+            {
+                let mut sql = root.to_string();
+                for a in access_chain.iter() {
+                    if let datafusion::sql::sqlparser::ast::AccessExpr::Dot(Expr::Identifier(id)) =
+                        a
+                    {
+                        sql = format!(
+                            "get_field({sql}, '{}')",
+                            crate::names::ident(id).replace('\'', "''")
+                        );
+                    }
+                }
+                if let Some(new) = parse_expr(&sql) {
+                    *e = new;
+                }
+            }
+            Expr::Function(f)
+                if f.name
+                    .0
+                    .last()
+                    .is_some_and(|p| p.to_string().eq_ignore_ascii_case("_pg_expandarray"))
+                    && f.name.0.len() <= 2 =>
+            {
+                if let FunctionArguments::List(l) = &f.args
+                    && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(a))] = l.args.as_slice()
+                    && let Some(new) = parse_expr(&format!("unnest(eddy_expandarray({a}))"))
+                {
+                    *e = Expr::Nested(Box::new(new));
+                }
+            }
             Expr::Function(f) => {
                 if let FunctionArguments::Subquery(q) = &f.args
                     && catalog_name(&f.name).is_some_and(|n| n.eq_ignore_ascii_case("array"))
@@ -664,6 +852,20 @@ impl VisitorMut for PgSyntax {
                     && let Some(n) = catalog_name(&f.name)
                 {
                     f.name = unqualified(&n);
+                }
+                if catalog_name(&f.name)
+                    .is_some_and(|n| n.eq_ignore_ascii_case("generate_subscripts"))
+                    && let FunctionArguments::List(l) = &f.args
+                    && let [
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(a)),
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(dim)),
+                    ] = l.args.as_slice()
+                    && dim.to_string() == "1"
+                    && let Some(new) = parse_expr(&format!(
+                        "unnest(generate_series(1, coalesce(CAST(array_length({a}, 1) AS BIGINT), 0)))"
+                    ))
+                {
+                    *e = new;
                 }
             }
             // `x::regclass::text`: the name, where the lookup alone gives a name only from an oid
@@ -699,7 +901,20 @@ impl VisitorMut for PgSyntax {
                     );
                     *e = call(func, inner);
                 }
-                Some(CastTo::Type(t)) => *data_type = t,
+                Some(CastTo::Type(t)) => {
+                    // `'pg_catalog.array_in'::regproc` is the name `array_in`.
+                    if data_type
+                        .to_string()
+                        .to_ascii_lowercase()
+                        .ends_with("regproc")
+                        && let Expr::Value(v) = expr.as_mut()
+                        && let Value::SingleQuotedString(name) = &mut v.value
+                        && let Some(bare) = name.strip_prefix("pg_catalog.")
+                    {
+                        *name = bare.to_string();
+                    }
+                    *data_type = t
+                }
                 None => {}
             },
             _ => {}
@@ -724,6 +939,27 @@ impl VisitorMut for PgSyntax {
                 && a.columns.is_empty()
             {
                 a.columns = vec![TableAliasColumnDef::from_name(a.name.value.clone())];
+            }
+            // DataFusion's generate_series takes int8 bounds only; the array functions give int4
+            // (`generate_series(1, array_upper(current_schemas(false), 1))`, pgjdbc's).
+            if let TableFactor::Table {
+                name,
+                args: Some(args),
+                ..
+            } = t
+                && name.to_string().eq_ignore_ascii_case("generate_series")
+            {
+                for a in args.args.iter_mut() {
+                    if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = a
+                        && let Expr::Function(f) = e
+                        && ["array_upper", "array_lower", "array_length", "cardinality"]
+                            .iter()
+                            .any(|n| f.name.to_string().eq_ignore_ascii_case(n))
+                        && let Some(cast) = parse_expr(&format!("CAST({e} AS BIGINT)"))
+                    {
+                        *e = cast;
+                    }
+                }
             }
             // `FROM generate_series(a, b) s` is the unnested array of the series: DataFusion's
             // table function takes constants only, and catalog queries pass outer columns.

@@ -90,11 +90,13 @@ pub enum SubscribeStmt {
         cursor: String,
         subscribe: Subscribe,
     },
-    /// `count` None is ALL; `timeout` None waits for at least one row.
+    /// `FETCH` or `MOVE` (`discard`: the rows are skipped, not returned). `count` None is ALL;
+    /// `timeout` None waits for at least one row of a subscription.
     Fetch {
         cursor: String,
         count: Option<u64>,
         timeout: Option<std::time::Duration>,
+        discard: bool,
     },
     Close {
         cursor: Option<String>,
@@ -216,7 +218,10 @@ fn parse_tokens(t: &mut Tokens) -> Option<Result<SubscribeStmt>> {
         );
     }
     if t.keyword("fetch") {
-        return Some(parse_fetch(t));
+        return Some(parse_fetch(t, false));
+    }
+    if t.keyword("move") {
+        return Some(parse_fetch(t, true));
     }
     if t.keyword("close") {
         let cursor = if t.keyword("all") {
@@ -304,7 +309,21 @@ fn parse_declare_named(t: &mut Tokens, cursor: String) -> Result<SubscribeStmt> 
     })
 }
 
-fn parse_fetch(t: &mut Tokens) -> Result<SubscribeStmt> {
+/// `FETCH|MOVE [FORWARD] [n | ALL | NEXT] [FROM | IN] c [WITH (timeout = ...)]`. Cursors here
+/// only move forward, so the directions that go back or jump are refused.
+fn parse_fetch(t: &mut Tokens, discard: bool) -> Result<SubscribeStmt> {
+    for dir in ["backward", "prior", "first", "last", "absolute", "relative"] {
+        if t.keyword(dir) {
+            return Err(Error::new(
+                SqlState::FEATURE_NOT_SUPPORTED,
+                format!(
+                    "{} {} is not supported: Eddy's cursors only move forward",
+                    if discard { "MOVE" } else { "FETCH" },
+                    dir.to_uppercase()
+                ),
+            ));
+        }
+    }
     t.keyword("forward");
     let mut count = Some(1);
     if t.keyword("all") {
@@ -327,6 +346,7 @@ fn parse_fetch(t: &mut Tokens) -> Result<SubscribeStmt> {
         cursor,
         count,
         timeout,
+        discard,
     })
 }
 
@@ -339,10 +359,10 @@ pub enum Piece {
 /// The statements of a query string, split at top-level semicolons (the tokenizer keeps
 /// quoted semicolons inside their tokens), when at least one is a subscription statement;
 /// `None` otherwise, and the string goes to the SQL parser whole. Every subscription statement
-/// names SUBSCRIBE, SUBSCRIPTION, FETCH or CLOSE, so other strings are not tokenized here.
+/// names SUBSCRIBE, SUBSCRIPTION, FETCH, MOVE or CLOSE, so other strings are not tokenized here.
 pub fn split(sql: &str) -> Option<Vec<Piece>> {
     let lower = sql.to_ascii_lowercase();
-    if !["subscri", "fetch", "close"]
+    if !["subscri", "fetch", "close", "move"]
         .iter()
         .any(|w| lower.contains(w))
     {

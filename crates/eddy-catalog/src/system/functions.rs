@@ -117,6 +117,14 @@ fn text(_: &[DataType]) -> DataType {
     DataType::Utf8
 }
 
+fn text_list(_: &[DataType]) -> DataType {
+    DataType::List(Arc::new(datafusion::arrow::datatypes::Field::new(
+        "item",
+        DataType::Utf8,
+        true,
+    )))
+}
+
 fn boolean(_: &[DataType]) -> DataType {
     DataType::Boolean
 }
@@ -271,6 +279,36 @@ fn regtype(_: &Model, args: &[ScalarValue]) -> std::result::Result<ScalarValue, 
         None => NULL,
         Some(o) => some_text(types::format_type(o, None).unwrap_or_else(|| o.to_string())),
     })
+}
+
+/// `oids::regtype[]::text[]`: each type's name.
+fn regtype_names(_: &Model, args: &[ScalarValue]) -> std::result::Result<ScalarValue, Error> {
+    use datafusion::arrow::array::Array;
+    let Some(ScalarValue::List(l)) = args.first() else {
+        return Ok(ScalarValue::List(ScalarValue::new_list(
+            &[],
+            &DataType::Utf8,
+            true,
+        )));
+    };
+    if l.is_null(0) {
+        return Ok(ScalarValue::try_from(&text_list(&[]))?);
+    }
+    let oids = datafusion::arrow::compute::cast(&l.value(0), &DataType::UInt32)?;
+    let oids = datafusion::common::cast::as_uint32_array(&oids)?;
+    let names: Vec<ScalarValue> = oids
+        .iter()
+        .map(|o| {
+            ScalarValue::Utf8(
+                o.map(|o| types::format_type(o, None).unwrap_or_else(|| o.to_string())),
+            )
+        })
+        .collect();
+    Ok(ScalarValue::List(ScalarValue::new_list(
+        &names,
+        &DataType::Utf8,
+        true,
+    )))
 }
 
 fn regnamespace(m: &Model, args: &[ScalarValue]) -> std::result::Result<ScalarValue, Error> {
@@ -467,6 +505,7 @@ pub fn register(ctx: &SessionContext, catalog: Arc<Catalog>) {
         ("eddy_regrole", oid_or_text, regrole),
         ("eddy_regclass_name", text, regclass_name),
         ("eddy_regtype_name", text, regtype_name),
+        ("eddy_regtype_names", text_list, regtype_names),
         ("eddy_regnamespace_name", text, regnamespace_name),
         ("eddy_regrole_name", text, regrole_name),
         ("to_regclass", oid, to_regclass),
@@ -474,6 +513,9 @@ pub fn register(ctx: &SessionContext, catalog: Arc<Catalog>) {
         ("pg_table_is_visible", boolean, table_is_visible),
         ("pg_type_is_visible", boolean, always_true),
         ("pg_function_is_visible", boolean, always_true),
+        ("pg_collation_is_visible", boolean, always_true),
+        // Eddy has no sequences, so no column owns one.
+        ("pg_get_serial_sequence", text, always_null),
         ("format_type", text, format_type),
         ("pg_get_expr", text, get_expr),
         ("pg_get_indexdef", text, get_indexdef),

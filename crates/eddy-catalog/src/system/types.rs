@@ -70,6 +70,7 @@ const OTHER_TYPES: &[OtherType] = &[
     (2276, "any", "\"any\"", 4, 'p', 'P', 0, 0),
     (2277, "anyarray", "anyarray", -1, 'p', 'P', 0, 0),
     (2278, "void", "void", 4, 'p', 'P', 0, 0),
+    (2279, "trigger", "trigger", 4, 'p', 'P', 0, 0),
     (2283, "anyelement", "anyelement", 4, 'p', 'P', 0, 0),
 ];
 
@@ -107,6 +108,7 @@ fn io_stem(name: &str) -> &'static str {
         "uuid" => "uuid_",
         "record" => "record_",
         "void" => "void_",
+        "trigger" => "trigger_",
         "unknown" => "unknown",
         "cstring" => "cstring_",
         "any" => "any_",
