@@ -888,6 +888,17 @@ impl VisitorMut for PgSyntax {
                     let inner = std::mem::replace(expr.as_mut(), Expr::value(Value::Null));
                     *e = inner;
                 } else if let Some(CastTo::Type(t)) = catalog_cast(data_type) {
+                    // `'pg_catalog.array_in'::regproc` is the name `array_in`.
+                    if data_type
+                        .to_string()
+                        .to_ascii_lowercase()
+                        .ends_with("regproc")
+                        && let Expr::Value(v) = expr.as_mut()
+                        && let Value::SingleQuotedString(name) = &mut v.value
+                        && let Some(bare) = name.strip_prefix("pg_catalog.")
+                    {
+                        *name = bare.to_string();
+                    }
                     *data_type = t;
                 }
             }
@@ -901,20 +912,7 @@ impl VisitorMut for PgSyntax {
                     );
                     *e = call(func, inner);
                 }
-                Some(CastTo::Type(t)) => {
-                    // `'pg_catalog.array_in'::regproc` is the name `array_in`.
-                    if data_type
-                        .to_string()
-                        .to_ascii_lowercase()
-                        .ends_with("regproc")
-                        && let Expr::Value(v) = expr.as_mut()
-                        && let Value::SingleQuotedString(name) = &mut v.value
-                        && let Some(bare) = name.strip_prefix("pg_catalog.")
-                    {
-                        *name = bare.to_string();
-                    }
-                    *data_type = t
-                }
+                Some(CastTo::Type(t)) => *data_type = t,
                 None => {}
             },
             _ => {}
