@@ -63,6 +63,30 @@ pub fn register(ctx: &SessionContext) {
         DataType::Int32,
         upper,
     ));
+    // array_lower(a, 1): 1 for a non-empty array (arrays start at 1), NULL otherwise.
+    let lower = Arc::new(|args: &[ColumnarValue]| {
+        use datafusion::arrow::array::Array;
+        let arrays = ColumnarValue::values_to_arrays(args)?;
+        let lists = datafusion::common::cast::as_list_array(&arrays[0])?;
+        let dims = datafusion::arrow::compute::cast(&arrays[1], &DataType::Int64)?;
+        let dims = datafusion::common::cast::as_int64_array(&dims)?;
+        let out: datafusion::arrow::array::Int32Array = (0..lists.len())
+            .map(|i| {
+                (!lists.is_null(i)
+                    && !dims.is_null(i)
+                    && dims.value(i) == 1
+                    && lists.value_length(i) > 0)
+                    .then_some(1)
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    });
+    ctx.register_udf(closure_udf(
+        "array_lower",
+        datafusion::logical_expr::Signature::any(2, Volatility::Immutable),
+        DataType::Int32,
+        lower,
+    ));
     // current_schemas(include_implicit): the search path, pg_catalog first when implicit ones
     // are asked for.
     let schemas = Arc::new(|args: &[ColumnarValue]| {

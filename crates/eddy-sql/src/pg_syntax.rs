@@ -938,6 +938,39 @@ impl VisitorMut for PgSyntax {
             {
                 a.columns = vec![TableAliasColumnDef::from_name(a.name.value.clone())];
             }
+            // `FROM string_to_array(...) s`: a function returning one value is a one-row table
+            // whose column is named after the alias (DataFusion knows only table functions).
+            if let TableFactor::Table {
+                name,
+                alias: Some(alias),
+                args: Some(args),
+                ..
+            } = t
+                && !["generate_series", "unnest", "range", "generate_subscripts"]
+                    .iter()
+                    .any(|f| name.to_string().eq_ignore_ascii_case(f))
+                && !args.args.iter().any(reads_columns)
+                && let [column] = alias.columns.as_slice()
+                && let Ok(subquery) = Parser::new(&PostgreSqlDialect {})
+                    .try_with_sql(&format!(
+                        "SELECT {name}({}) AS {}",
+                        args.args
+                            .iter()
+                            .map(|a| a.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        column.name
+                    ))
+                    .and_then(|mut p| p.parse_query())
+            {
+                *t = TableFactor::Derived {
+                    lateral: false,
+                    subquery,
+                    alias: Some(alias.clone()),
+                    sample: None,
+                };
+                return ControlFlow::Continue(());
+            }
             // DataFusion's generate_series takes int8 bounds only; the array functions give int4
             // (`generate_series(1, array_upper(current_schemas(false), 1))`, pgjdbc's).
             if let TableFactor::Table {
