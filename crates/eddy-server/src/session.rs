@@ -893,26 +893,20 @@ impl EddySession {
             }
         }
         let _g = self.engine.write_lock.lock().await;
-        for name in objects {
+        for (schema, rel) in &resolved {
             match kind {
                 ObjectType::Table | ObjectType::MaterializedView | ObjectType::View => {
-                    let (schema, rel) = names::relation(name, DEFAULT_SCHEMA)?;
                     crate::views::drop_relation(
                         &self.engine,
-                        &schema,
-                        &rel,
+                        schema,
+                        rel,
                         kind,
                         if_exists,
                         cascade,
                     )
                     .await?;
                 }
-                _ => {
-                    let (_, schema) = names::relation(name, "")?;
-                    self.engine
-                        .catalog
-                        .drop_schema(&schema, if_exists, cascade)?;
-                }
+                _ => self.engine.catalog.drop_schema(rel, if_exists, cascade)?,
             }
         }
         if let Some(t) = st.txn.as_mut() {

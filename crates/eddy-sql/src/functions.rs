@@ -36,57 +36,36 @@ pub fn register(ctx: &SessionContext) {
     constant_text(ctx, "version", VERSION);
     constant_text(ctx, "current_database", eddy_catalog::DATABASE_NAME);
     constant_text(ctx, "current_schema", eddy_catalog::DEFAULT_SCHEMA);
-    // array_upper(a, 1): arrays are one-dimensional and 1-based, so the upper bound of the
-    // first dimension is the length (NULL for an empty or NULL array, as in PostgreSQL).
-    let upper = Arc::new(|args: &[ColumnarValue]| {
-        use datafusion::arrow::array::Array;
-        let arrays = ColumnarValue::values_to_arrays(args)?;
-        let lists = datafusion::common::cast::as_list_array(&arrays[0])?;
-        let dims = datafusion::arrow::compute::cast(&arrays[1], &DataType::Int64)?;
-        let dims = datafusion::common::cast::as_int64_array(&dims)?;
-        let out: datafusion::arrow::array::Int32Array = (0..lists.len())
-            .map(|i| {
-                if lists.is_null(i) || dims.is_null(i) || dims.value(i) != 1 {
-                    return None;
-                }
-                match lists.value_length(i) {
-                    0 => None,
-                    n => Some(n),
-                }
-            })
-            .collect();
-        Ok(ColumnarValue::Array(Arc::new(out)))
-    });
-    ctx.register_udf(closure_udf(
-        "array_upper",
-        datafusion::logical_expr::Signature::any(2, Volatility::Immutable),
-        DataType::Int32,
-        upper,
-    ));
-    // array_lower(a, 1): 1 for a non-empty array (arrays start at 1), NULL otherwise.
-    let lower = Arc::new(|args: &[ColumnarValue]| {
-        use datafusion::arrow::array::Array;
-        let arrays = ColumnarValue::values_to_arrays(args)?;
-        let lists = datafusion::common::cast::as_list_array(&arrays[0])?;
-        let dims = datafusion::arrow::compute::cast(&arrays[1], &DataType::Int64)?;
-        let dims = datafusion::common::cast::as_int64_array(&dims)?;
-        let out: datafusion::arrow::array::Int32Array = (0..lists.len())
-            .map(|i| {
-                (!lists.is_null(i)
-                    && !dims.is_null(i)
-                    && dims.value(i) == 1
-                    && lists.value_length(i) > 0)
-                    .then_some(1)
-            })
-            .collect();
-        Ok(ColumnarValue::Array(Arc::new(out)))
-    });
-    ctx.register_udf(closure_udf(
-        "array_lower",
-        datafusion::logical_expr::Signature::any(2, Volatility::Immutable),
-        DataType::Int32,
-        lower,
-    ));
+    // array_upper(a, 1) and array_lower(a, 1): arrays are one-dimensional and 1-based, so the
+    // bounds of the first dimension are 1 and the length (NULL for an empty or NULL array, or
+    // another dimension, as in PostgreSQL).
+    let upper: fn(i32) -> i32 = |len| len;
+    let lower: fn(i32) -> i32 = |_| 1;
+    for (name, bound) in [("array_upper", upper), ("array_lower", lower)] {
+        let body = Arc::new(move |args: &[ColumnarValue]| {
+            use datafusion::arrow::array::Array;
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let lists = datafusion::common::cast::as_list_array(&arrays[0])?;
+            let dims = datafusion::arrow::compute::cast(&arrays[1], &DataType::Int64)?;
+            let dims = datafusion::common::cast::as_int64_array(&dims)?;
+            let out: datafusion::arrow::array::Int32Array = (0..lists.len())
+                .map(|i| {
+                    (!lists.is_null(i)
+                        && !dims.is_null(i)
+                        && dims.value(i) == 1
+                        && lists.value_length(i) > 0)
+                        .then(|| bound(lists.value_length(i)))
+                })
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(out)))
+        });
+        ctx.register_udf(closure_udf(
+            name,
+            datafusion::logical_expr::Signature::any(2, Volatility::Immutable),
+            DataType::Int32,
+            body,
+        ));
+    }
     // current_schemas(include_implicit): the search path, pg_catalog first when implicit ones
     // are asked for.
     let schemas = Arc::new(|args: &[ColumnarValue]| {

@@ -37,6 +37,14 @@ pub fn rewrite(stmt: &mut Statement) {
 
 struct PgSyntax;
 
+/// A function call's arguments as SQL text, for rewrites that re-parse the call.
+fn args_text(args: &[FunctionArg]) -> String {
+    args.iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The number of a bare placeholder `$n`.
 fn placeholder_number(e: &Expr) -> Option<usize> {
     match e {
@@ -954,11 +962,7 @@ impl VisitorMut for PgSyntax {
                 && let Ok(subquery) = Parser::new(&PostgreSqlDialect {})
                     .try_with_sql(&format!(
                         "SELECT {name}({}) AS {}",
-                        args.args
-                            .iter()
-                            .map(|a| a.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", "),
+                        args_text(&args.args),
                         column.name
                     ))
                     .and_then(|mut p| p.parse_query())
@@ -1002,14 +1006,8 @@ impl VisitorMut for PgSyntax {
             } = t
                 && name.to_string().eq_ignore_ascii_case("generate_series")
                 && args.args.iter().any(reads_columns)
-                && let Some(series) = parse_expr(&format!(
-                    "generate_series({})",
-                    args.args
-                        .iter()
-                        .map(|a| a.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
+                && let Some(series) =
+                    parse_expr(&format!("generate_series({})", args_text(&args.args)))
             {
                 *t = TableFactor::UNNEST {
                     alias: Some(alias.clone()),
