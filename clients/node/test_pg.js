@@ -50,6 +50,46 @@ async function main() {
   await c.assert.rejects(client.query('SELECT * FROM nope'), (e) => e.code === '42P01');
   c.assert.equal((await client.query('SELECT 1::int AS one')).rows[0].one, 1);
   c.tested('errors carry SQLSTATE (42P01) and the session goes on');
+  // Following a view: LISTEN on its channel, and a cursor FETCH loop over SUBSCRIBE.
+  await client.query('CREATE TABLE ticks (id int PRIMARY KEY, v int)');
+  await client.query('CREATE MATERIALIZED VIEW tick_sum AS SELECT count(*) AS n, sum(v) AS s FROM ticks');
+  const listener = new pg.Client(c.conn);
+  await listener.connect();
+  const heard = new Promise((resolve) => listener.once('notification', resolve));
+  await listener.query('LISTEN tick_sum');
+  const follower = new pg.Client(c.conn);
+  await follower.connect();
+  await follower.query('DECLARE f CURSOR FOR SUBSCRIBE TO tick_sum WITH (PROGRESS)');
+  await client.query('INSERT INTO ticks VALUES ($1, $2)', [1, 10]);
+  const first = Number((await client.query('SHOW eddy_epoch')).rows[0].eddy_epoch);
+  const note = await heard;
+  c.assert.deepStrictEqual([note.channel, note.payload], ['tick_sum', String(first)]);
+  c.tested('LISTEN on a materialized view: a notification event with the epoch that changed it');
+  for (let i = 2; i <= 6; i++) {
+    await client.query('INSERT INTO ticks VALUES ($1, $2)', [i, i * 10]);
+  }
+  const last = Number((await client.query('SHOW eddy_epoch')).rows[0].eddy_epoch);
+  const state = new Map();
+  let through = 0;
+  while (through < last) {
+    const r = await follower.query("FETCH ALL f WITH (timeout = '2s')");
+    c.assert.ok(r.rows.length > 0, `nothing fetched after epoch ${through}`);
+    for (const row of r.rows) {
+      if (row.progressed) {
+        through = Number(row.epoch);
+        continue;
+      }
+      const key = `${row.n}|${row.s}`;
+      const n = (state.get(key) || 0) + Number(row.diff);
+      if (n === 0) state.delete(key);
+      else state.set(key, n);
+    }
+  }
+  const ticks = await client.query('SELECT n, s FROM tick_sum');
+  c.assert.deepStrictEqual([...state.entries()], ticks.rows.map((r) => [`${r.n}|${r.s}`, 1]));
+  c.tested('DECLARE CURSOR FOR SUBSCRIBE + FETCH loop: the diffs sum to the view');
+  await follower.end();
+  await listener.end();
   await client.end();
   console.log('ok');
 }

@@ -40,6 +40,37 @@ out=$(echo "SELECT n FROM per_sensor WHERE sensor = :'s';" | run -At -v s=b)
 expect "psql variables" "$out" "1"
 echo "tested \\gset and psql variables"
 
+# Following a view: COPY (SUBSCRIBE ...) TO STDOUT streams for as long as psql reads it
+# (stdbuf: psql buffers COPY output it writes to a file until the COPY ends, and this one
+# does not end).
+run -c "CREATE TABLE ticks (id int PRIMARY KEY, v int)" \
+    -c "CREATE MATERIALIZED VIEW tick_sum AS SELECT count(*) AS n, sum(v) AS s FROM ticks"
+stdbuf -oL psql -X -q -h "${EDDY_HOST:-127.0.0.1}" -p "${EDDY_PORT:-5488}" -U "${EDDY_USER:-eddy}" \
+    -d "${EDDY_DB:-eddy}" -c "COPY (SUBSCRIBE TO tick_sum WITH (PROGRESS)) TO STDOUT" \
+    >"$work/stream" 2>&1 &
+sub=$!
+for i in 1 2 3 4 5; do run -c "INSERT INTO ticks VALUES ($i, $((i * 10)))"; done
+last=$(run -At -c "SHOW eddy_epoch")
+for _ in $(seq 100); do
+    awk -F'\t' -v last="$last" '$2 == "t" && $1 >= last { f = 1 } END { exit !f }' "$work/stream" \
+        && break
+    sleep 0.1
+done
+kill "$sub"
+wait "$sub" 2>/dev/null || true
+# Each row is `epoch progressed diff n s`: summed per row, the diffs must give the view.
+got=$(awk -F'\t' '$2 == "f" { c[$4 "|" $5] += $3 }
+    END { for (k in c) if (c[k] != 0) print k "|" c[k] }' "$work/stream" | sort)
+want=$(run -At -F'|' -c "SELECT n, s, 1 FROM tick_sum")
+expect "COPY (SUBSCRIBE) streamed to psql: the diffs sum to the view" "$got" "$want"
+echo "tested COPY (SUBSCRIBE TO v WITH (PROGRESS)) TO STDOUT streamed live; the diffs sum to the view"
+
+out=$(run -c "LISTEN tick_sum" -c "INSERT INTO ticks VALUES (6, 60)" 2>&1)
+e=$(run -At -c "SHOW eddy_epoch")
+grep -q "Asynchronous notification \"tick_sum\" with payload \"$e\" received" <<<"$out" ||
+    { echo "FAIL LISTEN on a view in psql: $out (epoch $e)"; exit 1; }
+echo "tested LISTEN on a materialized view: psql prints the notification with the epoch"
+
 if run -c "SELECT nope FROM readings" >"$work/err" 2>&1; then
     echo "FAIL: ON_ERROR_STOP did not stop"; exit 1
 fi

@@ -62,4 +62,73 @@ except psycopg.errors.UniqueViolation:
     pass
 same(conn.execute("SELECT count(*) FROM readings").fetchone(), (4,), "after an error")
 tested("errors carry SQLSTATE (UniqueViolation)")
+
+# Following a view with a named, durable subscription: a cursor FETCH loop that disconnects and
+# comes back with SINCE the last epoch it processed gets every change exactly once.
+conn.execute("CREATE TABLE ticks (id int PRIMARY KEY, v int)")
+conn.execute("CREATE MATERIALIZED VIEW tick_sum AS SELECT count(*) AS n, sum(v) AS s FROM ticks")
+conn.execute("CREATE SUBSCRIPTION ticks_sub FROM tick_sum")
+origin = int(conn.execute("SHOW eddy_epoch").fetchone()[0])
+at_origin = conn.execute("SELECT n, s FROM tick_sum").fetchall()
+
+
+def epoch_now():
+    return int(conn.execute("SHOW eddy_epoch").fetchone()[0])
+
+
+def follow(since, until, state, seen):
+    """Reads ticks_sub after epoch `since` on a new connection until epoch `until` is in, folding
+    the diffs into `state`; returns the last epoch processed. FETCH ALL hands over whole epochs,
+    so the last epoch of each batch is complete."""
+    c = psycopg.connect(DSN, autocommit=True)
+    c.execute(f"DECLARE c SUBSCRIPTION CURSOR FOR ticks_sub SINCE {since}")
+    last = since
+    while last < until:
+        rows = c.execute("FETCH ALL c WITH (timeout = '2s')").fetchall()
+        if not rows:
+            c.close()
+            sys.exit(f"FAIL: nothing fetched after epoch {last}, want up to {until}")
+        for epoch, diff, n, total in rows:
+            if epoch <= since:
+                sys.exit(f"FAIL: epoch {epoch} came again after resuming SINCE {since}")
+            seen.add(epoch)
+            key = (n, total)
+            state[key] = state.get(key, 0) + diff
+            if state[key] == 0:
+                del state[key]
+            last = max(last, epoch)
+    c.close()  # gone, as a client that crashed would be
+    return last
+
+
+state, seen = {row: 1 for row in at_origin}, set()
+for i in range(1, 6):
+    conn.execute("INSERT INTO ticks VALUES (%s, %s)", (i, i * 10))
+resume_at = follow(origin, epoch_now(), state, seen)
+for i in range(6, 11):
+    conn.execute("INSERT INTO ticks VALUES (%s, %s)", (i, i * 10))
+follow(resume_at, epoch_now(), state, seen)
+view = conn.execute("SELECT n, s FROM tick_sum").fetchall()
+same(state, {row: 1 for row in view}, "changes folded across a reconnect equal the view")
+same(len(seen), 10, "one epoch per insert, each received once")
+tested("named subscription: DECLARE ... SUBSCRIPTION CURSOR + FETCH loop, reconnect with SINCE: every change exactly once")
+
+# LISTEN on the view: a notification carrying the epoch, delivered while the connection idles.
+listener = psycopg.connect(DSN, autocommit=True)
+listener.execute("LISTEN tick_sum")
+conn.execute("INSERT INTO ticks VALUES (11, 110)")
+changed_at = epoch_now()
+heard = list(listener.notifies(timeout=10, stop_after=1))
+same(len(heard), 1, "notifications heard")
+same((heard[0].channel, heard[0].payload), ("tick_sum", str(changed_at)), "the view's notification")
+listener.close()
+tested("LISTEN on a materialized view: conn.notifies() gets the epoch that changed it")
+
+# SUBSCRIBE to a query, through a cursor.
+with conn.transaction():
+    conn.execute("DECLARE q CURSOR FOR SUBSCRIBE (SELECT count(*) AS n FROM ticks WHERE v > 50)")
+    rows = conn.execute("FETCH ALL q WITH (timeout = '2s')").fetchall()
+    same(rows, [(epoch_now(), 1, 6)], "SUBSCRIBE (query) snapshot")
+    conn.execute("CLOSE q")
+tested("SUBSCRIBE (SELECT ...) through DECLARE CURSOR + FETCH")
 print("ok")

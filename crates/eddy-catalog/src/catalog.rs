@@ -148,6 +148,8 @@ struct State {
 pub struct Catalog {
     store: Store,
     state: RwLock<State>,
+    /// The subscriptions running now (not durable: they describe connections).
+    pub subscribers: Arc<crate::activity::Subscribers>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -207,6 +209,7 @@ impl Catalog {
         let catalog = Catalog {
             store,
             state: RwLock::new(state),
+            subscribers: Default::default(),
         };
         if !catalog.schema_exists(crate::DEFAULT_SCHEMA) {
             catalog.create_schema(crate::DEFAULT_SCHEMA, false)?;
@@ -612,8 +615,10 @@ impl Catalog {
 
     /// Creates a view, committing its record together with `writes` (its backfilled rows and
     /// state) as one epoch. Callers hold the commit lock.
-    pub fn create_view(&self, def: ViewDef, mut writes: WriteSet) -> Result<Arc<ViewEntry>> {
+    pub fn create_view(&self, mut def: ViewDef, mut writes: WriteSet) -> Result<Arc<ViewEntry>> {
         self.check_new_relation(&def.schema, &def.name)?;
+        // The caller holds the commit lock: the next epoch is this one.
+        def.created_epoch = self.store.epoch_committed() + 1;
         let entry = Arc::new(ViewEntry::new(def)?);
         writes.put(
             Cf::Meta,
@@ -625,6 +630,11 @@ impl Catalog {
         let mut state = self.state.write().expect("catalog lock");
         state.views.insert(key, entry.clone());
         Ok(entry)
+    }
+
+    /// The last committed epoch.
+    pub fn epoch_committed(&self) -> u64 {
+        self.store.epoch_committed()
     }
 
     /// Views that read `id` directly.

@@ -57,6 +57,10 @@ pub struct ViewDef {
     /// Tables and views the query reads, by id.
     pub inputs: Vec<TableId>,
     pub fingerprint: String,
+    /// The epoch the view was created in: its changes are known from there on, so a
+    /// subscription cannot start before it. 0 for views made before Eddy recorded it.
+    #[serde(default)]
+    pub created_epoch: u64,
 }
 
 /// A named, durable subscription (`CREATE SUBSCRIPTION s FROM v WITH (retention = ...)`): the

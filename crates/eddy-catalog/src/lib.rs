@@ -8,6 +8,7 @@
 //! It depends on `eddy-common` and `eddy-storage` only; it must never depend on the SQL front
 //! end, the wire or the server.
 
+pub mod activity;
 mod catalog;
 pub mod changelog;
 mod codec;

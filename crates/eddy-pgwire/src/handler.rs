@@ -27,6 +27,7 @@ use pgwire::api::{
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail, CopyOutResponse};
 use pgwire::messages::data::DataRow;
+use pgwire::messages::response::NotificationResponse;
 use pgwire::messages::startup::ParameterStatus;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use tokio::net::TcpListener;
@@ -72,11 +73,125 @@ pub async fn serve<B: Backend>(listener: TcpListener, backend: Arc<B>) -> std::i
         let _ = socket.set_nodelay(true);
         let h = handlers.clone();
         tokio::spawn(async move {
-            if let Err(e) = pgwire::tokio::process_socket(socket, None, h).await {
+            if let Err(e) = connection(socket, h).await {
                 tracing::debug!("connection ended with an error: {e}");
             }
         });
     }
+}
+
+/// How long a client has to finish its startup handshake.
+const STARTUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// One connection's message loop. It is pgwire's own `process_socket` loop plus one thing that
+/// loop cannot do: while the connection is idle (between protocol exchanges, outside a
+/// transaction block), a notification for the session is sent at once, as PostgreSQL does for
+/// `LISTEN`ers; drivers such as asyncpg and node-postgres wait for exactly that.
+async fn connection<B: Backend>(
+    tcp: tokio::net::TcpStream,
+    handlers: Arc<Handlers<B>>,
+) -> std::io::Result<()> {
+    use futures::StreamExt;
+    use pgwire::api::PgWireConnectionState as St;
+    use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
+    let startup = tokio::time::sleep(STARTUP_TIMEOUT);
+    tokio::pin!(startup);
+    let negotiated = tokio::select! {
+        _ = &mut startup => return Ok(()),
+        s = negotiate_tls::<Prepared<<B::S as Session>::Stmt>>(tcp, None) => s?,
+    };
+    let Some(mut socket) = negotiated else {
+        return Ok(());
+    };
+    let (h, cancel) = (handlers.inner.clone(), handlers.cancel.clone());
+    // Between protocol exchanges: after a Query or Sync has been answered, not between the
+    // Parse, Bind and Execute of a pipeline.
+    let mut idle = false;
+    loop {
+        let starting = matches!(
+            socket.state(),
+            St::AwaitingStartup | St::AuthenticationInProgress
+        );
+        let signal = match idle && matches!(socket.state(), St::ReadyForQuery) {
+            true => session::<B, _>(&socket)
+                .ok()
+                .and_then(|s| s.notification_signal()),
+            false => None,
+        };
+        let msg = tokio::select! {
+            _ = &mut startup, if starting => None,
+            _ = async { signal.as_ref().expect("guarded").notified().await }, if signal.is_some() => {
+                if let Ok(s) = session::<B, _>(&socket) {
+                    send_notifications(&mut socket, s.as_ref())
+                        .await
+                        .map_err(std::io::Error::other)?;
+                    socket.flush().await?;
+                }
+                continue;
+            }
+            msg = socket.next() => msg,
+        };
+        let Some(Ok(msg)) = msg else {
+            break;
+        };
+        // A Terminate means the client is leaving: drop the socket (asyncpg waits for that).
+        if matches!(msg, PgWireFrontendMessage::Terminate(_)) {
+            break;
+        }
+        let mid_pipeline = matches!(
+            msg,
+            PgWireFrontendMessage::Parse(_)
+                | PgWireFrontendMessage::Bind(_)
+                | PgWireFrontendMessage::Execute(_)
+                | PgWireFrontendMessage::Describe(_)
+                | PgWireFrontendMessage::Flush(_)
+                | PgWireFrontendMessage::Close(_)
+        );
+        let is_extended_query = match socket.state() {
+            St::CopyInProgress(is_extended_query) => is_extended_query,
+            _ => msg.is_extended_query(),
+        };
+        let is_cancel_request = matches!(msg, PgWireFrontendMessage::CancelRequest(_));
+        if let Err(e) = process_message(
+            msg,
+            &mut socket,
+            h.clone(),
+            h.clone(),
+            h.clone(),
+            h.clone(),
+            cancel.clone(),
+        )
+        .await
+        {
+            let is_fatal = e.is_fatal();
+            process_error(&mut socket, e, is_extended_query).await?;
+            if is_fatal {
+                break;
+            }
+        }
+        if is_cancel_request {
+            break;
+        }
+        idle = !mid_pipeline && matches!(socket.state(), St::ReadyForQuery);
+    }
+    Ok(())
+}
+
+/// Sends the session's deliverable notifications (fed, not flushed: a ReadyForQuery or the
+/// caller's flush follows).
+async fn send_notifications<C, S: Session>(client: &mut C, session: &S) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    for n in session.take_notifications() {
+        client
+            .feed(PgWireBackendMessage::NotificationResponse(
+                NotificationResponse::new(n.pid, n.channel, n.payload),
+            ))
+            .await?;
+    }
+    Ok(())
 }
 
 impl<B: Backend> PgWireServerHandlers for Handlers<B> {
@@ -249,8 +364,9 @@ impl<B: Backend> StartupHandler for EddyHandler<B> {
                 PgWireError::UserError(Box::new(info))
             })?;
         let parameters = session.startup_parameters();
-        client.session_extensions().insert(session);
         let (pid, key) = self.pids.generate(client);
+        session.set_backend_pid(pid);
+        client.session_extensions().insert(session);
         client.set_pid_and_secret_key(pid, key.clone());
         let (handle, guard) = self.manager.register(pid, key);
         client
@@ -402,6 +518,9 @@ impl<B: Backend> SimpleQueryHandler for EddyHandler<B> {
         if out.is_empty() {
             out.push(Response::EmptyQuery);
         }
+        // PostgreSQL sends a transaction's notifications before its ReadyForQuery, so psql
+        // prints them right after the command; here they go just before the results.
+        send_notifications(client, session.as_ref()).await?;
         Ok(out)
     }
 }
@@ -483,6 +602,31 @@ impl<B: Backend> ExtendedQueryHandler for EddyHandler<B> {
 
     fn query_parser(&self) -> Arc<Self::QueryParser> {
         self.parser.clone()
+    }
+
+    /// Notifications a transaction produced go out before the ReadyForQuery that ends it.
+    async fn on_sync<C>(
+        &self,
+        client: &mut C,
+        _message: pgwire::messages::extendedquery::Sync,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        client.portal_store().rm_portal(pgwire::api::DEFAULT_NAME);
+        if let Ok(session) = session::<B, C>(client) {
+            send_notifications(client, session.as_ref()).await?;
+        }
+        client
+            .send(PgWireBackendMessage::ReadyForQuery(
+                pgwire::messages::response::ReadyForQuery::new(client.transaction_status()),
+            ))
+            .await?;
+        client.flush().await?;
+        Ok(())
     }
 
     /// A portal the protocol did not bind may be a cursor that `DECLARE` opened.

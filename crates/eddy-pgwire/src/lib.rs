@@ -21,6 +21,16 @@ use eddy_common::{PgType, Result};
 
 pub use handler::{Handlers, serve};
 
+/// A notification for the client (PostgreSQL's NotificationResponse): from `NOTIFY`, or from a
+/// materialized view whose epoch changed it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notification {
+    /// The process id of the session that sent it (0 for the engine's own).
+    pub pid: i32,
+    pub channel: String,
+    pub payload: String,
+}
+
 /// A result column as RowDescription describes it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Column {
@@ -108,6 +118,18 @@ pub trait Session: Send + Sync + 'static {
     /// The columns of an open cursor named `name`: `DECLARE` makes a portal by that name in
     /// PostgreSQL, and drivers (psycopg 3) Describe it over the protocol.
     async fn cursor_columns(&self, _name: &str) -> Option<Vec<Column>> {
+        None
+    }
+    /// The process id the connection reported in BackendKeyData, once it has one.
+    fn set_backend_pid(&self, _pid: i32) {}
+    /// Notifications to hand the client now. PostgreSQL delivers them only between
+    /// transactions, so inside a transaction block there are none (they wait).
+    fn take_notifications(&self) -> Vec<Notification> {
+        vec![]
+    }
+    /// Woken when a notification arrives for the session, so that an idle connection delivers
+    /// it at once rather than with the client's next command.
+    fn notification_signal(&self) -> Option<Arc<tokio::sync::Notify>> {
         None
     }
 }

@@ -118,16 +118,17 @@ impl Views {
     }
 
     /// Pushes the changes `writes` makes through every dependent view and adds the views'
-    /// changes to `writes`. `snap` must be the last committed epoch (the caller holds the
-    /// commit lock).
+    /// changes to `writes`; returns the views whose contents changed. `snap` must be the last
+    /// committed epoch (the caller holds the commit lock).
     pub fn maintain(
         &mut self,
         catalog: &Catalog,
         snap: Snapshot,
         writes: &mut WriteSet,
-    ) -> Result<()> {
+    ) -> Result<Vec<TableId>> {
+        let mut changed = vec![];
         if self.views.is_empty() {
-            return Ok(());
+            return Ok(changed);
         }
         let read: BTreeSet<TableId> = self
             .views
@@ -143,7 +144,7 @@ impl Views {
             }
         }
         if inputs.is_empty() {
-            return Ok(());
+            return Ok(changed);
         }
         // The caller holds the commit lock, so this epoch is the next one to commit.
         let epoch = snap.epoch() + 1;
@@ -165,12 +166,15 @@ impl Views {
             rows += cx.rows_processed;
             if let Some(z) = out {
                 log_changes(v, epoch, &z, writes)?;
+                if !z.weights.is_empty() {
+                    changed.push(v.id);
+                }
                 inputs.insert(v.id, z);
             }
         }
         self.rows_processed_last = rows;
         writes.data.extend(state.into_pending());
-        Ok(())
+        Ok(changed)
     }
 }
 

@@ -37,6 +37,10 @@ pub struct Engine {
     /// When recent epochs committed, to turn the changelog retention (a duration) into an
     /// epoch.
     commit_times: std::sync::Mutex<std::collections::VecDeque<(Instant, Epoch)>>,
+    /// LISTEN / NOTIFY channels; each materialized view notifies on its own.
+    pub(crate) channels: crate::notify::Channels,
+    /// Numbers the materialized views `SUBSCRIBE (query)` makes.
+    pub(crate) temp_views: AtomicU64,
 }
 
 /// Meta key of the changelog horizon (u64 BE), kept across restarts.
@@ -81,6 +85,8 @@ impl Engine {
             epochs,
             changelog_horizon: AtomicU64::new(horizon),
             commit_times: Default::default(),
+            channels: Default::default(),
+            temp_views: AtomicU64::new(1),
             store,
             catalog,
             write_lock: tokio::sync::Mutex::new(()),
@@ -91,12 +97,16 @@ impl Engine {
     /// Commits one epoch: the writes plus every dependent view's changes, atomically. Callers
     /// hold the write lock, so the dataflow reads the epoch this one follows.
     pub(crate) async fn commit(&self, mut writes: WriteSet) -> Result<Epoch> {
+        let mut changed = vec![];
         if self.catalog.has_views(true) {
             let catalog = self.catalog.clone();
             let snap = self.store.snapshot();
-            writes = self
+            (writes, changed) = self
                 .dataflow
-                .run(move |v| v.maintain(&catalog, snap, &mut writes).map(|_| writes))
+                .run(move |v| {
+                    v.maintain(&catalog, snap, &mut writes)
+                        .map(|changed| (writes, changed))
+                })
                 .await??;
         }
         let epoch = self.store.commit(writes)?;
@@ -105,6 +115,15 @@ impl Engine {
             .lock()
             .expect("commit times")
             .push_back((Instant::now(), epoch));
+        if !changed.is_empty() && self.channels.any() {
+            let payload = epoch.to_string();
+            for id in changed {
+                if let Some(eddy_catalog::Relation::View(v)) = self.catalog.relation_by_id(id) {
+                    self.channels
+                        .notify(&crate::notify::view_channel(&v.def), &payload, 0);
+                }
+            }
+        }
         Ok(epoch)
     }
 

@@ -17,6 +17,7 @@ mod engine;
 mod interval;
 mod modify;
 mod names;
+mod notify;
 mod pg_text;
 mod plain_views;
 mod point_read;

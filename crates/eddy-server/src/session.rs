@@ -47,6 +47,18 @@ struct Txn {
     /// DDL the transaction ran, oldest first, as what undoes each: DDL applies to the catalog
     /// when it runs, and is undone if the transaction does not commit.
     undo: Vec<Undo>,
+    /// NOTIFYs (channel, payload), sent when the transaction commits; repeats are folded, as
+    /// PostgreSQL does.
+    notifies: Vec<(String, String)>,
+    /// LISTEN / UNLISTEN, which take effect when the transaction commits.
+    listens: Vec<ListenOp>,
+}
+
+/// `LISTEN c`, `UNLISTEN c`, or `UNLISTEN *` (None).
+#[derive(Debug)]
+enum ListenOp {
+    Listen(String),
+    Unlisten(Option<String>),
 }
 
 /// Undoes one DDL statement of a transaction that did not commit.
@@ -95,6 +107,8 @@ pub(crate) struct State {
     copy: Option<CopyIn>,
     /// Open cursors by name.
     cursors: HashMap<String, crate::cursors::Cursor>,
+    /// Channels the session LISTENs on.
+    listening: std::collections::BTreeSet<String>,
     pub(crate) settings: Settings,
 }
 
@@ -122,6 +136,11 @@ pub struct EddySession {
     /// Settings `set_config()` changed while a statement ran, applied to the session's own
     /// settings when the statement ends.
     set_by_function: SetByFunction,
+    /// Notifications for the session, and its backend process id.
+    inbox: Arc<crate::notify::Inbox>,
+    /// Inside a transaction block, where notifications wait (mirrored out of `State` for the
+    /// wire layer, which asks between statements).
+    in_block: std::sync::atomic::AtomicBool,
 }
 
 type SetByFunction = Arc<std::sync::Mutex<Vec<(String, String)>>>;
@@ -129,6 +148,9 @@ type SetByFunction = Arc<std::sync::Mutex<Vec<(String, String)>>>;
 /// A connection that ends inside a transaction block rolls it back, DDL included.
 impl Drop for EddySession {
     fn drop(&mut self) {
+        for c in std::mem::take(&mut self.state.get_mut().listening) {
+            self.engine.channels.unlisten(&c, &self.inbox);
+        }
         let undo = match self.state.get_mut().txn.take() {
             Some(t) if !t.undo.is_empty() => t.undo,
             _ => return,
@@ -174,7 +196,14 @@ impl EddySession {
         let zone = state.settings.zone().clone();
         let settings = Arc::new(std::sync::RwLock::new(state.settings.clone()));
         let set_by_function = SetByFunction::default();
-        register_session_functions(&ctx, user, settings.clone(), set_by_function.clone());
+        let inbox = Arc::new(crate::notify::Inbox::default());
+        register_session_functions(
+            &ctx,
+            user,
+            settings.clone(),
+            set_by_function.clone(),
+            inbox.clone(),
+        );
         let session = EddySession {
             engine,
             ctx,
@@ -184,6 +213,8 @@ impl EddySession {
             changed: Default::default(),
             settings,
             set_by_function,
+            inbox,
+            in_block: Default::default(),
         };
         session.apply_zone(&zone);
         Ok(session)
@@ -388,11 +419,43 @@ impl EddySession {
                         failed: false,
                         epoch_started: self.engine.store.epoch_committed(),
                         undo: vec![],
+                        notifies: vec![],
+                        listens: vec![],
                     });
                 }
                 Ok(Output::Command("BEGIN".into()))
             }
             Statement::Commit { .. } => self.commit(st).await,
+            Statement::LISTEN { channel } => {
+                self.listen(st, ListenOp::Listen(names::ident(channel)));
+                Ok(Output::Command("LISTEN".into()))
+            }
+            Statement::UNLISTEN { channel } => {
+                let c = match channel.quote_style.is_none() && channel.value == "*" {
+                    true => None,
+                    false => Some(names::ident(channel)),
+                };
+                self.listen(st, ListenOp::Unlisten(c));
+                Ok(Output::Command("UNLISTEN".into()))
+            }
+            Statement::NOTIFY { channel, payload } => {
+                let channel = names::ident(channel);
+                let payload = payload.clone().unwrap_or_default();
+                crate::notify::check(&channel, &payload)?;
+                match st.txn.as_mut() {
+                    Some(t) => {
+                        let n = (channel, payload);
+                        if !t.notifies.contains(&n) {
+                            t.notifies.push(n);
+                        }
+                    }
+                    None => self
+                        .engine
+                        .channels
+                        .notify(&channel, &payload, self.inbox.pid()),
+                }
+                Ok(Output::Command("NOTIFY".into()))
+            }
             Statement::Rollback {
                 savepoint: None, ..
             } => {
@@ -581,15 +644,59 @@ impl EddySession {
         )
     }
 
+    /// Starts a `SUBSCRIBE`; one to a query first makes the materialized view it follows.
+    async fn start_subscription(
+        &self,
+        s: &eddy_sql::subscribe::Subscribe,
+        kind: &'static str,
+        cursor: Option<&String>,
+    ) -> Result<crate::subscribe::Subscription> {
+        let mut reading = crate::subscribe::Reading {
+            pid: self.inbox.pid(),
+            kind,
+            cursor: cursor.cloned(),
+            subscription: None,
+            temp_view: None,
+            query: None,
+        };
+        let Some(query) = &s.query else {
+            return crate::subscribe::start(&self.engine, s, reading);
+        };
+        if s.as_of.is_some() {
+            return Err(Error::unsupported(
+                "AS OF in a SUBSCRIBE to a query (it starts now; subscribe to a materialized \
+                 view to replay its past)",
+            ));
+        }
+        let name = crate::views::create_temp(self, query).await?;
+        let mut on_view = s.clone();
+        on_view.name = vec![crate::views::TEMP_SCHEMA.to_string(), name.clone()];
+        on_view.query = None;
+        reading.temp_view = Some(name.clone());
+        reading.query = Some(query.clone());
+        match crate::subscribe::start(&self.engine, &on_view, reading) {
+            Ok(sub) => Ok(sub),
+            Err(e) => {
+                crate::views::drop_temp(&self.engine, &name).await;
+                Err(e)
+            }
+        }
+    }
+
     /// COPY (SUBSCRIBE ...), and the DECLARE / FETCH / CLOSE of subscription cursors.
     async fn subscription(&self, s: &SubscribeStmt) -> Result<Output> {
         match s {
             SubscribeStmt::Copy(sub) => {
-                let sub = crate::subscribe::start(&self.engine, sub)?;
+                let sub = self.start_subscription(sub, "copy", None).await?;
                 crate::subscribe::copy_output(sub, self.time_zone())
             }
             SubscribeStmt::Declare { cursor, subscribe } => {
-                let sub = crate::subscribe::start(&self.engine, subscribe)?;
+                if self.state.lock().await.cursors.contains_key(cursor) {
+                    return Err(duplicate_cursor(cursor));
+                }
+                let sub = self
+                    .start_subscription(subscribe, "cursor", Some(cursor))
+                    .await?;
                 self.open_cursor(cursor, sub).await
             }
             SubscribeStmt::CreateSubscription {
@@ -662,10 +769,19 @@ impl EddySession {
                     &self.engine,
                     &eddy_sql::subscribe::Subscribe {
                         name: vec![v.def.schema.clone(), v.def.name.clone()],
+                        query: None,
                         snapshot: *full,
                         progress: false,
                         as_of: *since,
                         upsert_key: None,
+                    },
+                    crate::subscribe::Reading {
+                        pid: self.inbox.pid(),
+                        kind: "subscription cursor",
+                        cursor: Some(cursor.clone()),
+                        subscription: Some(subscription.clone()),
+                        temp_view: None,
+                        query: None,
                     },
                 )?;
                 self.open_cursor(cursor, sub).await
@@ -816,11 +932,50 @@ impl EddySession {
             undo_ddl(self.engine.clone(), undo).await;
             return Ok(Output::Command("ROLLBACK".into()));
         }
+        let listens = std::mem::take(&mut txn.listens);
+        let notifies = std::mem::take(&mut txn.notifies);
         let r = self.commit_writes(txn).await;
-        if r.is_err() {
-            undo_ddl(self.engine.clone(), undo).await;
+        match r.is_ok() {
+            true => {
+                for op in listens {
+                    self.apply_listen(st, op);
+                }
+                for (channel, payload) in notifies {
+                    self.engine
+                        .channels
+                        .notify(&channel, &payload, self.inbox.pid());
+                }
+            }
+            false => undo_ddl(self.engine.clone(), undo).await,
         }
         r
+    }
+
+    /// LISTEN / UNLISTEN: at once outside a transaction block, at COMMIT inside one.
+    fn listen(&self, st: &mut State, op: ListenOp) {
+        match st.txn.as_mut() {
+            Some(t) => t.listens.push(op),
+            None => self.apply_listen(st, op),
+        }
+    }
+
+    fn apply_listen(&self, st: &mut State, op: ListenOp) {
+        let channels = &self.engine.channels;
+        match op {
+            ListenOp::Listen(c) => {
+                channels.listen(&c, &self.inbox);
+                st.listening.insert(c);
+            }
+            ListenOp::Unlisten(Some(c)) => {
+                channels.unlisten(&c, &self.inbox);
+                st.listening.remove(&c);
+            }
+            ListenOp::Unlisten(None) => {
+                for c in std::mem::take(&mut st.listening) {
+                    channels.unlisten(&c, &self.inbox);
+                }
+            }
+        }
     }
 
     async fn commit_writes(&self, txn: Txn) -> Result<Output> {
@@ -1200,9 +1355,16 @@ fn register_session_functions(
     user: &str,
     settings: Arc<std::sync::RwLock<crate::settings::Settings>>,
     set_by_function: SetByFunction,
+    inbox: Arc<crate::notify::Inbox>,
 ) {
     use datafusion::arrow::datatypes::DataType;
     use datafusion::logical_expr::{ColumnarValue, Signature, TypeSignature, Volatility};
+    ctx.register_udf(eddy_sql::functions::closure_udf(
+        "pg_backend_pid",
+        Signature::nullary(Volatility::Stable),
+        DataType::Int32,
+        Arc::new(move |_| Ok(ColumnarValue::Scalar(ScalarValue::Int32(Some(inbox.pid()))))),
+    ));
     for name in ["current_user", "session_user"] {
         let user = user.to_string();
         ctx.register_udf(eddy_sql::functions::closure_udf(
@@ -1604,6 +1766,8 @@ impl Session for EddySession {
             ));
         }
         let r = self.dispatch(&mut st, stmt, params).await;
+        self.in_block
+            .store(st.txn.is_some(), std::sync::atomic::Ordering::Relaxed);
         self.apply_set_by_function(&mut st);
         if r.is_err()
             && let Some(t) = st.txn.as_mut()
@@ -1663,6 +1827,21 @@ impl Session for EddySession {
     async fn cursor_columns(&self, name: &str) -> Option<Vec<Column>> {
         let st = self.state.lock().await;
         st.cursors.get(name).map(|c| c.result_columns())
+    }
+
+    fn set_backend_pid(&self, pid: i32) {
+        self.inbox.set_pid(pid);
+    }
+
+    fn take_notifications(&self) -> Vec<eddy_pgwire::Notification> {
+        match self.in_block.load(std::sync::atomic::Ordering::Relaxed) {
+            true => vec![],
+            false => self.inbox.take(),
+        }
+    }
+
+    fn notification_signal(&self) -> Option<Arc<tokio::sync::Notify>> {
+        Some(self.inbox.signal.clone())
     }
 
     fn time_zone(&self) -> SessionZone {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use datafusion::arrow::array::RecordBatch;
+use eddy_catalog::activity::{NewSubscriber, SubscriberHandle};
 use eddy_catalog::{DEFAULT_SCHEMA, Relation, ViewEntry, changelog};
 use eddy_common::datetime::SessionZone;
 use eddy_common::{Error, PgType, Result, SqlState};
@@ -40,9 +41,25 @@ pub(crate) struct Delivery {
 pub(crate) struct Subscription {
     pub rx: mpsc::Receiver<Result<Delivery>>,
     pub columns: Vec<Column>,
+    /// Progress rows were asked for. The reader sends progress marks either way (they tell
+    /// how far the client is); without PROGRESS they are not shown.
     pub progress: bool,
     /// ENVELOPE UPSERT: each delivery's diffs are states (see `state_name`), not diffs.
     pub upsert: bool,
+    /// Its entry in `eddy_subscribers`, advanced as the client takes rows.
+    pub tracker: SubscriberHandle,
+}
+
+/// Who reads a subscription and how, for `eddy_subscribers`.
+pub(crate) struct Reading {
+    pub pid: i32,
+    pub kind: &'static str,
+    pub cursor: Option<String>,
+    pub subscription: Option<String>,
+    /// The materialized view made for a `SUBSCRIBE (query)`, dropped when the reader ends.
+    pub temp_view: Option<String>,
+    /// The subscribed query's text, shown instead of the view's name.
+    pub query: Option<String>,
 }
 
 /// An ENVELOPE UPSERT row's state, carried where a diff would be: 1 the key's new row, -1 the
@@ -71,7 +88,7 @@ impl Subscription {
     }
 }
 
-pub(crate) fn start(engine: &Arc<Engine>, s: &Subscribe) -> Result<Subscription> {
+pub(crate) fn start(engine: &Arc<Engine>, s: &Subscribe, how: Reading) -> Result<Subscription> {
     let (schema, name) = match s.name.as_slice() {
         [n] => (DEFAULT_SCHEMA.to_string(), n.clone()),
         [sc, n] => (sc.clone(), n.clone()),
@@ -102,6 +119,16 @@ pub(crate) fn start(engine: &Arc<Engine>, s: &Subscribe) -> Result<Subscription>
                 format!("AS OF {e} is in the future: the last committed epoch is {now}"),
             ));
         }
+        Some(e) if e < view.def.created_epoch => {
+            return Err(Error::new(
+                SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!(
+                    "AS OF {e} is before materialized view \"{}\" existed (it was created in \
+                     epoch {})",
+                    view.def.name, view.def.created_epoch
+                ),
+            ));
+        }
         Some(e) => e,
         None => now,
     };
@@ -129,6 +156,17 @@ pub(crate) fn start(engine: &Arc<Engine>, s: &Subscribe) -> Result<Subscription>
     };
     let (tx, rx) = mpsc::channel::<Result<Delivery>>(CHANNEL_EPOCHS);
     let upsert = upsert_key.is_some();
+    let tracker = engine.catalog.subscribers.register(NewSubscriber {
+        pid: how.pid,
+        kind: how.kind,
+        target: how
+            .query
+            .clone()
+            .unwrap_or_else(|| format!("{}.{}", view.def.schema, view.def.name)),
+        subscription: how.subscription.clone(),
+        cursor: how.cursor.clone(),
+        started_epoch: start,
+    });
     let reader = Reader {
         engine: engine.clone(),
         view,
@@ -137,10 +175,17 @@ pub(crate) fn start(engine: &Arc<Engine>, s: &Subscribe) -> Result<Subscription>
         tx,
     };
     let snapshot = s.snapshot;
+    let temp_view = how.temp_view;
+    let engine = engine.clone();
     tokio::spawn(async move {
         let tx = reader.tx.clone();
         if let Err(e) = reader.run(snap, start, snapshot).await {
             let _ = tx.send(Err(e)).await;
+        }
+        if let Some(name) = temp_view {
+            // The client may still be reading the error; it has all it will get.
+            drop(tx);
+            crate::views::drop_temp(&engine, &name).await;
         }
     });
     Ok(Subscription {
@@ -148,6 +193,7 @@ pub(crate) fn start(engine: &Arc<Engine>, s: &Subscribe) -> Result<Subscription>
         columns,
         progress: s.progress,
         upsert,
+        tracker,
     })
 }
 
@@ -160,13 +206,24 @@ pub(crate) fn copy_output(sub: Subscription, zone: SessionZone) -> Result<Output
         columns,
         progress,
         upsert,
+        tracker,
     } = sub;
     let lines = futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).flat_map(move |d| {
-        let lines: Vec<Result<Bytes>> =
-            match d.and_then(|d| copy_lines(&d, &columns, progress, upsert, &opts, &zone)) {
-                Ok(lines) => lines.into_iter().map(Ok).collect(),
+        let lines: Vec<Result<Bytes>> = match d {
+            Ok(d) if d.rows.is_none() && !progress => {
+                tracker.advance(d.epoch, 0);
+                vec![]
+            }
+            Ok(d) => match copy_lines(&d, &columns, progress, upsert, &opts, &zone) {
+                Ok(lines) => {
+                    let n = d.rows.as_ref().map_or(0, |r| r.0.len() as u64);
+                    tracker.advance(d.epoch, n);
+                    lines.into_iter().map(Ok).collect()
+                }
                 Err(e) => vec![Err(e)],
-            };
+            },
+            Err(e) => vec![Err(e)],
+        };
         futures::stream::iter(lines)
     });
     Ok(Output::CopyOutStream {
@@ -241,7 +298,7 @@ impl Reader {
                     return Ok(());
                 }
                 last = snap.epoch();
-            } else if self.progress && self.emit_progress(last).await.is_err() {
+            } else if self.emit_progress(last).await.is_err() {
                 return Ok(());
             }
             // Wait for a newer epoch, or for the client to leave.
@@ -337,10 +394,7 @@ impl Reader {
             self.emit(e, rows).await?;
             next = e + 1;
         }
-        if self.progress {
-            self.emit_progress(snap.epoch()).await?;
-        }
-        Ok(())
+        self.emit_progress(snap.epoch()).await
     }
 
     /// Fails when changes after epoch `after` may already be pruned. Called after the snapshot
@@ -385,12 +439,18 @@ impl Reader {
         self.tx.send(d).await.map_err(|_| Closed)
     }
 
-    /// A mark saying the subscriber has every change up to `epoch`.
+    /// A mark saying the subscriber has every change up to `epoch`. Unless the client asked
+    /// for progress rows, it only moves the subscription's position, so it is dropped rather
+    /// than waited for when the client's buffer is full.
     async fn emit_progress(&self, epoch: u64) -> std::result::Result<(), Closed> {
-        self.tx
-            .send(Ok(Delivery { epoch, rows: None }))
-            .await
-            .map_err(|_| Closed)
+        let mark = Ok(Delivery { epoch, rows: None });
+        if self.progress {
+            return self.tx.send(mark).await.map_err(|_| Closed);
+        }
+        match self.tx.try_send(mark) {
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Closed),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -462,6 +522,8 @@ pub(crate) struct Cursor {
     /// (epoch, diff, the row as a one-row batch; None for a progress mark)
     pending: std::collections::VecDeque<(u64, i64, Option<RecordBatch>)>,
     failed: Option<Error>,
+    /// Every change up to this epoch has been received from the reader.
+    received: u64,
 }
 
 impl Cursor {
@@ -470,6 +532,7 @@ impl Cursor {
             sub,
             pending: Default::default(),
             failed: None,
+            received: 0,
         }
     }
 
@@ -487,8 +550,14 @@ impl Cursor {
                     self.pending
                         .push_back((epoch, diff, Some(batch.slice(i, 1))));
                 }
+                self.received = self.received.max(epoch);
             }
-            Ok(Delivery { epoch, rows: None }) => self.pending.push_back((epoch, 0, None)),
+            Ok(Delivery { epoch, rows: None }) => {
+                if self.sub.progress {
+                    self.pending.push_back((epoch, 0, None));
+                }
+                self.received = self.received.max(epoch);
+            }
             Err(e) => self.failed = Some(e),
         }
     }
@@ -501,9 +570,11 @@ impl Cursor {
         timeout: Option<std::time::Duration>,
     ) -> Result<Output> {
         let want = count.unwrap_or(u64::MAX) as usize;
-        if self.pending.is_empty() && self.failed.is_none() && want > 0 {
-            let next = match timeout {
-                Some(t) => tokio::time::timeout(t, self.sub.rx.recv()).await.ok(),
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        // Progress marks the client did not ask for arrive too: wait on past them.
+        while self.pending.is_empty() && self.failed.is_none() && want > 0 {
+            let next = match deadline {
+                Some(d) => tokio::time::timeout_at(d, self.sub.rx.recv()).await.ok(),
                 None => Some(self.sub.rx.recv().await),
             };
             match next {
@@ -511,7 +582,7 @@ impl Cursor {
                 Some(None) => {
                     self.failed = Some(Error::internal("the subscription's reader stopped"))
                 }
-                None => {}
+                None => break,
             }
         }
         while self.pending.len() < want {
@@ -527,6 +598,12 @@ impl Cursor {
         }
         let n = want.min(self.pending.len());
         let rows: Vec<_> = self.pending.drain(..n).collect();
+        let through = match self.pending.front() {
+            Some((e, ..)) => e.saturating_sub(1),
+            None => self.received,
+        };
+        let sent = rows.iter().filter(|r| r.2.is_some()).count() as u64;
+        self.sub.tracker.advance(through, sent);
         self.rows_output(rows)
     }
 

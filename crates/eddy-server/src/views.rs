@@ -135,6 +135,7 @@ pub(crate) async fn compile(
         state_count,
         inputs: vec![],
         fingerprint: String::new(),
+        created_epoch: 0,
     };
     let runtime = ViewRuntime {
         id,
@@ -177,13 +178,78 @@ pub(crate) async fn create(session: &EddySession, cv: &CreateView) -> Result<Out
     if engine.catalog.relation(&schema, &name).is_some() && cv.if_not_exists {
         return Ok(Output::Command("CREATE MATERIALIZED VIEW".into()));
     }
+    create_materialized(session, schema, name, sql, &col_names).await?;
+    Ok(Output::Command("CREATE MATERIALIZED VIEW".into()))
+}
+
+/// The schema of the materialized views that `SUBSCRIBE (query)` makes for itself. Its name
+/// starts with `pg_`, which PostgreSQL reserves, so no user schema can clash with it, and
+/// psql's `\dn` and the relation lists leave it out as they do PostgreSQL's temporary schemas.
+pub(crate) const TEMP_SCHEMA: &str = "pg_temp_subscribe";
+
+/// A materialized view over `sql` for one `SUBSCRIBE (query)`, in [`TEMP_SCHEMA`]; it is
+/// dropped when the subscription ends, or at the next start after a crash. Returns its name.
+pub(crate) async fn create_temp(session: &EddySession, sql: &str) -> Result<String> {
+    let engine = &session.engine;
+    let _g = engine.write_lock.lock().await;
+    engine.catalog.create_schema(TEMP_SCHEMA, true)?;
+    let name = loop {
+        let n = format!(
+            "subscribe_{}",
+            engine
+                .temp_views
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        if engine.catalog.relation(TEMP_SCHEMA, &n).is_none() {
+            break n;
+        }
+    };
+    create_materialized(session, TEMP_SCHEMA.into(), name.clone(), sql.into(), &[]).await?;
+    Ok(name)
+}
+
+/// Drops a view `create_temp` made.
+pub(crate) async fn drop_temp(engine: &Engine, name: &str) {
+    let _g = engine.write_lock.lock().await;
+    let r = drop_relation(
+        engine,
+        TEMP_SCHEMA,
+        name,
+        ObjectType::MaterializedView,
+        true,
+        false,
+    )
+    .await;
+    if let Err(e) = r {
+        tracing::warn!("could not drop the subscription's view {TEMP_SCHEMA}.{name}: {e}");
+    }
+}
+
+/// Creates and backfills a materialized view. The caller holds the write lock.
+async fn create_materialized(
+    session: &EddySession,
+    schema: String,
+    name: String,
+    sql: String,
+    col_names: &[String],
+) -> Result<()> {
+    let engine = &session.engine;
     engine.catalog.check_new_relation(&schema, &name)?;
-    let probe = compile(session, &sql, 0, &col_names).await?;
+    let probe = compile(session, &sql, 0, col_names).await?;
+    if probe.depends_on.iter().any(|id| {
+        matches!(engine.catalog.relation_by_id(*id),
+            Some(eddy_catalog::Relation::View(v)) if v.def.schema == TEMP_SCHEMA)
+    }) {
+        return Err(Error::unsupported(
+            "a view over the materialized view of a SUBSCRIBE (it lives as long as the \
+             subscription)",
+        ));
+    }
     let mut writes = WriteSet::default();
     let id = engine
         .catalog
         .reserve_ids(1 + probe.state_count, &mut writes);
-    let c = compile(session, &sql, id, &col_names).await?;
+    let c = compile(session, &sql, id, col_names).await?;
     if c.state_count != probe.state_count {
         return Err(Error::internal("view compilation is not deterministic"));
     }
@@ -197,6 +263,7 @@ pub(crate) async fn create(session: &EddySession, cv: &CreateView) -> Result<Out
         state_count: c.state_count,
         inputs: c.depends_on,
         fingerprint: c.fingerprint,
+        created_epoch: 0,
     };
     let catalog = engine.catalog.clone();
     let snap = engine.store.snapshot();
@@ -212,7 +279,7 @@ pub(crate) async fn create(session: &EddySession, cv: &CreateView) -> Result<Out
     engine.catalog.create_view(def, writes)?;
     engine.dataflow.run(move |v| v.install(runtime)).await?;
     tracing::info!(view = id, "materialized view created");
-    Ok(Output::Command("CREATE MATERIALIZED VIEW".into()))
+    Ok(())
 }
 
 /// A plain view: its query is checked by planning it now, stored, and expanded at each use.
@@ -277,6 +344,7 @@ async fn create_plain(session: &EddySession, cv: &CreateView) -> Result<Output> 
         state_count: 0,
         inputs: depends_on,
         fingerprint: String::new(),
+        created_epoch: 0,
     };
     engine.catalog.create_view(def, writes)?;
     Ok(Output::Command("CREATE VIEW".into()))
@@ -363,6 +431,11 @@ pub(crate) async fn drop_relation(
 
 /// Compiles every view again at start, checking that the dataflow matches the state on disk.
 pub async fn recover(engine: &Arc<Engine>) -> Result<()> {
+    // The views of subscriptions that were running when the server stopped.
+    let temp = engine.catalog.views_in(TEMP_SCHEMA);
+    if !temp.is_empty() {
+        engine.catalog.drop_views(&temp)?;
+    }
     let views = engine.catalog.all_views();
     if views.is_empty() {
         return Ok(());

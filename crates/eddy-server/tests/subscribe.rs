@@ -481,3 +481,315 @@ async fn envelope_upsert_gives_one_row_per_changed_key() {
         .unwrap_err();
     assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("42703"));
 }
+
+/// Connects and hands over the connection's notifications.
+async fn connect_listening(
+    conn_str: &str,
+) -> (
+    tokio_postgres::Client,
+    tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::Notification>,
+) {
+    let (client, mut conn) = tokio_postgres::connect(conn_str, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
+        while let Some(Ok(m)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notification(n) = m {
+                let _ = tx.send(n);
+            }
+        }
+    });
+    (client, rx)
+}
+
+async fn next_notification(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::Notification>,
+) -> (String, String, i32) {
+    let n = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("no notification within 10 s")
+        .expect("connection closed");
+    (
+        n.channel().to_string(),
+        n.payload().to_string(),
+        n.process_id(),
+    )
+}
+
+async fn no_notification(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::Notification>,
+) {
+    if let Ok(Some(n)) = tokio::time::timeout(Duration::from_millis(400), rx.recv()).await {
+        panic!("unexpected notification {} {}", n.channel(), n.payload());
+    }
+}
+
+async fn backend_pid(c: &tokio_postgres::Client) -> i32 {
+    c.query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listen_on_a_view_hears_each_epoch_that_changed_it() {
+    let s = EddyServer::start();
+    let w = connect(&s.conn_str()).await;
+    w.batch_execute(
+        "CREATE TABLE t (k int PRIMARY KEY);
+         CREATE TABLE u (k int PRIMARY KEY);
+         CREATE MATERIALIZED VIEW v AS SELECT count(*) AS n FROM t WHERE k > 0",
+    )
+    .await
+    .unwrap();
+    let (l, mut rx) = connect_listening(&s.conn_str()).await;
+    l.batch_execute("LISTEN v").await.unwrap();
+    w.batch_execute("INSERT INTO t VALUES (1)").await.unwrap();
+    let e1 = epoch(&w).await;
+    let (channel, payload, _) = next_notification(&mut rx).await;
+    assert_eq!((channel.as_str(), payload), ("v", e1.to_string()));
+    // Epochs that leave the view as it was say nothing.
+    w.batch_execute("INSERT INTO u VALUES (1)").await.unwrap();
+    w.batch_execute("INSERT INTO t VALUES (-1)").await.unwrap();
+    w.batch_execute("INSERT INTO t VALUES (2)").await.unwrap();
+    let e4 = epoch(&w).await;
+    assert_eq!(next_notification(&mut rx).await.1, e4.to_string());
+    no_notification(&mut rx).await;
+    l.batch_execute("UNLISTEN v").await.unwrap();
+    w.batch_execute("INSERT INTO t VALUES (3)").await.unwrap();
+    no_notification(&mut rx).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notify_is_delivered_at_commit_and_only_between_transactions() {
+    let s = EddyServer::start();
+    let w = connect(&s.conn_str()).await;
+    let w_pid = backend_pid(&w).await;
+    let (l, mut rx) = connect_listening(&s.conn_str()).await;
+    assert_ne!(backend_pid(&l).await, w_pid);
+    l.batch_execute("LISTEN chan").await.unwrap();
+    w.batch_execute("NOTIFY chan, 'now'").await.unwrap();
+    assert_eq!(
+        next_notification(&mut rx).await,
+        ("chan".into(), "now".into(), w_pid)
+    );
+    // A transaction's notifications go at COMMIT, repeats folded; none after ROLLBACK.
+    w.batch_execute("BEGIN; NOTIFY chan, 'a'; NOTIFY chan, 'a'; NOTIFY chan, 'b'")
+        .await
+        .unwrap();
+    no_notification(&mut rx).await;
+    w.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(next_notification(&mut rx).await.1, "a");
+    assert_eq!(next_notification(&mut rx).await.1, "b");
+    w.batch_execute("BEGIN; NOTIFY chan, 'c'; ROLLBACK")
+        .await
+        .unwrap();
+    no_notification(&mut rx).await;
+    // A listener inside a transaction block hears nothing until it ends.
+    l.batch_execute("BEGIN").await.unwrap();
+    w.batch_execute("NOTIFY chan, 'd'").await.unwrap();
+    no_notification(&mut rx).await;
+    l.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(next_notification(&mut rx).await.1, "d");
+    // LISTEN inside a transaction takes effect at COMMIT; UNLISTEN * stops everything.
+    l.batch_execute("BEGIN; LISTEN other; ROLLBACK")
+        .await
+        .unwrap();
+    w.batch_execute("NOTIFY other, 'e'").await.unwrap();
+    no_notification(&mut rx).await;
+    l.batch_execute("UNLISTEN *").await.unwrap();
+    w.batch_execute("NOTIFY chan, 'f'").await.unwrap();
+    no_notification(&mut rx).await;
+    // A session hears its own notifications.
+    l.batch_execute("LISTEN self_chan; NOTIFY self_chan, 'me'")
+        .await
+        .unwrap();
+    let (_, payload, pid) = next_notification(&mut rx).await;
+    assert_eq!((payload.as_str(), pid), ("me", backend_pid(&l).await));
+}
+
+async fn count(c: &tokio_postgres::Client, sql: &str) -> i64 {
+    c.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+const TEMP_VIEWS: &str = "SELECT count(*) FROM pg_class c JOIN pg_namespace n \
+     ON n.oid = c.relnamespace WHERE n.nspname = 'pg_temp_subscribe'";
+
+/// Polls until `sql` counts `want`, doing a write between polls (a COPY subscriber whose client
+/// left is noticed when the server next writes to it).
+async fn until_count(c: &tokio_postgres::Client, sql: &str, want: i64, poke: &str) {
+    for _ in 0..100 {
+        if count(c, sql).await == want {
+            return;
+        }
+        c.batch_execute(poke).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{sql} never came to {want}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscribe_to_a_query_follows_it_and_cleans_up_after_itself() {
+    let s = EddyServer::start();
+    let w = connect(&s.conn_str()).await;
+    w.batch_execute(
+        "CREATE TABLE t (k int PRIMARY KEY, g text, v int);
+         INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2)",
+    )
+    .await
+    .unwrap();
+    let query = "SELECT g, sum(v) AS s FROM t WHERE g <> 'it''s' GROUP BY g";
+    let (sub, conn) = tokio_postgres::connect(&s.conn_str(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    // Aborted below to drop the connection, as a client that goes away does.
+    let conn = tokio::spawn(conn);
+    let stream = sub
+        .copy_out(&format!(
+            "COPY (SUBSCRIBE ({query}) WITH (PROGRESS)) TO STDOUT"
+        ))
+        .await
+        .unwrap();
+    let mut stream = Box::pin(stream);
+    for i in 3..20 {
+        w.batch_execute(&format!(
+            "INSERT INTO t VALUES ({i}, '{}', {i}); DELETE FROM t WHERE k = {}",
+            ["a", "b", "c"][i as usize % 3],
+            i - 2
+        ))
+        .await
+        .unwrap();
+    }
+    let last = epoch(&w).await;
+    let mut state = Rows::new();
+    let mut progressed_to = 0;
+    while progressed_to < last {
+        let (e, progressed, diff, row) = parse_line(&next_chunk(&mut stream).await, true);
+        match progressed {
+            true => progressed_to = e,
+            false => fold(&mut state, row, diff),
+        }
+    }
+    // The oracle: the same query as a batch SELECT.
+    assert_eq!(state, view_rows(&w, query).await);
+    let listed = w
+        .query_one(
+            "SELECT kind, target, lag_epochs, rows_sent FROM eddy_subscribers",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.get::<_, String>("kind"), "copy");
+    assert!(listed.get::<_, String>("target").contains("sum ( v )"));
+    assert!(listed.get::<_, i64>("rows_sent") > 0);
+    assert_eq!(count(&w, TEMP_VIEWS).await, 1);
+    // The view it made is not a dependency anyone else can take.
+    let err = w
+        .batch_execute("CREATE MATERIALIZED VIEW x AS SELECT * FROM pg_temp_subscribe.subscribe_1")
+        .await
+        .unwrap_err();
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("0A000"));
+    drop(stream);
+    drop(sub);
+    conn.abort();
+    let poke = "INSERT INTO t VALUES (100, 'z', 1) ON CONFLICT (k) DO UPDATE SET v = t.v + 1";
+    until_count(&w, TEMP_VIEWS, 0, poke).await;
+    until_count(&w, "SELECT count(*) FROM eddy_subscribers", 0, poke).await;
+
+    // Through a cursor: CLOSE ends it at once.
+    let c = connect(&s.conn_str()).await;
+    c.batch_execute("DECLARE q CURSOR FOR SUBSCRIBE (SELECT count(*) AS n FROM t)")
+        .await
+        .unwrap();
+    let rows = c
+        .query("FETCH ALL q WITH (timeout = '2s')", &[])
+        .await
+        .unwrap();
+    let n: i64 = rows[0].get("n");
+    assert_eq!(n, count(&w, "SELECT count(*) FROM t").await);
+    assert_eq!(count(&w, TEMP_VIEWS).await, 1);
+    c.batch_execute("CLOSE q").await.unwrap();
+    until_count(&w, TEMP_VIEWS, 0, "SELECT 1").await;
+    // A query no view can maintain is refused before anything is made.
+    let err = c
+        .batch_execute("DECLARE r CURSOR FOR SUBSCRIBE (SELECT now())")
+        .await
+        .unwrap_err();
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("0A000"));
+    assert_eq!(count(&w, TEMP_VIEWS).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eddy_subscribers_shows_each_subscriber_position_and_lag() {
+    let s = EddyServer::start();
+    let w = connect(&s.conn_str()).await;
+    w.batch_execute(
+        "CREATE TABLE t (k int PRIMARY KEY);
+         CREATE MATERIALIZED VIEW mv AS SELECT count(*) AS n FROM t;
+         CREATE SUBSCRIPTION s FROM mv WITH (retention = '1 hour')",
+    )
+    .await
+    .unwrap();
+    let created = epoch(&w).await;
+    // Before the view existed there is nothing to replay.
+    let err = w
+        .batch_execute("DECLARE early CURSOR FOR SUBSCRIBE TO mv AS OF 1")
+        .await
+        .unwrap_err();
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("55000"));
+    let r = w
+        .query_one("SELECT * FROM eddy_subscriptions", &[])
+        .await
+        .unwrap();
+    assert_eq!(r.get::<_, String>("name"), "s");
+    assert_eq!(r.get::<_, String>("view_name"), "mv");
+    assert_eq!(r.get::<_, i64>("retention_seconds"), 3600);
+    assert!(r.get::<_, i64>("created_epoch") <= created as i64);
+
+    let c = connect(&s.conn_str()).await;
+    let pid = backend_pid(&c).await;
+    c.batch_execute("DECLARE cur SUBSCRIPTION CURSOR FOR s FULL")
+        .await
+        .unwrap();
+    c.query("FETCH ALL cur WITH (timeout = '1s')", &[])
+        .await
+        .unwrap();
+    let lag = "SELECT lag_epochs FROM eddy_subscribers";
+    assert_eq!(count(&w, lag).await, 0);
+    let r = w
+        .query_one("SELECT * FROM eddy_subscribers", &[])
+        .await
+        .unwrap();
+    assert_eq!(r.get::<_, i32>("pid"), pid);
+    assert_eq!(r.get::<_, String>("kind"), "subscription cursor");
+    assert_eq!(r.get::<_, String>("subscription"), "s");
+    assert_eq!(r.get::<_, String>("cursor"), "cur");
+    assert_eq!(r.get::<_, String>("target"), "public.mv");
+    // Three commits the client has not fetched: three epochs behind.
+    for k in 1..=3 {
+        w.batch_execute(&format!("INSERT INTO t VALUES ({k})"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(count(&w, lag).await, 3);
+    let mut fetched = 0;
+    for _ in 0..50 {
+        fetched += c
+            .query("FETCH ALL cur WITH (timeout = '200ms')", &[])
+            .await
+            .unwrap()
+            .len();
+        if count(&w, lag).await == 0 {
+            break;
+        }
+    }
+    assert_eq!(count(&w, lag).await, 0);
+    assert_eq!(
+        fetched, 6,
+        "each insert retracts the old count and adds the new"
+    );
+    c.batch_execute("CLOSE cur").await.unwrap();
+    assert_eq!(count(&w, "SELECT count(*) FROM eddy_subscribers").await, 0);
+}

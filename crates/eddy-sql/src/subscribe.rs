@@ -1,4 +1,4 @@
-//! `SUBSCRIBE`, which PostgreSQL's grammar does not have: `COPY (SUBSCRIBE [TO] v [WITH
+//! `SUBSCRIBE`, which PostgreSQL's grammar does not have: `COPY (SUBSCRIBE [TO] v | (query) [WITH
 //! (SNAPSHOT = true|false, PROGRESS [= true|false])] [AS OF epoch]) TO STDOUT`, and
 //! `DECLARE c CURSOR FOR SUBSCRIBE ...` with `FETCH n|ALL [FROM] c [WITH (timeout = '1s')]` and
 //! `CLOSE c` (Eddy's cursors are subscription cursors).
@@ -9,8 +9,10 @@ use eddy_common::{Error, Result, SqlState};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Subscribe {
-    /// `[schema.]view`, unresolved.
+    /// `[schema.]view`, unresolved (empty for a query).
     pub name: Vec<String>,
+    /// `SUBSCRIBE (SELECT ...)`: the query's SQL text.
+    pub query: Option<String>,
     pub snapshot: bool,
     pub progress: bool,
     /// Start after this epoch (with SNAPSHOT, the view as of this epoch comes first).
@@ -28,7 +30,7 @@ impl Tokens {
     /// The statement's tokens without whitespace; `None` if it does not tokenize (the SQL
     /// parser then reports the error).
     fn of(sql: &str) -> Option<Tokens> {
-        let toks = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        let toks = tokenizer(sql)
             .tokenize()
             .ok()?
             .into_iter()
@@ -63,6 +65,12 @@ impl Tokens {
             got => Err(syntax(what, got)),
         }
     }
+}
+
+/// Literals stay as written (`'it''s'` keeps its doubled quote), so a token prints back as the
+/// SQL it came from: the text of a subscribed query is rebuilt from its tokens.
+fn tokenizer(sql: &str) -> Tokenizer<'_> {
+    Tokenizer::new(&PostgreSqlDialect {}, sql).with_unescape(false)
 }
 
 fn syntax(what: &str, got: Option<Token>) -> Error {
@@ -368,7 +376,7 @@ pub fn split(sql: &str) -> Option<Vec<Piece>> {
     {
         return None;
     }
-    let toks = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
+    let toks = tokenizer(sql).tokenize().ok()?;
     let mut pieces: Vec<Vec<Token>> = vec![vec![]];
     for t in toks {
         match t {
@@ -434,15 +442,12 @@ fn parse_subscribe(t: &mut Tokens, mode: Mode) -> Result<Subscribe> {
         .with_hint("Wrap it: COPY (SUBSCRIBE TO v) TO STDOUT."));
     }
     t.keyword("to");
-    if t.peek() == Some(&Token::LParen) {
-        return Err(Error::new(
-            SqlState::FEATURE_NOT_SUPPORTED,
-            "SUBSCRIBE to a query is not implemented yet: create a materialized view and \
-             subscribe to it",
-        ));
-    }
     let mut name = vec![];
-    loop {
+    let mut query = None;
+    if t.peek() == Some(&Token::LParen) {
+        query = Some(parenthesized(t)?);
+    }
+    while query.is_none() {
         match t.next() {
             Some(Token::Word(w)) => name.push(match w.quote_style {
                 Some(_) => w.value,
@@ -457,6 +462,7 @@ fn parse_subscribe(t: &mut Tokens, mode: Mode) -> Result<Subscribe> {
     }
     let mut s = Subscribe {
         name,
+        query,
         snapshot: true,
         progress: false,
         as_of: None,
@@ -546,6 +552,31 @@ fn parse_subscribe(t: &mut Tokens, mode: Mode) -> Result<Subscribe> {
     Ok(s)
 }
 
+/// The SQL between a `(` and its matching `)`, both consumed.
+fn parenthesized(t: &mut Tokens) -> Result<String> {
+    t.expect(Token::LParen, "(")?;
+    let mut depth = 0usize;
+    let mut parts: Vec<String> = vec![];
+    loop {
+        match t.next() {
+            None | Some(Token::EOF) => return Err(syntax(")", None)),
+            Some(Token::RParen) if depth == 0 => break,
+            Some(tok) => {
+                match tok {
+                    Token::LParen => depth += 1,
+                    Token::RParen => depth -= 1,
+                    _ => {}
+                }
+                parts.push(tok.to_string());
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Err(syntax("a query", Some(Token::RParen)));
+    }
+    Ok(parts.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -562,6 +593,15 @@ mod tests {
         assert!(!s.snapshot && s.progress);
         assert_eq!(s.as_of, Some(12));
         assert_eq!(s.upsert_key, Some(vec!["a".to_string(), "b".to_string()]));
+        let q = parse("COPY (SUBSCRIBE (SELECT a, count(*) FROM t WHERE b = 'it''s' GROUP BY a) WITH (PROGRESS)) TO STDOUT")
+            .unwrap()
+            .unwrap();
+        assert!(q.name.is_empty() && q.progress);
+        assert_eq!(
+            q.query.as_deref(),
+            Some("SELECT a , count ( * ) FROM t WHERE b = 'it''s' GROUP BY a")
+        );
+        assert!(parse("COPY (SUBSCRIBE () TO STDOUT").unwrap().is_err());
         assert!(parse("COPY t TO STDOUT").is_none());
         assert!(parse("SELECT 1").is_none());
         assert!(parse("SUBSCRIBE v").unwrap().is_err());

@@ -9,6 +9,7 @@
 //! of failing on a missing table or column.
 
 mod columns;
+mod eddy;
 pub mod functions;
 mod information_schema;
 mod model;
@@ -66,6 +67,12 @@ impl SystemSchema {
     }
 }
 
+/// PostgreSQL's system tables, then Eddy's own.
+pub(crate) fn all_tables()
+-> impl Iterator<Item = &'static (&'static str, &'static str, char, &'static str)> {
+    columns::SYSTEM_TABLES.iter().chain(eddy::EDDY_TABLES)
+}
+
 /// Whether `name` is a system schema (its tables are generated, never stored).
 pub fn is_system_schema(name: &str) -> Option<&'static str> {
     match name {
@@ -78,9 +85,7 @@ pub fn is_system_schema(name: &str) -> Option<&'static str> {
 /// Whether `pg_catalog` has a table of this name: unqualified names fall back to it, as they
 /// do through PostgreSQL's implicit `pg_catalog` in the search path.
 pub fn is_pg_catalog_table(name: &str) -> bool {
-    columns::SYSTEM_TABLES
-        .iter()
-        .any(|(s, n, _, _)| *s == PG_CATALOG && *n == name)
+    all_tables().any(|(s, n, _, _)| *s == PG_CATALOG && *n == name)
 }
 
 /// Whether a `pg_catalog` table has an `oid` column, which is unique in it.
@@ -92,8 +97,7 @@ pub fn has_oid_column(name: &str) -> bool {
 #[async_trait]
 impl SchemaProvider for SystemSchema {
     fn table_names(&self) -> Vec<String> {
-        columns::SYSTEM_TABLES
-            .iter()
+        all_tables()
             .filter(|(s, ..)| *s == self.schema)
             .map(|(_, n, ..)| n.to_string())
             .collect()
@@ -108,9 +112,7 @@ impl SchemaProvider for SystemSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        columns::SYSTEM_TABLES
-            .iter()
-            .any(|(s, n, ..)| *s == self.schema && *n == name)
+        all_tables().any(|(s, n, ..)| *s == self.schema && *n == name)
     }
 }
 
@@ -125,6 +127,7 @@ pub fn system_table(
     };
     let model = Model::new(catalog);
     let rows = match schema {
+        PG_CATALOG if name.starts_with("eddy_") => eddy::rows(name, catalog),
         PG_CATALOG => pg_catalog::rows(name, &model),
         _ => information_schema::rows(name, &model),
     };

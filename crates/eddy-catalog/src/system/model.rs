@@ -5,7 +5,6 @@ use std::sync::OnceLock;
 
 use eddy_common::PgType;
 
-use super::columns::SYSTEM_TABLES;
 use super::{INFORMATION_SCHEMA, PG_CATALOG};
 use crate::catalog::Catalog;
 
@@ -232,8 +231,7 @@ pub(crate) fn system_relation(schema: &str, name: &str) -> Option<&'static Rel> 
 fn system_relations() -> &'static [Rel] {
     static RELS: OnceLock<Vec<Rel>> = OnceLock::new();
     RELS.get_or_init(|| {
-        SYSTEM_TABLES
-            .iter()
+        super::all_tables()
             .enumerate()
             .map(|(i, (schema, name, kind, cols))| Rel {
                 oid: oids::SYSTEM_RELATIONS + i as u32,
