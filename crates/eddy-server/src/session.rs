@@ -773,7 +773,7 @@ impl EddySession {
                         snapshot: *full,
                         progress: false,
                         as_of: *since,
-                        upsert_key: None,
+                        envelope: None,
                     },
                     crate::subscribe::Reading {
                         pid: self.inbox.pid(),

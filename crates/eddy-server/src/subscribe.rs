@@ -19,7 +19,7 @@ use eddy_common::{Error, PgType, Result, SqlState};
 use eddy_dataflow::changes::view_contents;
 use eddy_pgwire::{Column, Output};
 use eddy_sql::copy_options::CopyOptions;
-use eddy_sql::subscribe::Subscribe;
+use eddy_sql::subscribe::{Envelope, Subscribe};
 use eddy_storage::{Cf, Snapshot};
 use futures::StreamExt;
 use tokio::sync::mpsc;
@@ -44,8 +44,8 @@ pub(crate) struct Subscription {
     /// Progress rows were asked for. The reader sends progress marks either way (they tell
     /// how far the client is); without PROGRESS they are not shown.
     pub progress: bool,
-    /// ENVELOPE UPSERT: each delivery's diffs are states (see `state_name`), not diffs.
-    pub upsert: bool,
+    /// ENVELOPE UPSERT or OP: each delivery's diffs are codes `label` names, not diffs.
+    pub envelope: Option<Envelope>,
     /// Its entry in `eddy_subscribers`, advanced as the client takes rows.
     pub tracker: SubscriberHandle,
 }
@@ -62,13 +62,19 @@ pub(crate) struct Reading {
     pub query: Option<String>,
 }
 
-/// An ENVELOPE UPSERT row's state, carried where a diff would be: 1 the key's new row, -1 the
-/// key is gone (only its key columns are set), 0 the key has more than one row.
-fn state_name(code: i64) -> &'static str {
-    match code {
-        1 => "upsert",
-        -1 => "delete",
-        _ => "key_violation",
+/// What an enveloped row's code (carried where a diff would be) says.
+/// ENVELOPE UPSERT: 1 the key's new row, -1 the key is gone (only its key columns are set), 0
+/// the key has more than one row. ENVELOPE OP: 1 insert, -1 delete, -2 and 2 the old and new
+/// row of a key whose one row was replaced.
+fn label(envelope: Envelope, code: i64) -> &'static str {
+    match (envelope, code) {
+        (Envelope::Upsert, 1) => "upsert",
+        (Envelope::Upsert, -1) => "delete",
+        (Envelope::Upsert, _) => "key_violation",
+        (Envelope::Op, 1) => "insert",
+        (Envelope::Op, -1) => "delete",
+        (Envelope::Op, -2) => "update_delete",
+        (Envelope::Op, _) => "update_insert",
     }
 }
 
@@ -79,9 +85,10 @@ impl Subscription {
         if self.progress {
             c.push(Column::new("progressed", PgType::Bool));
         }
-        c.push(match self.upsert {
-            true => Column::new("state", PgType::Text),
-            false => Column::new("diff", PgType::Int8),
+        c.push(match self.envelope {
+            Some(Envelope::Upsert) => Column::new("state", PgType::Text),
+            Some(Envelope::Op) => Column::new("op", PgType::Text),
+            None => Column::new("diff", PgType::Int8),
         });
         c.extend(self.columns.iter().cloned());
         c
@@ -138,9 +145,10 @@ pub(crate) fn start(engine: &Arc<Engine>, s: &Subscribe, how: Reading) -> Result
         .iter()
         .map(|c| Column::new(c.name.clone(), c.ty.clone()))
         .collect();
-    let upsert_key = match &s.upsert_key {
+    let envelope_key = match &s.envelope {
         None => None,
-        Some(names) => Some(
+        Some((envelope, names)) => Some((
+            *envelope,
             names
                 .iter()
                 .map(|n| {
@@ -152,10 +160,10 @@ pub(crate) fn start(engine: &Arc<Engine>, s: &Subscribe, how: Reading) -> Result
                     })
                 })
                 .collect::<Result<Vec<usize>>>()?,
-        ),
+        )),
     };
     let (tx, rx) = mpsc::channel::<Result<Delivery>>(CHANNEL_EPOCHS);
-    let upsert = upsert_key.is_some();
+    let envelope = envelope_key.as_ref().map(|(e, _)| *e);
     let tracker = engine.catalog.subscribers.register(NewSubscriber {
         pid: how.pid,
         kind: how.kind,
@@ -171,7 +179,7 @@ pub(crate) fn start(engine: &Arc<Engine>, s: &Subscribe, how: Reading) -> Result
         engine: engine.clone(),
         view,
         progress: s.progress,
-        upsert_key,
+        envelope_key,
         tx,
     };
     let snapshot = s.snapshot;
@@ -192,7 +200,7 @@ pub(crate) fn start(engine: &Arc<Engine>, s: &Subscribe, how: Reading) -> Result
         rx,
         columns,
         progress: s.progress,
-        upsert,
+        envelope,
         tracker,
     })
 }
@@ -205,7 +213,7 @@ pub(crate) fn copy_output(sub: Subscription, zone: SessionZone) -> Result<Output
         mut rx,
         columns,
         progress,
-        upsert,
+        envelope,
         tracker,
     } = sub;
     let lines = futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).flat_map(move |d| {
@@ -214,7 +222,7 @@ pub(crate) fn copy_output(sub: Subscription, zone: SessionZone) -> Result<Output
                 tracker.advance(d.epoch, 0);
                 vec![]
             }
-            Ok(d) => match copy_lines(&d, &columns, progress, upsert, &opts, &zone) {
+            Ok(d) => match copy_lines(&d, &columns, progress, envelope, &opts, &zone) {
                 Ok(lines) => {
                     let n = d.rows.as_ref().map_or(0, |r| r.0.len() as u64);
                     tracker.advance(d.epoch, n);
@@ -236,7 +244,7 @@ fn copy_lines(
     d: &Delivery,
     columns: &[Column],
     progress: bool,
-    upsert: bool,
+    envelope: Option<Envelope>,
     opts: &CopyOptions,
     zone: &SessionZone,
 ) -> Result<Vec<Bytes>> {
@@ -258,9 +266,9 @@ fn copy_lines(
             if progress {
                 out.extend_from_slice(b"f\t");
             }
-            match upsert {
-                true => out.extend_from_slice(state_name(*diff).as_bytes()),
-                false => out.extend_from_slice(diff.to_string().as_bytes()),
+            match envelope {
+                Some(e) => out.extend_from_slice(label(e, *diff).as_bytes()),
+                None => out.extend_from_slice(diff.to_string().as_bytes()),
             }
             out.push(b'\t');
             out.extend_from_slice(&line);
@@ -273,7 +281,7 @@ struct Reader {
     engine: Arc<Engine>,
     view: Arc<ViewEntry>,
     progress: bool,
-    upsert_key: Option<Vec<usize>>,
+    envelope_key: Option<(Envelope, Vec<usize>)>,
     tx: mpsc::Sender<Result<Delivery>>,
 }
 
@@ -428,8 +436,9 @@ impl Reader {
             .decode_counted(rows.iter().map(|(r, _)| (r.as_slice(), 1)));
         let diffs: Vec<i64> = rows.iter().map(|(_, d)| *d).collect();
         let d = decoded
-            .and_then(|batch| match &self.upsert_key {
-                Some(key) => upsert_envelope(&batch, &diffs, key),
+            .and_then(|batch| match &self.envelope_key {
+                Some((Envelope::Upsert, key)) => upsert_envelope(&batch, &diffs, key),
+                Some((Envelope::Op, key)) => op_envelope(&batch, &diffs, key),
                 None => Ok((diffs, batch)),
             })
             .map(|rows| Delivery {
@@ -452,6 +461,73 @@ impl Reader {
             _ => Ok(()),
         }
     }
+}
+
+/// The key of each row of `batch`, numbered in order of first appearance: (key number per
+/// row, number of keys).
+fn key_groups(batch: &RecordBatch, key: &[usize]) -> Result<(Vec<usize>, usize)> {
+    use datafusion::common::ScalarValue;
+    let mut index: std::collections::HashMap<Vec<ScalarValue>, usize> = Default::default();
+    let mut of_row = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        let k: Vec<ScalarValue> = key
+            .iter()
+            .map(|c| ScalarValue::try_from_array(batch.column(*c), row))
+            .collect::<std::result::Result<_, _>>()?;
+        let n = index.len();
+        of_row.push(*index.entry(k).or_insert(n));
+    }
+    let n = index.len();
+    Ok((of_row, n))
+}
+
+/// One epoch's changes as ENVELOPE OP rows: a key that lost exactly one row and gained exactly
+/// one is an `update_delete` of the old row then an `update_insert` of the new; any other change
+/// is a `delete` or `insert` per row (a row counted twice appears twice), so the rows still sum
+/// to the view.
+fn op_envelope(
+    batch: &RecordBatch,
+    diffs: &[i64],
+    key: &[usize],
+) -> Result<(Vec<i64>, RecordBatch)> {
+    use datafusion::arrow::array::UInt32Array;
+    let (of_row, keys) = key_groups(batch, key)?;
+    let mut rows_of: Vec<Vec<usize>> = vec![vec![]; keys];
+    for (row, k) in of_row.iter().enumerate() {
+        rows_of[*k].push(row);
+    }
+    let mut take = vec![];
+    let mut codes = vec![];
+    for rows in rows_of {
+        let lost: i64 = rows.iter().map(|r| (-diffs[*r]).max(0)).sum();
+        let gained: i64 = rows.iter().map(|r| diffs[*r].max(0)).sum();
+        if lost == 1 && gained == 1 {
+            for (sign, code) in [(-1, -2), (1, 2)] {
+                let r = rows
+                    .iter()
+                    .find(|r| diffs[**r].signum() == sign)
+                    .expect("one row each way");
+                take.push(*r as u32);
+                codes.push(code);
+            }
+            continue;
+        }
+        for sign in [-1, 1] {
+            for r in rows.iter().filter(|r| diffs[**r].signum() == sign) {
+                for _ in 0..diffs[*r].abs() {
+                    take.push(*r as u32);
+                    codes.push(sign);
+                }
+            }
+        }
+    }
+    let idx = UInt32Array::from(take);
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| datafusion::arrow::compute::take(c, &idx, None))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok((codes, RecordBatch::try_new(batch.schema(), columns)?))
 }
 
 /// One epoch's changes as ENVELOPE UPSERT rows: per key that changed, its new row ("upsert"),
@@ -635,14 +711,18 @@ impl Cursor {
                 rows.iter().map(|r| Some(r.2.is_none())),
             )));
         }
-        if self.sub.upsert {
+        if let Some(envelope) = self.sub.envelope {
             fields.push(Field::new(
-                "state",
+                match envelope {
+                    Envelope::Upsert => "state",
+                    Envelope::Op => "op",
+                },
                 datafusion::arrow::datatypes::DataType::Utf8,
                 true,
             ));
             arrays.push(Arc::new(datafusion::arrow::array::StringArray::from_iter(
-                rows.iter().map(|r| r.2.as_ref().map(|_| state_name(r.1))),
+                rows.iter()
+                    .map(|r| r.2.as_ref().map(|_| label(envelope, r.1))),
             )));
         } else {
             fields.push(Field::new(

@@ -482,6 +482,64 @@ async fn envelope_upsert_gives_one_row_per_changed_key() {
     assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("42703"));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn envelope_op_labels_inserts_deletes_and_updates_by_key() {
+    let s = EddyServer::start();
+    let w = connect(&s.conn_str()).await;
+    w.batch_execute(
+        "CREATE TABLE t (k int PRIMARY KEY, g text, v int);
+         INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2);
+         CREATE MATERIALIZED VIEW mv AS SELECT g, sum(v) AS s FROM t GROUP BY g",
+    )
+    .await
+    .unwrap();
+    let sub = connect(&s.conn_str()).await;
+    sub.batch_execute("DECLARE c CURSOR FOR SUBSCRIBE TO mv ENVELOPE OP (KEY (g))")
+        .await
+        .unwrap();
+    let fetch = async |want: usize| {
+        let mut got = vec![];
+        while got.len() < want {
+            for r in sub
+                .query("FETCH ALL c WITH (timeout = '5s')", &[])
+                .await
+                .unwrap()
+            {
+                let s: Option<i64> = r.get("s");
+                got.push(format!(
+                    "{}|{}|{}",
+                    r.get::<_, String>("op"),
+                    r.get::<_, String>("g"),
+                    s.map_or("null".into(), |s| s.to_string())
+                ));
+            }
+        }
+        got
+    };
+    let mut snapshot = fetch(2).await;
+    snapshot.sort();
+    assert_eq!(snapshot, vec!["insert|a|1", "insert|b|2"]);
+    // One epoch: 'a' changes, 'b' goes away, 'c' appears.
+    w.batch_execute(
+        "BEGIN; INSERT INTO t VALUES (3, 'a', 10), (4, 'c', 4); DELETE FROM t WHERE k = 2; COMMIT",
+    )
+    .await
+    .unwrap();
+    let got = fetch(4).await;
+    let a_old = got.iter().position(|r| r == "update_delete|a|1").unwrap();
+    assert_eq!(
+        got[a_old + 1],
+        "update_insert|a|11",
+        "an update's two rows are adjacent"
+    );
+    let mut rest: Vec<&String> = got
+        .iter()
+        .filter(|r| !r.ends_with("|a|1") && !r.ends_with("|a|11"))
+        .collect();
+    rest.sort();
+    assert_eq!(rest, vec!["delete|b|2", "insert|c|4"]);
+}
+
 /// Connects and hands over the connection's notifications.
 async fn connect_listening(
     conn_str: &str,

@@ -17,8 +17,18 @@ pub struct Subscribe {
     pub progress: bool,
     /// Start after this epoch (with SNAPSHOT, the view as of this epoch comes first).
     pub as_of: Option<u64>,
-    /// `ENVELOPE UPSERT (KEY (cols))`: one row per changed key instead of diffs.
-    pub upsert_key: Option<Vec<String>>,
+    /// `ENVELOPE UPSERT|OP (KEY (cols))` and its key columns.
+    pub envelope: Option<(Envelope, Vec<String>)>,
+}
+
+/// How rows are labelled when the subscriber names a key.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Envelope {
+    /// One row per changed key: its new values, or a delete marker (a `state` column).
+    Upsert,
+    /// Each row's change as `insert`, `delete`, or an `update_delete` / `update_insert` pair
+    /// when a key's one row was replaced (an `op` column).
+    Op,
 }
 
 struct Tokens {
@@ -466,7 +476,7 @@ fn parse_subscribe(t: &mut Tokens, mode: Mode) -> Result<Subscribe> {
         snapshot: true,
         progress: false,
         as_of: None,
-        upsert_key: None,
+        envelope: None,
     };
     if t.keyword("with") {
         t.expect(Token::LParen, "(")?;
@@ -499,9 +509,11 @@ fn parse_subscribe(t: &mut Tokens, mode: Mode) -> Result<Subscribe> {
         }
     }
     if t.keyword("envelope") {
-        if !t.keyword("upsert") {
-            return Err(syntax("UPSERT", t.next()));
-        }
+        let kind = match () {
+            _ if t.keyword("upsert") => Envelope::Upsert,
+            _ if t.keyword("op") => Envelope::Op,
+            _ => return Err(syntax("UPSERT or OP", t.next())),
+        };
         t.expect(Token::LParen, "(")?;
         if !t.keyword("key") {
             return Err(syntax("KEY", t.next()));
@@ -514,7 +526,7 @@ fn parse_subscribe(t: &mut Tokens, mode: Mode) -> Result<Subscribe> {
         }
         t.expect(Token::RParen, ")")?;
         t.expect(Token::RParen, ")")?;
-        s.upsert_key = Some(key);
+        s.envelope = Some((kind, key));
     }
     if t.keyword("as") {
         if !t.keyword("of") {
@@ -592,7 +604,14 @@ mod tests {
         assert_eq!(s.name, vec!["public", "v"]);
         assert!(!s.snapshot && s.progress);
         assert_eq!(s.as_of, Some(12));
-        assert_eq!(s.upsert_key, Some(vec!["a".to_string(), "b".to_string()]));
+        assert_eq!(
+            s.envelope,
+            Some((Envelope::Upsert, vec!["a".to_string(), "b".to_string()]))
+        );
+        let s = parse("COPY (SUBSCRIBE v ENVELOPE OP (KEY (k))) TO STDOUT")
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.envelope, Some((Envelope::Op, vec!["k".to_string()])));
         let q = parse("COPY (SUBSCRIBE (SELECT a, count(*) FROM t WHERE b = 'it''s' GROUP BY a) WITH (PROGRESS)) TO STDOUT")
             .unwrap()
             .unwrap();
