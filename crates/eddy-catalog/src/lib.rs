@@ -4,7 +4,8 @@
 //! the row codec that turns Arrow batches into storage keys and values and back, and the
 //! DataFusion `CatalogProvider`/`SchemaProvider`/`TableProvider` implementations that read a
 //! storage snapshot (plus a transaction's uncommitted writes), and the system catalog
-//! (`pg_catalog`, `information_schema` and the functions that read them) generated from it.
+//! (`pg_catalog`, `information_schema` and the functions that read them) generated from it,
+//! with the registry of running subscriptions that `eddy_subscribers` lists (`activity`).
 //! It depends on `eddy-common` and `eddy-storage` only; it must never depend on the SQL front
 //! end, the wire or the server.
 

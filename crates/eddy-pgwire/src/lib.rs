@@ -1,7 +1,7 @@
 //! `eddy-pgwire`: the PostgreSQL wire protocol in front of an Eddy session.
 //!
 //! It owns the protocol handling on top of the `pgwire` crate (startup parameters, simple and
-//! extended query, COPY, cancel), the encoding of Arrow values in PostgreSQL's text and binary
+//! extended query, COPY, cancel, the delivery of LISTEN notifications), the encoding of Arrow values in PostgreSQL's text and binary
 //! formats, parameter decoding, and the mapping of `eddy_common::Error` to ErrorResponse with
 //! its SQLSTATE. It knows nothing of storage or planning: it drives any [`Session`] the server
 //! gives it. It must never depend on the server, catalog or storage crates.
