@@ -1,7 +1,7 @@
 //! Subscription latency: from a commit being sent to every subscriber receiving its change
-//! over `COPY (SUBSCRIBE ...) TO STDOUT`, with 1, 10 and 100 subscribers on one view at a
-//! steady input rate; and what subscribers cost the writer (flat-out COPY rate with and
-//! without them).
+//! over `COPY (SUBSCRIBE ...) TO STDOUT`, and to every `LISTEN`er on the view hearing its
+//! notification, with 1, 10 and 100 followers of one view at a steady input rate; and what
+//! subscribers cost the writer (flat-out COPY rate with and without them).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -46,6 +46,38 @@ async fn subscriber(url: String, sent: Sent, end: i64, lat: Arc<Mutex<Vec<f64>>>
     Ok(())
 }
 
+/// One listener: `LISTEN fmax`, then one notification per COPY (each raises `max(seq)`, so
+/// each changes the view), matched to the sends in order. Ends after the send reaching `end`.
+async fn listener(url: String, sent: Sent, end: i64, lat: Arc<Mutex<Vec<f64>>>) -> Result<()> {
+    let (c, mut conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
+        while let Some(Ok(m)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notification(_) = m {
+                let _ = tx.send(Instant::now());
+            }
+        }
+    });
+    c.batch_execute("LISTEN fmax").await?;
+    let mut mine = vec![];
+    let mut n = 0;
+    while let Some(at) = rx.recv().await {
+        let s = sent.lock().unwrap();
+        let Some((last, sent_at)) = s.get(n).copied() else {
+            continue;
+        };
+        drop(s);
+        mine.push((at - sent_at).as_secs_f64() * 1000.0);
+        n += 1;
+        if last >= end {
+            break;
+        }
+    }
+    lat.lock().unwrap().extend(mine);
+    Ok(())
+}
+
 /// Rows per second one writer commits flat out (100-row COPYs) for `seconds`.
 async fn flat_out(url: &str, start: i64, seconds: u64) -> Result<(f64, i64)> {
     let writer = connect(url).await?;
@@ -75,7 +107,14 @@ pub async fn latency() -> Result<()> {
         per_second / 100
     );
     let mut next = 0i64;
-    for subscribers in [1usize, 10, 100] {
+    for (how, subscribers) in [
+        ("COPY (SUBSCRIBE)", 1usize),
+        ("COPY (SUBSCRIBE)", 10),
+        ("COPY (SUBSCRIBE)", 100),
+        ("LISTEN", 1),
+        ("LISTEN", 10),
+        ("LISTEN", 100),
+    ] {
         let sent: Sent = Default::default();
         let lat: Arc<Mutex<Vec<f64>>> = Default::default();
         let start = next;
@@ -83,12 +122,13 @@ pub async fn latency() -> Result<()> {
         next = end;
         let mut subs = vec![];
         for _ in 0..subscribers {
-            subs.push(tokio::spawn(subscriber(
-                url.clone(),
-                sent.clone(),
-                end - 1,
-                lat.clone(),
-            )));
+            let (url, sent, lat) = (url.clone(), sent.clone(), lat.clone());
+            subs.push(tokio::spawn(async move {
+                match how {
+                    "LISTEN" => listener(url, sent, end - 1, lat).await,
+                    _ => subscriber(url, sent, end - 1, lat).await,
+                }
+            }));
         }
         // Every subscriber is connected and streaming before the first write.
         tokio::time::sleep(Duration::from_millis(300 + 5 * subscribers as u64)).await;
@@ -99,7 +139,7 @@ pub async fn latency() -> Result<()> {
         let mut l = lat.lock().unwrap().clone();
         l.sort_by(|a, b| a.partial_cmp(b).unwrap());
         println!(
-            "{subscribers:>4} subscribers: input {:>7.0} rows/s achieved, p50 {:.2} ms, p99 {:.2} ms over {} deliveries, server CPU {:.1} s",
+            "{how:>16} {subscribers:>4} followers: input {:>7.0} rows/s achieved, p50 {:.2} ms, p99 {:.2} ms over {} deliveries, server CPU {:.1} s",
             rate((end - start) as u64, took),
             percentile(&l, 0.5),
             percentile(&l, 0.99),

@@ -34,6 +34,26 @@ same(insp.has_table("nope"), False, "has_table of a missing table")
 same(insp.get_schema_names(), ["information_schema", "public"], "schemas")
 tested("inspector: table, view and materialized view names, columns and types, primary key")
 
+# Apache Superset reads a database's metadata through this inspector (its PostgresEngineSpec
+# adds foreign tables to the table list): the connection test, the default schema, then for a
+# table its columns, keys, indexes, constraints and comment, and a view's definition.
+with engine.connect() as c:
+    same(c.execute(sa.text("SELECT 1")).scalar(), 1, "Superset's connection test")
+    same(c.execute(sa.text("SELECT current_schema()")).scalar(), "public", "default schema")
+    same(c.execute(sa.text("SHOW search_path")).scalar(), '"$user", public', "search_path")
+same(insp.get_foreign_table_names("public"), [], "get_foreign_table_names")
+same(insp.get_unique_constraints("readings"), [], "get_unique_constraints")
+same(insp.get_check_constraints("readings"), [], "get_check_constraints")
+same(insp.get_table_comment("readings"), {"text": None}, "get_table_comment")
+same(insp.get_sequence_names(), [], "get_sequence_names")
+same(insp.get_enums(), [], "get_enums")
+definition = insp.get_view_definition("recent")
+if "readings" not in definition:
+    sys.exit(f"FAIL get_view_definition: {definition!r}")
+same(insp.get_columns("per_sensor")[1]["type"].__class__.__name__, "BIGINT", "mv column type")
+tested("Apache Superset's metadata calls: connection test, default schema, foreign tables, "
+       "constraints, comments, sequences, enums, view definition")
+
 md = sa.MetaData()
 readings = sa.Table("readings", md, autoload_with=engine)
 per_sensor = sa.Table("per_sensor", md, autoload_with=engine)

@@ -165,6 +165,7 @@ impl ReadSlot {
 pub struct EddyCatalogProvider {
     catalog: Arc<Catalog>,
     slot: ReadSlot,
+    settings: Option<crate::system::SettingsSource>,
 }
 
 impl std::fmt::Debug for ReadSlot {
@@ -175,7 +176,17 @@ impl std::fmt::Debug for ReadSlot {
 
 impl EddyCatalogProvider {
     pub fn new(catalog: Arc<Catalog>, slot: ReadSlot) -> Self {
-        EddyCatalogProvider { catalog, slot }
+        EddyCatalogProvider {
+            catalog,
+            slot,
+            settings: None,
+        }
+    }
+
+    /// Where `pg_settings` reads the session's settings from.
+    pub fn with_settings(mut self, settings: crate::system::SettingsSource) -> Self {
+        self.settings = Some(settings);
+        self
     }
 }
 
@@ -189,10 +200,10 @@ impl CatalogProvider for EddyCatalogProvider {
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
         if let Some(system) = crate::system::is_system_schema(name) {
-            return Some(Arc::new(crate::system::SystemSchema::new(
-                system,
-                self.catalog.clone(),
-            )));
+            return Some(Arc::new(
+                crate::system::SystemSchema::new(system, self.catalog.clone())
+                    .with_settings(self.settings.clone()),
+            ));
         }
         if !self.catalog.schema_exists(name) {
             return None;
@@ -201,6 +212,7 @@ impl CatalogProvider for EddyCatalogProvider {
             catalog: self.catalog.clone(),
             slot: self.slot.clone(),
             schema: name.to_string(),
+            settings: self.settings.clone(),
         }))
     }
 }
@@ -210,6 +222,7 @@ struct EddySchemaProvider {
     catalog: Arc<Catalog>,
     slot: ReadSlot,
     schema: String,
+    settings: Option<crate::system::SettingsSource>,
 }
 
 #[async_trait]
@@ -238,8 +251,13 @@ impl SchemaProvider for EddySchemaProvider {
             // A bare name that is no relation of the default schema may be a system table,
             // found through the `pg_catalog` that is implicitly on PostgreSQL's search path.
             if self.schema == crate::DEFAULT_SCHEMA && crate::system::is_pg_catalog_table(name) {
-                return crate::system::system_table(&self.catalog, crate::system::PG_CATALOG, name)
-                    .map_err(|e| DataFusionError::External(Box::new(e)));
+                return crate::system::system_table(
+                    &self.catalog,
+                    crate::system::PG_CATALOG,
+                    name,
+                    self.settings.as_ref(),
+                )
+                .map_err(|e| DataFusionError::External(Box::new(e)));
             }
             return Ok(None);
         };

@@ -49,6 +49,9 @@ pub enum PgType {
     Char,
     /// One-dimensional array of the element type.
     Array(Box<PgType>),
+    /// `int2vector` (of `Int2`) and `oidvector` (of `Oid`): the system catalog's arrays, whose
+    /// text form is the elements separated by spaces (`pg_index.indkey` reads `1 2`).
+    Vector(Box<PgType>),
 }
 
 impl PgType {
@@ -77,6 +80,8 @@ impl PgType {
             PgType::Name => 19,
             PgType::Char => 18,
             PgType::Array(elem) => elem.array_oid(),
+            PgType::Vector(elem) if **elem == PgType::Oid => 30,
+            PgType::Vector(_) => 22,
         }
     }
 
@@ -105,6 +110,8 @@ impl PgType {
             PgType::Char => 1002,
             // PostgreSQL has no arrays of arrays as a type: a nested array is the same type.
             PgType::Array(inner) => inner.array_oid(),
+            PgType::Vector(elem) if **elem == PgType::Oid => 1013,
+            PgType::Vector(_) => 1006,
         }
     }
 
@@ -161,7 +168,9 @@ impl PgType {
                 DataType::Timestamp(TimeUnit::Microsecond, Some(Arc::from("+00:00")))
             }
             PgType::Interval => DataType::Interval(IntervalUnit::MonthDayNano),
-            PgType::Array(elem) => DataType::List(Arc::new(elem.to_arrow_field("item"))),
+            PgType::Array(elem) | PgType::Vector(elem) => {
+                DataType::List(Arc::new(elem.to_arrow_field("item")))
+            }
         }
     }
 
@@ -314,6 +323,8 @@ impl PgType {
             "jsonb" => PgType::Jsonb,
             "uuid" => PgType::Uuid,
             "oid" => PgType::Oid,
+            "int2vector" => PgType::Vector(Box::new(PgType::Int2)),
+            "oidvector" => PgType::Vector(Box::new(PgType::Oid)),
             "name" => PgType::Name,
             "\"char\"" => PgType::Char,
             _ => {
@@ -366,6 +377,8 @@ impl fmt::Display for PgType {
             PgType::Name => f.write_str("name"),
             PgType::Char => f.write_str("\"char\""),
             PgType::Array(e) => write!(f, "{e}[]"),
+            PgType::Vector(e) if **e == PgType::Oid => f.write_str("oidvector"),
+            PgType::Vector(_) => f.write_str("int2vector"),
         }
     }
 }
@@ -383,6 +396,8 @@ mod tests {
             ("timestamp with time zone", PgType::Timestamptz),
             ("TEXT[]", PgType::Array(Box::new(PgType::Text))),
             ("double precision", PgType::Float8),
+            ("int2vector", PgType::Vector(Box::new(PgType::Int2))),
+            ("oidvector", PgType::Vector(Box::new(PgType::Oid))),
         ] {
             let t = PgType::parse(sql).unwrap();
             assert_eq!(t, want, "{sql}");

@@ -78,15 +78,23 @@ pub fn text_value(
             interval_text(v.months, v.days, v.nanoseconds / 1000, out)
         }
         DataType::List(_) | DataType::LargeList(_) => {
-            let elem_ty = match ty {
-                PgType::Array(e) => e.as_ref().clone(),
-                _ => PgType::Text,
-            };
             let values = match array.data_type() {
                 DataType::List(_) => array.as_list::<i32>().value(row),
                 _ => array.as_list::<i64>().value(row),
             };
-            array_text(&values, &elem_ty, zone, out)?
+            match ty {
+                // int2vector, oidvector: the elements separated by spaces, no braces.
+                PgType::Vector(elem) => {
+                    for i in 0..values.len() {
+                        if i > 0 {
+                            out.push(' ');
+                        }
+                        text_value(&values, i, elem, zone, out)?;
+                    }
+                }
+                PgType::Array(elem) => array_text(&values, elem, zone, out)?,
+                _ => array_text(&values, &PgType::Text, zone, out)?,
+            }
         }
         _ => {
             // Anything else prints the way Arrow displays it; a later issue gives struct and
@@ -430,7 +438,10 @@ pub fn binary_value(array: &ArrayRef, row: usize, ty: &PgType, out: &mut BytesMu
             *scale,
             out,
         ),
-        (PgType::Array(elem), DataType::List(_) | DataType::LargeList(_)) => {
+        (
+            PgType::Array(elem) | PgType::Vector(elem),
+            DataType::List(_) | DataType::LargeList(_),
+        ) => {
             let values = match array.data_type() {
                 DataType::List(_) => array.as_list::<i32>().value(row),
                 _ => array.as_list::<i64>().value(row),
@@ -439,7 +450,8 @@ pub fn binary_value(array: &ArrayRef, row: usize, ty: &PgType, out: &mut BytesMu
             out.put_i32(values.null_count().min(1) as i32);
             out.put_u32(elem.oid());
             out.put_i32(values.len() as i32);
-            out.put_i32(1); // lower bound
+            // PostgreSQL's vectors count from 0, its arrays from 1.
+            out.put_i32(i32::from(matches!(ty, PgType::Array(_))));
             for i in 0..values.len() {
                 if values.is_null(i) {
                     out.put_i32(-1);

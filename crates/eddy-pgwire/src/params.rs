@@ -87,6 +87,14 @@ fn decode_text(
         PgType::Time => crate::encode::parse_time(text.trim())
             .map(|us| ScalarValue::Time64Microsecond(Some(us)))
             .ok_or_else(|| invalid(ty, text)),
+        PgType::Vector(elem) => {
+            let edt = elem.to_arrow();
+            let values = text
+                .split_whitespace()
+                .map(|v| decode_text(v.as_bytes(), elem, &edt, zone))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(list(&values, &edt))
+        }
         PgType::Array(elem) => {
             let edt = elem.to_arrow();
             let values = eddy_common::array_text::parse(text)?
@@ -169,7 +177,7 @@ fn decode_binary(b: &[u8], ty: &PgType) -> Result<ScalarValue> {
                 .cast_to(&ty.to_arrow())
                 .map_err(|_| invalid(ty, "binary numeric"))?
         }
-        PgType::Array(elem) => decode_binary_array(b, elem)?,
+        PgType::Array(elem) | PgType::Vector(elem) => decode_binary_array(b, elem)?,
     })
 }
 

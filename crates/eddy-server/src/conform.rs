@@ -205,6 +205,10 @@ pub fn from_text(strings: ArrayRef, def: &ColumnDef, zone: &SessionZone) -> Resu
                 out,
             )))
         }
+        PgType::Vector(_) => Err(Error::unsupported(format!(
+            "values of type {} from text",
+            def.ty
+        ))),
         PgType::Array(elem) => {
             let s = strings.as_string::<i32>();
             let elem_def = ColumnDef {

@@ -45,7 +45,13 @@ impl ScalarUDFImpl for PgText {
             _ => SessionZone::default(),
         };
         let values = args.args[0].to_array(args.number_rows)?;
-        let ty = PgType::from_arrow(values.data_type());
+        // The type the plan knew (an int2vector prints unlike the int2[] it is stored as).
+        let ty = match &args.args[2] {
+            ColumnarValue::Scalar(ScalarValue::Utf8(Some(t))) => {
+                PgType::parse(t).unwrap_or_else(|_| PgType::from_arrow(values.data_type()))
+            }
+            _ => PgType::from_arrow(values.data_type()),
+        };
         let mut out = StringBuilder::with_capacity(values.len(), values.len() * 16);
         let mut s = String::new();
         for i in 0..values.len() {
@@ -64,7 +70,7 @@ impl ScalarUDFImpl for PgText {
 
 fn udf() -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::new_from_impl(PgText {
-        signature: Signature::any(2, Volatility::Immutable),
+        signature: Signature::any(3, Volatility::Immutable),
     }))
 }
 
@@ -100,11 +106,13 @@ pub fn rewrite(plan: LogicalPlan, zone: &SessionZone) -> Result<LogicalPlan> {
                     return Ok(Transformed::no(e));
                 };
                 let to_text = matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8);
-                match expr.get_type(&schema) {
-                    Ok(from) if to_text && printed_differently(&from) => {
+                match expr.to_field(&schema) {
+                    Ok((_, from)) if to_text && printed_differently(from.data_type()) => {
+                        let ty = PgType::from_field(&from).to_string();
                         let text = f.call(vec![
                             *expr,
                             Expr::Literal(ScalarValue::Utf8(Some(zone.clone())), None),
+                            Expr::Literal(ScalarValue::Utf8(Some(ty)), None),
                         ]);
                         Ok(Transformed::yes(Expr::Cast(Cast::new_from_field(
                             Box::new(text),

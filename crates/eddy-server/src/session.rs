@@ -169,10 +169,11 @@ impl EddySession {
     /// unknown one is ignored, an invalid value fails the connection as in PostgreSQL).
     pub fn new(engine: Arc<Engine>, user: &str, options: &[(String, String)]) -> Result<Self> {
         let slot = ReadSlot::default();
-        let provider = Arc::new(EddyCatalogProvider::new(
-            engine.catalog.clone(),
-            slot.clone(),
-        ));
+        let settings: Arc<std::sync::RwLock<Settings>> = Default::default();
+        let provider = Arc::new(
+            EddyCatalogProvider::new(engine.catalog.clone(), slot.clone())
+                .with_settings(crate::settings::pg_settings_source(settings.clone())),
+        );
         let ctx = eddy_sql::config::new_context(provider);
         eddy_catalog::system::functions::register(&ctx, engine.catalog.clone());
         let mut state = State::default();
@@ -194,7 +195,7 @@ impl EddySession {
             }
         }
         let zone = state.settings.zone().clone();
-        let settings = Arc::new(std::sync::RwLock::new(state.settings.clone()));
+        *settings.write().expect("settings lock") = state.settings.clone();
         let set_by_function = SetByFunction::default();
         let inbox = Arc::new(crate::notify::Inbox::default());
         register_session_functions(

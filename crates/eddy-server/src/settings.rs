@@ -79,6 +79,24 @@ pub fn startup_parameters(settings: &Settings) -> Vec<(String, String)> {
     ]
 }
 
+/// What `pg_settings` lists: the session's settings as the statement runs, under PostgreSQL's
+/// names (`TimeZone`, `DateStyle`), with the values they start with.
+pub fn pg_settings_source(
+    settings: std::sync::Arc<std::sync::RwLock<Settings>>,
+) -> eddy_catalog::system::SettingsSource {
+    let boot: BTreeMap<&'static str, &'static str> = defaults().into_iter().collect();
+    eddy_catalog::system::SettingsSource(std::sync::Arc::new(move || {
+        let s = settings.read().expect("settings lock");
+        s.all()
+            .map(|(k, v)| {
+                let name = reported_name(k).map_or(k.clone(), str::to_string);
+                let start = boot.get(k.as_str()).copied().unwrap_or_default();
+                (name, v.clone(), start.to_string())
+            })
+            .collect()
+    }))
+}
+
 /// Parameters PostgreSQL reports to the client (ParameterStatus) whenever they change, by the
 /// name it reports them under.
 pub fn reported_name(key: &str) -> Option<&'static str> {

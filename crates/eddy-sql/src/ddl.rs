@@ -110,7 +110,14 @@ fn column_type(sql: &str) -> Result<PgType> {
         )
         .with_hint("Use an integer column with an explicit key value."));
     }
-    PgType::parse(sql)
+    match PgType::parse(sql)? {
+        // The system catalog's own types: readable there, not stored in tables.
+        t @ PgType::Vector(_) => Err(Error::new(
+            SqlState::FEATURE_NOT_SUPPORTED,
+            format!("columns of type {t} are not supported"),
+        )),
+        t => Ok(t),
+    }
 }
 
 #[cfg(test)]

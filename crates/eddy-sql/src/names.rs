@@ -47,8 +47,9 @@ pub fn quote(name: &str) -> String {
 /// PostgreSQL lets a result repeat a column name (`SELECT x, x`, `SELECT count(*), count(*)`);
 /// DataFusion refuses a projection whose expressions share a name. The client-visible names
 /// are taken from the statement before this rewrite, so later repeats of the top-level select
-/// list get private aliases here only to get through planning. Only the statement's own result
-/// is rewritten: a repeated name inside a subquery is as ambiguous to PostgreSQL as to us.
+/// list get private aliases here only to get through planning. The select lists of derived
+/// tables and CTEs get the same treatment (PostgreSQL lets them repeat a name too, as long as
+/// nothing outside refers to it; a client wraps `SELECT c.oid, c.* ...` in a query of its own).
 pub fn unique_output_names(stmt: &mut Statement) {
     match stmt {
         Statement::Query(q) => unique_in_query(q),
@@ -62,12 +63,35 @@ pub fn unique_output_names(stmt: &mut Statement) {
 }
 
 fn unique_in_query(q: &mut Query) {
+    if let Some(with) = q.with.as_mut() {
+        for cte in &mut with.cte_tables {
+            unique_in_query(&mut cte.query);
+        }
+    }
     unique_in_body(&mut q.body);
+}
+
+fn unique_in_from(from: &mut [datafusion::sql::sqlparser::ast::TableWithJoins]) {
+    use datafusion::sql::sqlparser::ast::TableFactor;
+    let derived = |t: &mut TableFactor| {
+        if let TableFactor::Derived { subquery, .. } = t {
+            unique_in_query(subquery);
+        }
+    };
+    for t in from {
+        derived(&mut t.relation);
+        for j in &mut t.joins {
+            derived(&mut j.relation);
+        }
+    }
 }
 
 fn unique_in_body(body: &mut SetExpr) {
     match body {
-        SetExpr::Select(s) => unique_in_select(&mut s.projection),
+        SetExpr::Select(s) => {
+            unique_in_from(&mut s.from);
+            unique_in_select(&mut s.projection);
+        }
         SetExpr::Query(q) => unique_in_query(q),
         SetExpr::SetOperation { left, right, .. } => {
             unique_in_body(left);
@@ -78,16 +102,21 @@ fn unique_in_body(body: &mut SetExpr) {
 }
 
 fn unique_in_select(items: &mut [SelectItem]) {
-    let wildcard = items.iter().any(|i| {
-        matches!(
-            i,
-            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
-        )
-    });
+    let mut wildcard = Wildcards::default();
+    for i in items.iter() {
+        match i {
+            SelectItem::Wildcard(_) => wildcard.all = true,
+            SelectItem::QualifiedWildcard(kind, _) => {
+                let q = kind.to_string().to_lowercase();
+                wildcard.of.push(q.trim_end_matches(".*").to_string())
+            }
+            _ => {}
+        }
+    }
     let mut seen = std::collections::HashSet::new();
     for (n, item) in items.iter_mut().enumerate() {
         let key = match item {
-            SelectItem::UnnamedExpr(e) => output_key(e, wildcard),
+            SelectItem::UnnamedExpr(e) => output_key(e, &wildcard),
             SelectItem::ExprWithAlias { alias, .. } => (ident(alias), false),
             _ => continue,
         };
@@ -105,18 +134,34 @@ fn unique_in_select(items: &mut [SelectItem]) {
     }
 }
 
+/// The wildcards of a select list: `*`, and the qualifiers of `q.*`.
+#[derive(Default)]
+struct Wildcards {
+    all: bool,
+    of: Vec<String>,
+}
+
 /// What DataFusion would name an unaliased result expression, closely enough to find every
 /// collision (finding a few more only costs an unneeded alias): it names a cast after what is
 /// cast, and a column by its qualified name, so `x`, `t.x` and `x::text` collide, as does any
-/// column a wildcard also brings in.
-fn output_key(e: &Expr, wildcard: bool) -> (String, bool) {
+/// column a wildcard also brings in (`*`, or `q.*` for a column qualified by `q`).
+fn output_key(e: &Expr, wildcard: &Wildcards) -> (String, bool) {
     let mut e = e;
     while let Expr::Cast { expr, .. } | Expr::Nested(expr) = e {
         e = expr;
     }
     match e {
-        Expr::Identifier(id) => (ident(id), wildcard),
-        Expr::CompoundIdentifier(ids) if !ids.is_empty() => (ident(&ids[ids.len() - 1]), wildcard),
+        Expr::Identifier(id) => (ident(id), wildcard.all || !wildcard.of.is_empty()),
+        Expr::CompoundIdentifier(ids) if !ids.is_empty() => {
+            let qualifier = ids[..ids.len() - 1]
+                .iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(".")
+                .to_lowercase();
+            let covered = wildcard.all || wildcard.of.contains(&qualifier);
+            (ident(&ids[ids.len() - 1]), covered)
+        }
         other => {
             // casts anywhere inside are dropped from the name too (`ceil(2.1::float8)`)
             let mut other = other.clone();

@@ -372,6 +372,24 @@ fn always_true(_: &Model, _: &[ScalarValue]) -> std::result::Result<ScalarValue,
     Ok(ScalarValue::Boolean(Some(true)))
 }
 
+/// `obj_description(oid [, catalog])`.
+fn obj_description(m: &Model, args: &[ScalarValue]) -> std::result::Result<ScalarValue, Error> {
+    let Some(oid) = arg_oid(args, 0) else {
+        return Ok(NULL);
+    };
+    let class = match arg_text(args, 1) {
+        Some(catalog) => match m.rel_oid(super::PG_CATALOG, &catalog) {
+            Some(c) => Some(c),
+            None => return Ok(NULL),
+        },
+        None => None,
+    };
+    Ok(m.descriptions()
+        .into_iter()
+        .find(|(o, c, _)| *o == oid && class.is_none_or(|k| k == *c))
+        .map_or(NULL, |(.., text)| some_text(text)))
+}
+
 fn always_null(_: &Model, _: &[ScalarValue]) -> std::result::Result<ScalarValue, Error> {
     Ok(NULL)
 }
@@ -527,8 +545,8 @@ pub fn register(ctx: &SessionContext, catalog: Arc<Catalog>) {
         ("pg_get_function_identity_arguments", text, always_null),
         ("pg_get_ruledef", text, always_null),
         ("pg_get_triggerdef", text, always_null),
-        // Eddy has no COMMENT ON yet: every object's description is NULL.
-        ("obj_description", text, always_null),
+        // Eddy has no COMMENT ON yet: only PostgreSQL's own descriptions exist.
+        ("obj_description", text, obj_description),
         ("col_description", text, always_null),
         ("shobj_description", text, always_null),
         ("pg_encoding_to_char", text, encoding_to_char),

@@ -178,7 +178,7 @@ fn column_rows(r: &Rel) -> Vec<Row> {
         .enumerate()
         .map(|(i, c)| {
             let elem = match &c.ty {
-                PgType::Array(e) => Some(e.as_ref()),
+                PgType::Array(e) | PgType::Vector(e) => Some(e.as_ref()),
                 _ => None,
             };
             let data_type = match (&c.ty, elem) {

@@ -54,16 +54,41 @@ pub(crate) fn t(s: impl Into<String>) -> V {
 /// of their type (`false`, `0`, `''`), which is what PostgreSQL has in them for plain objects.
 pub(crate) type Row = Vec<(&'static str, V)>;
 
+/// A session's settings for `pg_settings`: (name, value, the value it starts with).
+#[derive(Clone)]
+pub struct SettingsSource(pub Arc<dyn Fn() -> Vec<(String, String, String)> + Send + Sync>);
+
+impl std::fmt::Debug for SettingsSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SettingsSource")
+    }
+}
+
 /// The system tables of one schema.
-#[derive(Debug)]
 pub struct SystemSchema {
     schema: &'static str,
     catalog: Arc<Catalog>,
+    settings: Option<SettingsSource>,
+}
+
+impl std::fmt::Debug for SystemSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SystemSchema({})", self.schema)
+    }
 }
 
 impl SystemSchema {
     pub fn new(schema: &'static str, catalog: Arc<Catalog>) -> Self {
-        SystemSchema { schema, catalog }
+        SystemSchema {
+            schema,
+            catalog,
+            settings: None,
+        }
+    }
+
+    pub fn with_settings(mut self, settings: Option<SettingsSource>) -> Self {
+        self.settings = settings;
+        self
     }
 }
 
@@ -107,7 +132,7 @@ impl SchemaProvider for SystemSchema {
         &self,
         name: &str,
     ) -> datafusion::common::Result<Option<Arc<dyn TableProvider>>> {
-        system_table(&self.catalog, self.schema, name)
+        system_table(&self.catalog, self.schema, name, self.settings.as_ref())
             .map_err(|e| DataFusionError::External(Box::new(e)))
     }
 
@@ -121,6 +146,7 @@ pub fn system_table(
     catalog: &Catalog,
     schema: &str,
     name: &str,
+    settings: Option<&SettingsSource>,
 ) -> eddy_common::Result<Option<Arc<dyn TableProvider>>> {
     let Some(spec) = model::system_relation(schema, name) else {
         return Ok(None);
@@ -128,12 +154,42 @@ pub fn system_table(
     let model = Model::new(catalog);
     let rows = match schema {
         PG_CATALOG if name.starts_with("eddy_") => eddy::rows(name, catalog),
+        PG_CATALOG if name == "pg_settings" => settings.map_or(vec![], |s| settings_rows(&(s.0)())),
         PG_CATALOG => pg_catalog::rows(name, &model),
         _ => information_schema::rows(name, &model),
     };
     let batch = build_batch(&spec.columns, &rows, schema == PG_CATALOG)?;
     let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
     Ok(Some(Arc::new(table)))
+}
+
+/// `pg_settings`: one row per setting the session has, typed from its value as PostgreSQL
+/// would type it (`on`/`off` bool, a number integer, anything else a string).
+fn settings_rows(settings: &[(String, String, String)]) -> Vec<Row> {
+    settings
+        .iter()
+        .map(|(name, value, boot)| {
+            let vartype = match value.as_str() {
+                "on" | "off" => "bool",
+                v if v.parse::<i64>().is_ok() => "integer",
+                _ => "string",
+            };
+            vec![
+                ("name", t(name)),
+                ("setting", t(value)),
+                ("category", t("Eddy")),
+                ("context", t("user")),
+                ("vartype", t(vartype)),
+                (
+                    "source",
+                    t(if value == boot { "default" } else { "session" }),
+                ),
+                ("boot_val", t(boot)),
+                ("reset_val", t(boot)),
+                ("pending_restart", V::B(false)),
+            ]
+        })
+        .collect()
 }
 
 fn build_batch(

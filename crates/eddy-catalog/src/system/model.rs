@@ -86,6 +86,30 @@ pub struct Model {
 }
 
 impl Model {
+    /// The descriptions PostgreSQL 15 ships for objects Eddy has too, as (objoid, classoid,
+    /// text); there is no `COMMENT ON`, so there are no others.
+    pub fn descriptions(&self) -> Vec<(u32, u32, &'static str)> {
+        let Some(class) = self.rel_oid(PG_CATALOG, "pg_namespace") else {
+            return vec![];
+        };
+        self.namespaces
+            .iter()
+            .filter_map(|(oid, name)| match name.as_str() {
+                crate::DEFAULT_SCHEMA => Some((*oid, class, "standard public schema")),
+                PG_CATALOG => Some((*oid, class, "system catalog schema")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The OID of a relation, by schema and name.
+    pub fn rel_oid(&self, schema: &str, name: &str) -> Option<u32> {
+        self.rels
+            .iter()
+            .find(|r| r.schema == schema && r.name == name)
+            .map(|r| r.oid)
+    }
+
     pub fn new(catalog: &Catalog) -> Model {
         let mut namespaces = vec![
             (oids::PG_CATALOG, PG_CATALOG.to_string()),
@@ -274,8 +298,8 @@ fn spec_type(t: &str) -> PgType {
         "yes_or_no" => PgType::Varchar(Some(3)),
         "cardinal_number" => PgType::Int4,
         "time_stamp" => PgType::Timestamptz,
-        "int2vector" => PgType::Array(Box::new(PgType::Int2)),
-        "oidvector" => PgType::Array(Box::new(PgType::Oid)),
+        "int2vector" => PgType::Vector(Box::new(PgType::Int2)),
+        "oidvector" => PgType::Vector(Box::new(PgType::Oid)),
         t if t.ends_with("[]") => PgType::Array(Box::new(match spec_type(&t[..t.len() - 2]) {
             PgType::Array(e) => *e,
             e => e,

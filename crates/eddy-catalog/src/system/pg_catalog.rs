@@ -25,6 +25,18 @@ pub(crate) fn rows(table: &str, m: &Model) -> Vec<Row> {
             })
             .collect(),
         "pg_class" => m.rels.iter().map(class_row).collect(),
+        "pg_description" => m
+            .descriptions()
+            .into_iter()
+            .map(|(objoid, classoid, text)| {
+                vec![
+                    ("objoid", V::O(objoid)),
+                    ("classoid", V::O(classoid)),
+                    ("objsubid", V::I(0)),
+                    ("description", t(text)),
+                ]
+            })
+            .collect(),
         "pg_attribute" => m.rels.iter().flat_map(attribute_rows).collect(),
         "pg_type" => types::all().iter().map(types::row).collect(),
         "pg_index" => indexes(m).map(|(ix, _)| index_row(ix)).collect(),

@@ -131,7 +131,7 @@ fn category(t: &PgType) -> (char, bool) {
         PgType::Timestamptz => ('D', true),
         PgType::Interval => ('T', true),
         PgType::Bytea | PgType::Json | PgType::Jsonb | PgType::Uuid => ('U', false),
-        PgType::Array(_) => ('A', false),
+        PgType::Array(_) | PgType::Vector(_) => ('A', false),
     }
 }
 
