@@ -16,7 +16,10 @@ use crate::{arg, rate};
 /// One subscriber: reads `fmax`'s changes and records, for every send up to the `last` value
 /// it sees inserted, how long after the send it arrived. Ends once it has seen `end`.
 async fn subscriber(url: String, sent: Sent, end: i64, lat: Arc<Mutex<Vec<f64>>>) -> Result<()> {
-    let c = connect(&url).await?;
+    let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+    // Aborted at the end: a client in COPY OUT keeps reading until its connection closes, and
+    // later runs must not share the server with this run's subscribers.
+    let conn = tokio::spawn(conn);
     let stream = c
         .copy_out("COPY (SUBSCRIBE TO fmax WITH (SNAPSHOT = false)) TO STDOUT")
         .await?;
@@ -42,6 +45,7 @@ async fn subscriber(url: String, sent: Sent, end: i64, lat: Arc<Mutex<Vec<f64>>>
             break;
         }
     }
+    conn.abort();
     lat.lock().unwrap().extend(mine);
     Ok(())
 }
