@@ -198,7 +198,10 @@ fn column_rows(r: &Rel) -> Vec<Row> {
                 ("ordinal_position", V::I(i as i64 + 1)),
                 (
                     "column_default",
-                    c.default.clone().map(V::T).unwrap_or(V::Null),
+                    c.default
+                        .as_deref()
+                        .map(|d| t(super::pg_catalog::default_expression(d, &c.ty)))
+                        .unwrap_or(V::Null),
                 ),
                 ("is_nullable", yes(!c.not_null)),
                 ("data_type", t(data_type)),

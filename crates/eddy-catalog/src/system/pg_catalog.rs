@@ -6,6 +6,47 @@ use eddy_common::PgType;
 use super::model::{Model, Rel, SUPERUSER_NAME, SUPERUSER_OID, oids};
 use super::{Row, V, t, types};
 
+/// A column default as PostgreSQL prints it back (`pg_get_expr(adbin, ...)`,
+/// `information_schema.columns.column_default`): a quoted literal carries a cast to the
+/// column's type (`'x'::character varying`), and a negative number is a quoted literal of its
+/// own type (`'-1'::integer`), as PostgreSQL's deparser writes them.
+pub(crate) fn default_expression(default: &str, ty: &PgType) -> String {
+    let d = default.trim();
+    if is_string_literal(d) {
+        return format!("{d}::{}", type_without_modifier(ty));
+    }
+    if let Some(digits) = d.strip_prefix('-')
+        && !digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+    {
+        let ty = match d.parse::<i64>() {
+            Ok(v) if i32::try_from(v).is_ok() => "integer",
+            Ok(_) => "bigint",
+            Err(_) => "numeric",
+        };
+        return format!("'{d}'::{ty}");
+    }
+    d.to_string()
+}
+
+/// One `'...'` literal (doubled quotes inside), nothing around it.
+fn is_string_literal(s: &str) -> bool {
+    let Some(inner) = s.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) else {
+        return false;
+    };
+    inner.replace("''", "").find('\'').is_none()
+}
+
+/// A type's name without its modifier: `character varying(10)` casts as `character varying`.
+fn type_without_modifier(ty: &PgType) -> String {
+    match ty {
+        PgType::Varchar(_) => "character varying".into(),
+        PgType::Numeric(_) => "numeric".into(),
+        PgType::Array(e) => format!("{}[]", type_without_modifier(e)),
+        t => t.to_string(),
+    }
+}
+
 pub(crate) fn rows(table: &str, m: &Model) -> Vec<Row> {
     match table {
         "pg_namespace" => m
@@ -70,7 +111,7 @@ pub(crate) fn rows(table: &str, m: &Model) -> Vec<Row> {
                         ("oid", V::O(oids::attrdef(r.oid, i + 1))),
                         ("adrelid", V::O(r.oid)),
                         ("adnum", V::I(i as i64 + 1)),
-                        ("adbin", t(d)),
+                        ("adbin", t(default_expression(d, &c.ty))),
                     ])
                 })
             })

@@ -229,7 +229,13 @@ impl TypeInfo {
 
     /// `typstorage`, and `attstorage` of its columns.
     pub fn storage(&self) -> &'static str {
-        if self.len == -1 { "x" } else { "p" }
+        match self.name {
+            // numeric is compressed in line rather than moved out; the vectors stay plain.
+            "numeric" => "m",
+            "int2vector" | "oidvector" => "p",
+            _ if self.len == -1 => "x",
+            _ => "p",
+        }
     }
 }
 
