@@ -52,6 +52,10 @@ struct Txn {
     notifies: Vec<(String, String)>,
     /// LISTEN / UNLISTEN, which take effect when the transaction commits.
     listens: Vec<ListenOp>,
+    /// The settings when the transaction began (ROLLBACK goes back to them) and as they will
+    /// be after COMMIT (every SET but SET LOCAL).
+    settings_at_begin: Settings,
+    settings_at_commit: Settings,
 }
 
 /// `LISTEN c`, `UNLISTEN c`, or `UNLISTEN *` (None).
@@ -109,6 +113,8 @@ pub(crate) struct State {
     cursors: HashMap<String, crate::cursors::Cursor>,
     /// Channels the session LISTENs on.
     listening: std::collections::BTreeSet<String>,
+    /// What RESET goes back to: the defaults with the startup packet's options applied.
+    reset_to: Settings,
     pub(crate) settings: Settings,
 }
 
@@ -143,7 +149,8 @@ pub struct EddySession {
     in_block: std::sync::atomic::AtomicBool,
 }
 
-type SetByFunction = Arc<std::sync::Mutex<Vec<(String, String)>>>;
+/// (name, value, is_local)
+type SetByFunction = Arc<std::sync::Mutex<Vec<(String, String, bool)>>>;
 
 /// A connection that ends inside a transaction block rolls it back, DDL included.
 impl Drop for EddySession {
@@ -196,6 +203,7 @@ impl EddySession {
         }
         let zone = state.settings.zone().clone();
         *settings.write().expect("settings lock") = state.settings.clone();
+        state.reset_to = state.settings.clone();
         let set_by_function = SetByFunction::default();
         let inbox = Arc::new(crate::notify::Inbox::default());
         register_session_functions(
@@ -422,6 +430,8 @@ impl EddySession {
                         undo: vec![],
                         notifies: vec![],
                         listens: vec![],
+                        settings_at_begin: st.settings.clone(),
+                        settings_at_commit: st.settings.clone(),
                     });
                 }
                 Ok(Output::Command("BEGIN".into()))
@@ -461,10 +471,30 @@ impl EddySession {
                 savepoint: None, ..
             } => {
                 if let Some(t) = st.txn.take() {
+                    self.end_settings(st, t.settings_at_begin);
                     undo_ddl(self.engine.clone(), t.undo).await;
                 }
                 st.cursors.retain(|_, c| c.holds());
                 Ok(Output::Command("ROLLBACK".into()))
+            }
+            Statement::Reset(r) => {
+                let names: Vec<String> = match &r.reset {
+                    datafusion::sql::sqlparser::ast::Reset::ALL => {
+                        st.settings.all().map(|(k, _)| k.clone()).collect()
+                    }
+                    datafusion::sql::sqlparser::ast::Reset::ConfigurationParameter(n) => {
+                        vec![n.to_string()]
+                    }
+                };
+                let reported_before = reported_settings(&st.settings);
+                for n in names {
+                    let to = st.reset_to.get(&n)?.to_string();
+                    if st.settings.get(&n)? != to {
+                        self.assign(st, &n, &to, false)?;
+                    }
+                }
+                self.settings_changed(st, reported_before);
+                Ok(Output::Command("RESET".into()))
             }
             Statement::Copy {
                 source,
@@ -930,12 +960,16 @@ impl EddySession {
         };
         let undo = std::mem::take(&mut txn.undo);
         if txn.failed {
+            self.end_settings(st, txn.settings_at_begin);
             undo_ddl(self.engine.clone(), undo).await;
             return Ok(Output::Command("ROLLBACK".into()));
         }
         let listens = std::mem::take(&mut txn.listens);
         let notifies = std::mem::take(&mut txn.notifies);
+        let at_begin = std::mem::take(&mut txn.settings_at_begin);
+        let at_commit = std::mem::take(&mut txn.settings_at_commit);
         let r = self.commit_writes(txn).await;
+        self.end_settings(st, if r.is_ok() { at_commit } else { at_begin });
         match r.is_ok() {
             true => {
                 for op in listens {
@@ -1262,7 +1296,10 @@ impl EddySession {
         let reported_before = reported_settings(&st.settings);
         match set {
             Set::SingleAssignment {
-                variable, values, ..
+                variable,
+                values,
+                scope,
+                ..
             } => {
                 let name = variable.to_string();
                 let value = values
@@ -1270,17 +1307,52 @@ impl EddySession {
                     .map(setting_text)
                     .collect::<Vec<_>>()
                     .join(", ");
-                st.settings.set(&name, &value)?;
+                let local = matches!(
+                    scope,
+                    Some(datafusion::sql::sqlparser::ast::ContextModifier::Local)
+                );
+                self.assign(st, &name, &value, local)?;
             }
-            Set::SetTimeZone { value, .. } => st.settings.set("timezone", &setting_text(value))?,
-            Set::SetNames { charset_name, .. } => st
-                .settings
-                .set("client_encoding", &charset_name.to_string())?,
+            Set::SetTimeZone { value, local } => {
+                self.assign(st, "timezone", &setting_text(value), *local)?
+            }
+            Set::SetNames { charset_name, .. } => {
+                self.assign(st, "client_encoding", &charset_name.to_string(), false)?
+            }
             Set::SetTransaction { .. } => return Ok(Output::Command("SET".into())),
             other => return Err(Error::unsupported(format!("{other}"))),
         }
         self.settings_changed(st, reported_before);
         Ok(Output::Command("SET".into()))
+    }
+
+    /// SET (or SET LOCAL): the session's setting now; in a transaction block, ROLLBACK undoes
+    /// it, and a LOCAL one lasts until the block ends. Outside a block SET LOCAL has nothing to
+    /// last for, so it changes nothing (PostgreSQL warns and does the same).
+    fn assign(&self, st: &mut State, name: &str, value: &str, local: bool) -> Result<()> {
+        match st.txn.as_mut() {
+            Some(t) => {
+                let mut now = st.settings.clone();
+                now.set(name, value)?;
+                if !local {
+                    t.settings_at_commit.set(name, value)?;
+                }
+                st.settings = now;
+            }
+            None if local => {
+                // Checked all the same, as PostgreSQL does.
+                st.settings.clone().set(name, value)?;
+            }
+            None => st.settings.set(name, value)?,
+        }
+        Ok(())
+    }
+
+    /// The settings a transaction block leaves: those at COMMIT, or those it began with.
+    fn end_settings(&self, st: &mut State, settings: Settings) {
+        let reported_before = reported_settings(&st.settings);
+        st.settings = settings;
+        self.settings_changed(st, reported_before);
     }
 
     /// Settings `set_config()` changed during the statement that just ran.
@@ -1290,8 +1362,8 @@ impl EddySession {
             return;
         }
         let reported_before = reported_settings(&st.settings);
-        for (name, value) in set {
-            if let Err(e) = st.settings.set(&name, &value) {
+        for (name, value, local) in set {
+            if let Err(e) = self.assign(st, &name, &value, local) {
                 tracing::warn!("set_config({name}, {value}) checked, then refused: {e}");
             }
         }
@@ -1375,8 +1447,8 @@ fn register_session_functions(
             Arc::new(move |_| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(user.clone()))))),
         ));
     }
-    // set_config(name, value, is_local): like SET, seen at once by current_setting() in the same
-    // statement and kept by the session once the statement ends.
+    // set_config(name, value, is_local): like SET (SET LOCAL when is_local), seen at once by
+    // current_setting() in the same statement and applied to the session once it ends.
     let mirror = settings.clone();
     let set_config = Arc::new(move |args: &[ColumnarValue]| {
         let text = |i: usize| match &args[i] {
@@ -1391,14 +1463,10 @@ fn register_session_functions(
                 ),
             )));
         };
-        if matches!(
+        let local = matches!(
             args.get(2),
             Some(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))))
-        ) {
-            return Err(datafusion::common::DataFusionError::External(Box::new(
-                Error::unsupported("set_config(..., true): transaction-local settings"),
-            )));
-        }
+        );
         let value = value.unwrap_or_default();
         let mut s = mirror.write().expect("settings lock");
         s.set(&name, &value)
@@ -1407,7 +1475,7 @@ fn register_session_functions(
         set_by_function
             .lock()
             .expect("set_config lock")
-            .push((name, now.clone()));
+            .push((name, now.clone(), local));
         Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(now))))
     });
     ctx.register_udf(eddy_sql::functions::closure_udf(
