@@ -19,6 +19,9 @@ const SCHEMA_PREFIX: &[u8] = b"cat/schema/";
 const TABLE_PREFIX: &[u8] = b"cat/table/";
 const VIEW_PREFIX: &[u8] = b"cat/view/";
 const SUBSCRIPTION_PREFIX: &[u8] = b"cat/subscription/";
+/// `COMMENT ON`: key `cat/comment/` + object id (u32 BE) + sub-id (i32 BE: a column's number,
+/// 0 for the object itself), value the text.
+const COMMENT_PREFIX: &[u8] = b"cat/comment/";
 const NEXT_ID_KEY: &[u8] = b"cat/next_id";
 const ROWID_PREFIX: &[u8] = b"rowid/";
 /// Ids below this are reserved for built-in objects (pg_catalog, information_schema).
@@ -142,6 +145,8 @@ struct State {
     tables: BTreeMap<(String, String), Arc<TableEntry>>,
     views: BTreeMap<(String, String), Arc<ViewEntry>>,
     subscriptions: BTreeMap<String, SubscriptionDef>,
+    /// `COMMENT ON` texts by (object id, column number or 0).
+    comments: BTreeMap<(u32, i32), String>,
     next_id: u32,
 }
 
@@ -167,6 +172,17 @@ impl Catalog {
             next_id: FIRST_USER_ID,
             ..State::default()
         };
+        snap.scan_prefix(Cf::Meta, COMMENT_PREFIX, |k, v| {
+            let id = &k[COMMENT_PREFIX.len()..];
+            if id.len() == 8 {
+                let obj = u32::from_be_bytes(id[..4].try_into().expect("4 bytes"));
+                let sub = i32::from_be_bytes(id[4..].try_into().expect("4 bytes"));
+                state
+                    .comments
+                    .insert((obj, sub), String::from_utf8_lossy(v).into_owned());
+            }
+            Ok(())
+        })?;
         snap.scan_prefix(Cf::Meta, SUBSCRIPTION_PREFIX, |_, v| {
             let s: SubscriptionDef = serde_json::from_slice(v)
                 .map_err(|e| Error::internal(format!("corrupt subscription record: {e}")))?;
@@ -336,6 +352,36 @@ impl Catalog {
         let _epoch = self.store.commit(writes)?;
         state.subscriptions.remove(name);
         Ok(())
+    }
+
+    /// Sets (or with None removes) the comment on an object (`sub` 0) or one of its columns;
+    /// returns the comment it replaces. Callers hold the commit lock.
+    pub fn set_comment(&self, obj: u32, sub: i32, text: Option<&str>) -> Result<Option<String>> {
+        let mut key = COMMENT_PREFIX.to_vec();
+        key.extend_from_slice(&obj.to_be_bytes());
+        key.extend_from_slice(&sub.to_be_bytes());
+        let mut writes = WriteSet::default();
+        match text {
+            Some(t) => writes.put(Cf::Meta, key, t.as_bytes().to_vec()),
+            None => writes.delete(Cf::Meta, key),
+        }
+        let _epoch = self.store.commit(writes)?;
+        let mut state = self.state.write().expect("catalog lock");
+        Ok(match text {
+            Some(t) => state.comments.insert((obj, sub), t.to_string()),
+            None => state.comments.remove(&(obj, sub)),
+        })
+    }
+
+    /// Every comment: ((object id, column number or 0), text). A comment outlives a dropped
+    /// object unseen: ids are never reused, and readers only show comments of what exists.
+    pub fn comments(&self) -> Vec<((u32, i32), String)> {
+        let state = self.state.read().expect("catalog lock");
+        state
+            .comments
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect()
     }
 
     pub fn subscription(&self, name: &str) -> Option<SubscriptionDef> {

@@ -81,6 +81,12 @@ enum Undo {
         original: String,
     },
     DropSchema(String),
+    /// Put back the comment a COMMENT ON replaced.
+    Comment {
+        obj: u32,
+        sub: i32,
+        old: Option<String>,
+    },
 }
 
 /// Undoes a transaction's DDL, newest first. It runs after the transaction has ended, so a
@@ -98,6 +104,10 @@ async fn undo_ddl(engine: Arc<Engine>, undo: Vec<Undo>) {
                 original,
             } => engine.catalog.rename_relation(schema, current, original),
             Undo::DropSchema(name) => engine.catalog.drop_schema(name, true, true),
+            Undo::Comment { obj, sub, old } => engine
+                .catalog
+                .set_comment(*obj, *sub, old.as_deref())
+                .map(|_| ()),
         };
         if let Err(e) = r {
             tracing::error!("undoing {u:?} of a rolled-back transaction failed: {e}");
@@ -389,6 +399,21 @@ impl EddySession {
                 Ok(out)
             }
             Statement::AlterTable(at) => self.alter_table(st, at).await,
+            Statement::Comment {
+                object_type,
+                object_name,
+                comment,
+                if_exists,
+            } => {
+                self.comment(
+                    st,
+                    *object_type,
+                    object_name,
+                    comment.as_deref(),
+                    *if_exists,
+                )
+                .await
+            }
             Statement::CreateSchema {
                 schema_name,
                 if_not_exists,
@@ -986,6 +1011,112 @@ impl EddySession {
         r
     }
 
+    /// `COMMENT ON TABLE|VIEW|MATERIALIZED VIEW|COLUMN|SCHEMA x IS 'text' | NULL`. It applies
+    /// when it runs, like the other DDL, and a transaction that does not commit puts the old
+    /// comment back.
+    async fn comment(
+        &self,
+        st: &mut State,
+        kind: datafusion::sql::sqlparser::ast::CommentObject,
+        name: &datafusion::sql::sqlparser::ast::ObjectName,
+        text: Option<&str>,
+        if_exists: bool,
+    ) -> Result<Output> {
+        use datafusion::sql::sqlparser::ast::CommentObject as K;
+        use eddy_catalog::Relation;
+        let catalog = &self.engine.catalog;
+        let relation = |schema: &str, rel: &str, want: K| -> Result<Option<Relation>> {
+            let r = match catalog.relation(schema, rel) {
+                Some(r) => r,
+                None if if_exists => return Ok(None),
+                None => return Err(undefined_table(&self.engine, schema, rel)),
+            };
+            let (fits, what) = match (&r, want) {
+                (Relation::Table(_), K::Table | K::Column) => (true, ""),
+                (Relation::View(v), K::View | K::Column) if !v.def.materialized => (true, ""),
+                (Relation::View(v), K::MaterializedView | K::Column) if v.def.materialized => {
+                    (true, "")
+                }
+                (_, K::Table) => (false, "a table"),
+                (_, K::View) => (false, "a view"),
+                _ => (false, "a materialized view"),
+            };
+            if !fits {
+                return Err(Error::new(
+                    SqlState::WRONG_OBJECT_TYPE,
+                    format!("\"{rel}\" is not {what}"),
+                ));
+            }
+            Ok(Some(r))
+        };
+        let target = match kind {
+            K::Table | K::View | K::MaterializedView => {
+                let (schema, rel) = names::relation(name, DEFAULT_SCHEMA)?;
+                relation(&schema, &rel, kind)?.map(|r| (r.id(), 0))
+            }
+            K::Column => {
+                let parts: Vec<String> = name
+                    .0
+                    .iter()
+                    .map(|p| p.as_ident().map(names::ident).unwrap_or_default())
+                    .collect();
+                let (schema, rel, col) = match parts.as_slice() {
+                    [r, c] => (DEFAULT_SCHEMA.to_string(), r.clone(), c.clone()),
+                    [s, r, c] => (s.clone(), r.clone(), c.clone()),
+                    _ => {
+                        return Err(Error::syntax(format!(
+                            "column name must be qualified: {name}"
+                        )));
+                    }
+                };
+                match relation(&schema, &rel, kind)? {
+                    None => None,
+                    Some(r) => {
+                        let columns: Vec<String> = match &r {
+                            Relation::Table(t) => {
+                                t.def.columns.iter().map(|c| c.name.clone()).collect()
+                            }
+                            Relation::View(v) => {
+                                v.def.columns.iter().map(|c| c.name.clone()).collect()
+                            }
+                        };
+                        let at = columns.iter().position(|c| *c == col).ok_or_else(|| {
+                            Error::new(
+                                SqlState::UNDEFINED_COLUMN,
+                                format!("column \"{col}\" of relation \"{rel}\" does not exist"),
+                            )
+                        })?;
+                        Some((r.id(), at as i32 + 1))
+                    }
+                }
+            }
+            K::Schema => {
+                let (_, schema) = names::relation(name, "")?;
+                match catalog.schemas().into_iter().find(|s| s.name == schema) {
+                    Some(s) => Some((s.id, 0)),
+                    None if if_exists => None,
+                    None => {
+                        return Err(Error::new(
+                            SqlState::INVALID_SCHEMA_NAME,
+                            format!("schema \"{schema}\" does not exist"),
+                        ));
+                    }
+                }
+            }
+            other => return Err(Error::unsupported(format!("COMMENT ON {other}"))),
+        };
+        if let Some((obj, sub)) = target {
+            // PostgreSQL takes an empty comment for no comment.
+            let text = text.filter(|t| !t.is_empty());
+            let _g = self.engine.write_lock.lock().await;
+            let old = catalog.set_comment(obj, sub, text)?;
+            if old.as_deref() != text {
+                record_undo(st, || Undo::Comment { obj, sub, old });
+            }
+        }
+        Ok(Output::Command("COMMENT".into()))
+    }
+
     /// LISTEN / UNLISTEN: at once outside a transaction block, at COMMIT inside one.
     fn listen(&self, st: &mut State, op: ListenOp) {
         match st.txn.as_mut() {
@@ -1065,7 +1196,7 @@ impl EddySession {
                         schema: s, name, ..
                     } => s == schema && name == rel,
                     Undo::DropSchema(s) => kind == ObjectType::Schema && s == rel,
-                    Undo::Rename { .. } => false,
+                    Undo::Rename { .. } | Undo::Comment { .. } => false,
                 });
                 let exists = match kind {
                     ObjectType::Schema => self.engine.catalog.schema_exists(rel),
@@ -1108,7 +1239,7 @@ impl EddySession {
                 Undo::DropSchema(s) => {
                     !(kind == ObjectType::Schema && resolved.iter().any(|(_, n)| n == s))
                 }
-                Undo::Rename { .. } => true,
+                Undo::Rename { .. } | Undo::Comment { .. } => true,
             });
         }
         Ok(Output::Command(what.into()))

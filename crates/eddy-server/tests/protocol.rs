@@ -564,3 +564,31 @@ async fn large_copy_is_ingested_atomically_and_durably() {
         .unwrap_err();
     assert_eq!(e.code().unwrap().code(), "23505");
 }
+
+/// COMMENT ON is catalog state like any other: it survives `kill -9`.
+#[tokio::test(flavor = "multi_thread")]
+async fn comments_survive_a_kill() {
+    let mut s = EddyServer::start();
+    {
+        let c = connect(&s.conn_str()).await;
+        c.batch_execute(
+            "CREATE TABLE k (id int PRIMARY KEY);
+             COMMENT ON TABLE k IS 'kept';
+             COMMENT ON COLUMN k.id IS 'the key'",
+        )
+        .await
+        .unwrap();
+    }
+    s.kill();
+    s.restart();
+    let c = connect(&s.conn_str()).await;
+    let row = c
+        .query_one(
+            "SELECT obj_description('k'::regclass, 'pg_class'), col_description('k'::regclass, 1)",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "kept");
+    assert_eq!(row.get::<_, String>(1), "the key");
+}

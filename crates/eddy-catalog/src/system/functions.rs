@@ -386,8 +386,19 @@ fn obj_description(m: &Model, args: &[ScalarValue]) -> std::result::Result<Scala
     };
     Ok(m.descriptions()
         .into_iter()
-        .find(|(o, c, _)| *o == oid && class.is_none_or(|k| k == *c))
-        .map_or(NULL, |(.., text)| some_text(text)))
+        .find(|d| d.objoid == oid && d.objsubid == 0 && class.is_none_or(|k| k == d.classoid))
+        .map_or(NULL, |d| some_text(d.text)))
+}
+
+/// `col_description(table oid, column number)`.
+fn col_description(m: &Model, args: &[ScalarValue]) -> std::result::Result<ScalarValue, Error> {
+    let (Some(oid), Some(n)) = (arg_oid(args, 0), arg_int(args, 1)) else {
+        return Ok(NULL);
+    };
+    Ok(m.descriptions()
+        .into_iter()
+        .find(|d| d.objoid == oid && i64::from(d.objsubid) == n && n > 0)
+        .map_or(NULL, |d| some_text(d.text)))
 }
 
 fn always_null(_: &Model, _: &[ScalarValue]) -> std::result::Result<ScalarValue, Error> {
@@ -545,9 +556,9 @@ pub fn register(ctx: &SessionContext, catalog: Arc<Catalog>) {
         ("pg_get_function_identity_arguments", text, always_null),
         ("pg_get_ruledef", text, always_null),
         ("pg_get_triggerdef", text, always_null),
-        // Eddy has no COMMENT ON yet: only PostgreSQL's own descriptions exist.
+        // COMMENT ON texts, and PostgreSQL's own descriptions of its schemas.
         ("obj_description", text, obj_description),
-        ("col_description", text, always_null),
+        ("col_description", text, col_description),
         ("shobj_description", text, always_null),
         ("pg_encoding_to_char", text, encoding_to_char),
         (

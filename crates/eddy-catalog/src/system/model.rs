@@ -83,23 +83,64 @@ pub struct Model {
     /// (oid, name), in oid order.
     pub namespaces: Vec<(u32, String)>,
     pub rels: Vec<Rel>,
+    /// `COMMENT ON` texts by (object id, column number or 0).
+    comments: Vec<((u32, i32), String)>,
+}
+
+/// One `pg_description` row.
+pub struct Description {
+    pub objoid: u32,
+    pub classoid: u32,
+    pub objsubid: i32,
+    pub text: String,
 }
 
 impl Model {
-    /// The descriptions PostgreSQL 15 ships for objects Eddy has too, as (objoid, classoid,
-    /// text); there is no `COMMENT ON`, so there are no others.
-    pub fn descriptions(&self) -> Vec<(u32, u32, &'static str)> {
-        let Some(class) = self.rel_oid(PG_CATALOG, "pg_namespace") else {
+    /// `pg_description`: the comments `COMMENT ON` set on schemas, relations and columns that
+    /// still exist, and the descriptions PostgreSQL ships for its own schemas (unless a
+    /// comment replaced them).
+    pub fn descriptions(&self) -> Vec<Description> {
+        let (Some(nsp_class), Some(rel_class)) = (
+            self.rel_oid(PG_CATALOG, "pg_namespace"),
+            self.rel_oid(PG_CATALOG, "pg_class"),
+        ) else {
             return vec![];
         };
-        self.namespaces
-            .iter()
-            .filter_map(|(oid, name)| match name.as_str() {
-                crate::DEFAULT_SCHEMA => Some((*oid, class, "standard public schema")),
-                PG_CATALOG => Some((*oid, class, "system catalog schema")),
-                _ => None,
-            })
-            .collect()
+        let mut out: Vec<Description> = vec![];
+        for ((obj, sub), text) in &self.comments {
+            let classoid = if self.namespaces.iter().any(|(o, _)| o == obj) && *sub == 0 {
+                nsp_class
+            } else if self
+                .rel(*obj)
+                .is_some_and(|r| *sub == 0 || (*sub as usize) <= r.columns.len())
+            {
+                rel_class
+            } else {
+                continue;
+            };
+            out.push(Description {
+                objoid: *obj,
+                classoid,
+                objsubid: *sub,
+                text: text.clone(),
+            });
+        }
+        for (oid, name) in &self.namespaces {
+            let builtin = match name.as_str() {
+                crate::DEFAULT_SCHEMA => "standard public schema",
+                PG_CATALOG => "system catalog schema",
+                _ => continue,
+            };
+            if !out.iter().any(|d| d.objoid == *oid && d.objsubid == 0) {
+                out.push(Description {
+                    objoid: *oid,
+                    classoid: nsp_class,
+                    objsubid: 0,
+                    text: builtin.into(),
+                });
+            }
+        }
+        out
     }
 
     /// The OID of a relation, by schema and name.
@@ -197,7 +238,11 @@ impl Model {
         }
         user.sort_by_key(|r| r.oid);
         rels.extend(user);
-        Model { namespaces, rels }
+        Model {
+            namespaces,
+            rels,
+            comments: catalog.comments(),
+        }
     }
 
     pub fn rel(&self, oid: u32) -> Option<&Rel> {

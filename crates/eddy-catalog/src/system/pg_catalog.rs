@@ -69,12 +69,12 @@ pub(crate) fn rows(table: &str, m: &Model) -> Vec<Row> {
         "pg_description" => m
             .descriptions()
             .into_iter()
-            .map(|(objoid, classoid, text)| {
+            .map(|d| {
                 vec![
-                    ("objoid", V::O(objoid)),
-                    ("classoid", V::O(classoid)),
-                    ("objsubid", V::I(0)),
-                    ("description", t(text)),
+                    ("objoid", V::O(d.objoid)),
+                    ("classoid", V::O(d.classoid)),
+                    ("objsubid", V::I(d.objsubid.into())),
+                    ("description", t(d.text)),
                 ]
             })
             .collect(),
