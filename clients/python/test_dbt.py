@@ -34,4 +34,9 @@ conn.commit()
 cur.execute("SELECT sensor, n, total FROM per_sensor WHERE sensor = 'c'")
 same_rows(cur.fetchall(), [("c", 2, 0.5)], "materialized view kept up to date after dbt")
 tested("the materialized view dbt created stays up to date")
+cur.execute("SELECT obj_description('per_sensor'::regclass, 'pg_class'), "
+            "obj_description('recent'::regclass, 'pg_class'), col_description('recent'::regclass, 1)")
+same(cur.fetchone(), ("Readings per sensor, kept up to date by Eddy", "Readings from id 2 on",
+                      "The reading's id, with 'quotes'"), "descriptions dbt persisted")
+tested("persist_docs: dbt's COMMENT ON (dollar-quoted) for a view, a materialized view and a column")
 print("ok")

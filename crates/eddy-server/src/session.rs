@@ -1063,6 +1063,9 @@ impl EddySession {
                 let (schema, rel, col) = match parts.as_slice() {
                     [r, c] => (DEFAULT_SCHEMA.to_string(), r.clone(), c.clone()),
                     [s, r, c] => (s.clone(), r.clone(), c.clone()),
+                    [db, s, r, c] if db == eddy_catalog::DATABASE_NAME => {
+                        (s.clone(), r.clone(), c.clone())
+                    }
                     _ => {
                         return Err(Error::syntax(format!(
                             "column name must be qualified: {name}"

@@ -27,6 +27,7 @@ pub fn parse_statements(sql: &str) -> Result<Vec<Statement>> {
         }]);
     }
     let sql = &alter_view_rename(sql);
+    let sql = &comment_dollar_quotes(sql);
     Parser::new(&PostgreSqlDialect {})
         .with_recursion_limit(PARSE_DEPTH_MAX)
         .try_with_sql(sql)
@@ -60,6 +61,49 @@ fn alter_view_rename(sql: &str) -> std::borrow::Cow<'_, str> {
         rest = &rest[rest.find(char::is_whitespace).unwrap_or(rest.len())..];
     }
     format!("ALTER TABLE{rest}").into()
+}
+
+/// sqlparser reads `COMMENT ON ... IS` with a quoted string only; dbt writes its comments
+/// dollar-quoted (`IS $dbt_comment_literal_block$...$dbt_comment_literal_block$`). A dollar-quoted
+/// string in a COMMENT statement is written back single-quoted, which means the same.
+fn comment_dollar_quotes(sql: &str) -> std::borrow::Cow<'_, str> {
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    if !sql.contains('$') || !sql.to_ascii_lowercase().contains("comment") {
+        return sql.into();
+    }
+    // Unescaped, every token prints back as the text it came from.
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .with_unescape(false)
+        .tokenize()
+    else {
+        return sql.into();
+    };
+    let mut at_start = true;
+    let mut in_comment = false;
+    let mut changed = false;
+    let mut out = String::with_capacity(sql.len());
+    for t in tokens {
+        match &t {
+            Token::Whitespace(_) => {}
+            Token::SemiColon => {
+                at_start = true;
+                in_comment = false;
+            }
+            Token::Word(w) if at_start => {
+                in_comment = w.quote_style.is_none() && w.value.eq_ignore_ascii_case("comment");
+                at_start = false;
+            }
+            _ => at_start = false,
+        }
+        match t {
+            Token::DollarQuotedString(d) if in_comment => {
+                out.push_str(&format!("'{}'", d.value.replace('\'', "''")));
+                changed = true;
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    if changed { out.into() } else { sql.into() }
 }
 
 /// sqlparser says `Expected: ..., found: X at Line: 1, Column: 8`; PostgreSQL says
