@@ -10,18 +10,8 @@ use std::sync::{Arc, Mutex, Weak};
 #[derive(Debug)]
 pub struct SubscriberInfo {
     pub id: u64,
-    /// The backend process id of the session reading it.
-    pub pid: i32,
-    /// How it is read: `copy`, `cursor`, or `subscription cursor` (a named subscription's).
-    pub kind: &'static str,
-    /// The view, as `schema.name`, or the subscribed query.
-    pub target: String,
-    /// The named subscription it reads, if any.
-    pub subscription: Option<String>,
-    /// The cursor it is read through, if any.
-    pub cursor: Option<String>,
-    /// The epoch it started from.
-    pub started_epoch: u64,
+    /// What it is, as it registered.
+    pub about: NewSubscriber,
     /// Every change up to this epoch has been handed to the client.
     position: AtomicU64,
     /// Rows handed to the client so far (progress rows not counted).
@@ -38,13 +28,20 @@ impl SubscriberInfo {
     }
 }
 
-/// What a subscription is, as it registers.
+/// What a subscription is.
+#[derive(Debug)]
 pub struct NewSubscriber {
+    /// The backend process id of the session reading it.
     pub pid: i32,
+    /// How it is read: `copy`, `cursor`, or `subscription cursor` (a named subscription's).
     pub kind: &'static str,
+    /// The view, as `schema.name`, or the subscribed query.
     pub target: String,
+    /// The named subscription it reads, if any.
     pub subscription: Option<String>,
+    /// The cursor it is read through, if any.
     pub cursor: Option<String>,
+    /// The epoch it started from.
     pub started_epoch: u64,
 }
 
@@ -60,14 +57,9 @@ impl Subscribers {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let info = Arc::new(SubscriberInfo {
             id,
-            pid: s.pid,
-            kind: s.kind,
-            target: s.target,
-            subscription: s.subscription,
-            cursor: s.cursor,
-            started_epoch: s.started_epoch,
             position: AtomicU64::new(s.started_epoch),
             rows: AtomicU64::new(0),
+            about: s,
         });
         self.live
             .lock()

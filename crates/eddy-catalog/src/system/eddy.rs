@@ -35,12 +35,15 @@ pub(crate) fn rows(table: &str, catalog: &Catalog) -> Vec<Row> {
                     let position = s.position();
                     vec![
                         ("id", V::I(s.id as i64)),
-                        ("pid", V::I(s.pid.into())),
-                        ("kind", t(s.kind)),
-                        ("target", t(&s.target)),
-                        ("subscription", s.subscription.as_ref().map_or(V::Null, t)),
-                        ("cursor", s.cursor.as_ref().map_or(V::Null, t)),
-                        ("started_epoch", V::I(s.started_epoch as i64)),
+                        ("pid", V::I(s.about.pid.into())),
+                        ("kind", t(s.about.kind)),
+                        ("target", t(&s.about.target)),
+                        (
+                            "subscription",
+                            s.about.subscription.as_ref().map_or(V::Null, t),
+                        ),
+                        ("cursor", s.about.cursor.as_ref().map_or(V::Null, t)),
+                        ("started_epoch", V::I(s.about.started_epoch as i64)),
                         ("position", V::I(position as i64)),
                         ("committed_epoch", V::I(committed as i64)),
                         (
