@@ -89,6 +89,98 @@ enum Undo {
     },
 }
 
+impl Undo {
+    fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Undo::Drop { kind, schema, name } => json!({"drop": {
+                "kind": match kind {
+                    ObjectType::MaterializedView => "materialized view",
+                    ObjectType::View => "view",
+                    _ => "table",
+                },
+                "schema": schema, "name": name}}),
+            Undo::Rename {
+                schema,
+                current,
+                original,
+            } => json!({"rename": {"schema": schema, "current": current, "original": original}}),
+            Undo::DropSchema(name) => json!({"drop_schema": name}),
+            Undo::Comment { obj, sub, old } => {
+                json!({"comment": {"obj": obj, "sub": sub, "old": old}})
+            }
+        }
+    }
+
+    fn from_json(v: &serde_json::Value) -> Option<Undo> {
+        let text = |v: &serde_json::Value, k: &str| v.get(k)?.as_str().map(str::to_string);
+        if let Some(d) = v.get("drop") {
+            return Some(Undo::Drop {
+                kind: match d.get("kind")?.as_str()? {
+                    "materialized view" => ObjectType::MaterializedView,
+                    "view" => ObjectType::View,
+                    _ => ObjectType::Table,
+                },
+                schema: text(d, "schema")?,
+                name: text(d, "name")?,
+            });
+        }
+        if let Some(r) = v.get("rename") {
+            return Some(Undo::Rename {
+                schema: text(r, "schema")?,
+                current: text(r, "current")?,
+                original: text(r, "original")?,
+            });
+        }
+        if let Some(n) = v.get("drop_schema") {
+            return Some(Undo::DropSchema(n.as_str()?.to_string()));
+        }
+        let c = v.get("comment")?;
+        Some(Undo::Comment {
+            obj: c.get("obj")?.as_u64()? as u32,
+            sub: c.get("sub")?.as_i64()? as i32,
+            old: text(c, "old"),
+        })
+    }
+}
+
+/// Meta keys of the undo logs of open transactions: DDL applies when it runs, so a server
+/// killed before such a transaction ends must undo it when it starts again.
+const UNDO_LOG_PREFIX: &[u8] = b"txn/undo/";
+
+fn undo_log_key(session: u64) -> Vec<u8> {
+    let mut k = UNDO_LOG_PREFIX.to_vec();
+    k.extend_from_slice(&session.to_be_bytes());
+    k
+}
+
+/// At start: undoes the DDL of every transaction a crash left open.
+pub(crate) async fn undo_open_transactions(engine: &Arc<Engine>) -> Result<()> {
+    let mut logs: Vec<(Vec<u8>, Vec<Undo>)> = vec![];
+    engine
+        .store
+        .snapshot()
+        .scan_prefix(Cf::Meta, UNDO_LOG_PREFIX, |k, v| {
+            let list: Vec<serde_json::Value> = serde_json::from_slice(v).unwrap_or_default();
+            logs.push((
+                k.to_vec(),
+                list.iter().filter_map(Undo::from_json).collect(),
+            ));
+            Ok(())
+        })?;
+    for (key, undo) in logs {
+        tracing::info!(
+            steps = undo.len(),
+            "undoing the DDL of a transaction left open"
+        );
+        undo_ddl(engine.clone(), undo).await;
+        let mut end = key.clone();
+        end.push(0);
+        engine.store.delete_range_now(Cf::Meta, &key, &end)?;
+    }
+    Ok(())
+}
+
 /// Undoes a transaction's DDL, newest first. It runs after the transaction has ended, so a
 /// failure can only be logged.
 async fn undo_ddl(engine: Arc<Engine>, undo: Vec<Undo>) {
@@ -123,6 +215,8 @@ pub(crate) struct State {
     cursors: HashMap<String, crate::cursors::Cursor>,
     /// Channels the session LISTENs on.
     listening: std::collections::BTreeSet<String>,
+    /// The open transaction's undo log as last written to storage.
+    undo_on_disk: Option<String>,
     /// What RESET goes back to: the defaults with the startup packet's options applied.
     reset_to: Settings,
     pub(crate) settings: Settings,
@@ -157,7 +251,13 @@ pub struct EddySession {
     /// Inside a transaction block, where notifications wait (mirrored out of `State` for the
     /// wire layer, which asks between statements).
     in_block: std::sync::atomic::AtomicBool,
+    /// Names the session's undo log in storage.
+    id: u64,
 }
+
+/// Numbers sessions for their undo logs: unique within a run, and across runs because the
+/// logs of the previous run are gone by the time a session starts.
+static SESSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// (name, value, is_local)
 type SetByFunction = Arc<std::sync::Mutex<Vec<(String, String, bool)>>>;
@@ -174,7 +274,16 @@ impl Drop for EddySession {
         };
         match tokio::runtime::Handle::try_current() {
             Ok(h) => {
-                h.spawn(undo_ddl(self.engine.clone(), undo));
+                let engine = self.engine.clone();
+                let key = undo_log_key(self.id);
+                h.spawn(async move {
+                    undo_ddl(engine.clone(), undo).await;
+                    let mut end = key.clone();
+                    end.push(0);
+                    if let Err(e) = engine.store.delete_range_now(Cf::Meta, &key, &end) {
+                        tracing::warn!("could not remove an undo log: {e}");
+                    }
+                });
             }
             Err(_) => tracing::error!("a session ended without a runtime to undo its DDL"),
         }
@@ -234,6 +343,7 @@ impl EddySession {
             set_by_function,
             inbox,
             in_block: Default::default(),
+            id: SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         };
         session.apply_zone(&zone);
         Ok(session)
@@ -1120,6 +1230,28 @@ impl EddySession {
         Ok(Output::Command("COMMENT".into()))
     }
 
+    /// Keeps the open transaction's undo log in storage as it is in memory (and none once the
+    /// transaction has ended), so that a crash before the transaction ends undoes its DDL.
+    fn write_undo_log(&self, st: &mut State) -> Result<()> {
+        let now = st.txn.as_ref().filter(|t| !t.undo.is_empty()).map(|t| {
+            serde_json::Value::Array(t.undo.iter().map(Undo::to_json).collect()).to_string()
+        });
+        if now == st.undo_on_disk {
+            return Ok(());
+        }
+        let key = undo_log_key(self.id);
+        match &now {
+            Some(log) => self.engine.store.put_now(Cf::Meta, &key, log.as_bytes())?,
+            None => {
+                let mut end = key.clone();
+                end.push(0);
+                self.engine.store.delete_range_now(Cf::Meta, &key, &end)?;
+            }
+        }
+        st.undo_on_disk = now;
+        Ok(())
+    }
+
     /// LISTEN / UNLISTEN: at once outside a transaction block, at COMMIT inside one.
     fn listen(&self, st: &mut State, op: ListenOp) {
         match st.txn.as_mut() {
@@ -1971,6 +2103,7 @@ impl Session for EddySession {
         let r = self.dispatch(&mut st, stmt, params).await;
         self.in_block
             .store(st.txn.is_some(), std::sync::atomic::Ordering::Relaxed);
+        self.write_undo_log(&mut st)?;
         self.apply_set_by_function(&mut st);
         if r.is_err()
             && let Some(t) = st.txn.as_mut()

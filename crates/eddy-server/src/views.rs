@@ -431,6 +431,7 @@ pub(crate) async fn drop_relation(
 
 /// Compiles every view again at start, checking that the dataflow matches the state on disk.
 pub async fn recover(engine: &Arc<Engine>) -> Result<()> {
+    crate::session::undo_open_transactions(engine).await?;
     // The views of subscriptions that were running when the server stopped.
     let temp = engine.catalog.views_in(TEMP_SCHEMA);
     if !temp.is_empty() {

@@ -74,3 +74,63 @@ async fn a_lost_update_is_refused_at_commit() {
         .unwrap();
     assert_eq!(value(&a, 2).await, 100);
 }
+
+/// DDL inside a transaction block applies when it runs; a server killed before the block ends
+/// undoes it when it starts again, and keeps what committed blocks did.
+#[tokio::test(flavor = "multi_thread")]
+async fn ddl_of_a_transaction_open_at_a_crash_is_undone_at_restart() {
+    let mut s = EddyServer::start();
+    let c = connect(&s.conn_str()).await;
+    c.batch_execute(
+        "CREATE TABLE old_name (id int PRIMARY KEY);
+         CREATE TABLE commented (id int PRIMARY KEY);
+         COMMENT ON TABLE commented IS 'before';
+         BEGIN; CREATE TABLE kept (id int PRIMARY KEY); COMMIT",
+    )
+    .await
+    .unwrap();
+    let open = connect(&s.conn_str()).await;
+    open.batch_execute(
+        "BEGIN;
+         CREATE TABLE ghost (id int PRIMARY KEY);
+         CREATE SCHEMA ghost_schema;
+         CREATE VIEW ghost_view AS SELECT id FROM ghost;
+         ALTER TABLE old_name RENAME TO new_name;
+         COMMENT ON TABLE commented IS 'during'",
+    )
+    .await
+    .unwrap();
+    s.kill();
+    s.restart();
+    let c = connect(&s.conn_str()).await;
+    let names: Vec<String> = c
+        .query(
+            "SELECT relname::text FROM pg_class WHERE relnamespace = 'public'::regnamespace \
+             AND relkind IN ('r', 'v') ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(names, vec!["commented", "kept", "old_name"]);
+    let schemas: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'ghost_schema'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(schemas, 0);
+    let comment: String = c
+        .query_one(
+            "SELECT obj_description('commented'::regclass, 'pg_class')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(comment, "before");
+}
