@@ -154,6 +154,12 @@ fn undo_log_key(session: u64) -> Vec<u8> {
     k
 }
 
+fn delete_undo_log(engine: &Engine, key: &[u8]) -> Result<()> {
+    let mut end = key.to_vec();
+    end.push(0);
+    engine.store.delete_range_now(Cf::Meta, key, &end)
+}
+
 /// At start: undoes the DDL of every transaction a crash left open.
 pub(crate) async fn undo_open_transactions(engine: &Arc<Engine>) -> Result<()> {
     let mut logs: Vec<(Vec<u8>, Vec<Undo>)> = vec![];
@@ -174,9 +180,7 @@ pub(crate) async fn undo_open_transactions(engine: &Arc<Engine>) -> Result<()> {
             "undoing the DDL of a transaction left open"
         );
         undo_ddl(engine.clone(), undo).await;
-        let mut end = key.clone();
-        end.push(0);
-        engine.store.delete_range_now(Cf::Meta, &key, &end)?;
+        delete_undo_log(engine, &key)?;
     }
     Ok(())
 }
@@ -278,9 +282,7 @@ impl Drop for EddySession {
                 let key = undo_log_key(self.id);
                 h.spawn(async move {
                     undo_ddl(engine.clone(), undo).await;
-                    let mut end = key.clone();
-                    end.push(0);
-                    if let Err(e) = engine.store.delete_range_now(Cf::Meta, &key, &end) {
+                    if let Err(e) = delete_undo_log(&engine, &key) {
                         tracing::warn!("could not remove an undo log: {e}");
                     }
                 });
@@ -1242,11 +1244,7 @@ impl EddySession {
         let key = undo_log_key(self.id);
         match &now {
             Some(log) => self.engine.store.put_now(Cf::Meta, &key, log.as_bytes())?,
-            None => {
-                let mut end = key.clone();
-                end.push(0);
-                self.engine.store.delete_range_now(Cf::Meta, &key, &end)?;
-            }
+            None => delete_undo_log(&self.engine, &key)?,
         }
         st.undo_on_disk = now;
         Ok(())

@@ -538,18 +538,16 @@ fn upsert_envelope(
     key: &[usize],
 ) -> Result<(Vec<i64>, RecordBatch)> {
     use datafusion::arrow::array::{BooleanArray, UInt32Array};
-    use datafusion::common::ScalarValue;
-    let mut order: Vec<(usize, i64, Option<usize>)> = vec![];
-    let mut index: std::collections::HashMap<Vec<ScalarValue>, usize> = Default::default();
+    let (of_row, keys) = key_groups(batch, key)?;
+    // Per key: its first row, the rows it gained, its first new row.
+    let mut order: Vec<(usize, i64, Option<usize>)> = vec![(0, 0, None); keys];
+    let mut seen = vec![false; keys];
     for (row, diff) in diffs.iter().enumerate() {
-        let k: Vec<ScalarValue> = key
-            .iter()
-            .map(|c| ScalarValue::try_from_array(batch.column(*c), row))
-            .collect::<std::result::Result<_, _>>()?;
-        let at = *index.entry(k).or_insert_with(|| {
-            order.push((row, 0, None));
-            order.len() - 1
-        });
+        let at = of_row[row];
+        if !seen[at] {
+            seen[at] = true;
+            order[at].0 = row;
+        }
         let entry = &mut order[at];
         if *diff > 0 {
             entry.1 += diff;
