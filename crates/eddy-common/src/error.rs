@@ -251,7 +251,7 @@ fn classify_datafusion(e: DataFusionError) -> Error {
         )
     } else if lower.contains("ambiguous reference") {
         (SqlState::AMBIGUOUS_COLUMN, strip_prefixes(&text))
-    } else if lower.contains("can't cast value") {
+    } else if lower.contains("can't cast value") || lower.contains("array overflow on") {
         let ty = if text.contains("Int16") {
             "smallint"
         } else if text.contains("Int32") {

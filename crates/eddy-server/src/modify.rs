@@ -302,7 +302,12 @@ async fn scratch_query(ctx: &SessionContext, sql: &str) -> Result<(Statement, Lo
         .state()
         .statement_to_plan(DFStatement::Statement(Box::new(stmt.clone())))
         .await?;
-    Ok((stmt, plan))
+    let plan = eddy_sql::int_literals::narrow_integer_literals(plan)?;
+    let state = ctx.state();
+    let plan = state
+        .analyzer()
+        .execute_and_check(plan, state.config_options(), |_, _| {})?;
+    Ok((stmt, eddy_sql::checked_ints::rewrite(plan)?))
 }
 
 async fn do_update_rows(

@@ -401,6 +401,7 @@ impl EddySession {
         let plan = state
             .statement_to_plan(DFStatement::Statement(Box::new(stmt)))
             .await?;
+        let plan = eddy_sql::int_literals::narrow_integer_literals(plan)?;
         if params.is_empty() {
             return self.finish_plan(plan);
         }
@@ -440,6 +441,7 @@ impl EddySession {
         } else {
             plan
         };
+        let plan = eddy_sql::checked_ints::rewrite(plan)?;
         let zone = self.time_zone();
         let plan = crate::text_input::rewrite(plan, &zone)?;
         let plan = crate::pg_text::rewrite(plan, &zone)?;

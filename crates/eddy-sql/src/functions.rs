@@ -96,6 +96,11 @@ pub fn register(ctx: &SessionContext) {
         SingleValue::default(),
     ));
     ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
+        PgTypeof {
+            signature: datafusion::logical_expr::Signature::any(1, Volatility::Immutable),
+        },
+    ));
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
         JsonBuildObject {
             signature: datafusion::logical_expr::Signature::variadic_any(Volatility::Stable),
         },
@@ -603,5 +608,41 @@ mod tests {
         assert_eq!(super::backslash_escaped("a//b", Some('/')), "a/b");
         assert_eq!(super::backslash_escaped("a\\b", Some('/')), "a\\\\b");
         assert_eq!(super::backslash_escaped("a\\b%", None), "a\\\\b%");
+    }
+}
+
+/// `pg_typeof(x)`: the PostgreSQL name of the argument's type, without its modifier
+/// (`numeric`, not `numeric(10,2)`), as PostgreSQL prints the `regtype` it returns.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PgTypeof {
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for PgTypeof {
+    fn name(&self) -> &str {
+        "pg_typeof"
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> datafusion::common::Result<ColumnarValue> {
+        use eddy_common::PgType;
+        let ty = match PgType::from_field(&args.arg_fields[0]) {
+            PgType::Numeric(_) => PgType::Numeric(None),
+            PgType::Varchar(_) => PgType::Varchar(None),
+            other => other,
+        };
+        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(
+            ty.to_string(),
+        ))))
     }
 }

@@ -9,11 +9,13 @@
 //! `eddy-dataflow` operator tree, refusing (0A000) what it cannot maintain incrementally.
 
 pub mod apply;
+pub mod checked_ints;
 pub mod config;
 pub mod copy_options;
 pub mod ddl;
 pub mod dml;
 pub mod functions;
+pub mod int_literals;
 pub mod interval_ops;
 pub mod json_ops;
 pub mod names;

@@ -1,0 +1,152 @@
+//! An integer literal is an `integer` when it fits in 32 bits, as in PostgreSQL: `SELECT 1` is an
+//! `int4` column (node-postgres reads it as a number, not a string), `a + 1` with `a integer` is
+//! an `integer` that overflows at 2^31, and a view's `1 AS one` column is `integer`. DataFusion
+//! makes every integer literal an `Int64` and offers no hook for it, so the freshly planned
+//! (not yet analyzed) plan is rewritten before type coercion runs.
+//!
+//! Left alone: a `LIMIT`/`OFFSET` (DataFusion reads those as `Int64`), the `1` DataFusion plans
+//! `count(*)` as, a `VALUES` column that also holds a wider value (it stays `bigint`, as
+//! PostgreSQL resolves it), and any query with a recursive CTE (its literals stay `bigint`).
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{DFSchema, Result, ScalarValue};
+use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::{Expr, LogicalPlan, Values, WindowFunctionDefinition};
+
+/// The literal DataFusion stands in for `*` in `count(*)`.
+fn count_star() -> Expr {
+    Expr::Literal(ScalarValue::Int64(Some(1)), None)
+}
+
+fn narrow(e: Expr) -> Result<Transformed<Expr>> {
+    e.transform_up(|e| match e {
+        Expr::Literal(ScalarValue::Int64(Some(v)), meta) if i32::try_from(v).is_ok() => Ok(
+            Transformed::yes(Expr::Literal(ScalarValue::Int32(Some(v as i32)), meta)),
+        ),
+        Expr::AggregateFunction(mut f) if is_count_one(f.func.name(), &f.params.args) => {
+            f.params.args = vec![count_star()];
+            Ok(Transformed::yes(Expr::AggregateFunction(f)))
+        }
+        Expr::WindowFunction(mut w)
+            if matches!(&w.fun, WindowFunctionDefinition::AggregateUDF(f)
+                if is_count_one(f.name(), &w.params.args)) =>
+        {
+            w.params.args = vec![count_star()];
+            Ok(Transformed::yes(Expr::WindowFunction(w)))
+        }
+        e => Ok(Transformed::no(e)),
+    })
+}
+
+fn is_count_one(name: &str, args: &[Expr]) -> bool {
+    name == "count" && matches!(args, [Expr::Literal(ScalarValue::Int32(Some(1)), _)])
+}
+
+/// Rewrites the integer literals of a plan fresh from the SQL planner to `Int32` where they fit.
+pub fn narrow_integer_literals(plan: LogicalPlan) -> Result<LogicalPlan> {
+    // A recursive CTE's recursive term was planned against its work table's types, taken from
+    // the static term; narrowing one but not the other would make them disagree, so such a plan
+    // keeps DataFusion's `bigint` literals.
+    let mut recursive = false;
+    plan.apply_with_subqueries(|p| {
+        recursive |= matches!(p, LogicalPlan::RecursiveQuery(_));
+        Ok(match recursive {
+            true => TreeNodeRecursion::Stop,
+            false => TreeNodeRecursion::Continue,
+        })
+    })?;
+    if recursive {
+        return Ok(plan);
+    }
+    plan.transform_up_with_subqueries(|node| match node {
+        LogicalPlan::Limit(_) => Ok(Transformed::no(node)),
+        LogicalPlan::Values(v) => values(v),
+        node => {
+            // The nodes above name this node's columns (`Int64(1)`), so names are kept.
+            let names = NamePreserver::new(&node);
+            let out = node.map_expressions(|e| {
+                let saved = names.save(&e);
+                let t = narrow(e)?;
+                Ok(match t.transformed {
+                    true => Transformed::yes(saved.restore(t.data)),
+                    false => t,
+                })
+            })?;
+            match out.transformed {
+                true => out.map_data(|p| p.recompute_schema()),
+                false => Ok(out),
+            }
+        }
+    })
+    .map(|t| t.data)
+}
+
+/// A `VALUES` list's column becomes `integer` only when every value in it is a narrowed literal
+/// (or NULL); otherwise its literals keep the column's type.
+fn values(v: Values) -> Result<Transformed<LogicalPlan>> {
+    let Values { schema, values } = v;
+    let ncols = schema.fields().len();
+    let mut narrowed: Vec<Vec<Expr>> = Vec::with_capacity(values.len());
+    for row in &values {
+        narrowed.push(
+            row.iter()
+                .map(|e| narrow(e.clone()).map(|t| t.data))
+                .collect::<Result<_>>()?,
+        );
+    }
+    let mut changed = false;
+    let mut fields = Vec::with_capacity(ncols);
+    for j in 0..ncols {
+        let (qualifier, field) = schema.qualified_field(j);
+        let all_int = *field.data_type() == DataType::Int64
+            && narrowed.iter().all(|row| {
+                matches!(
+                    &row[j],
+                    Expr::Literal(
+                        ScalarValue::Int32(_) | ScalarValue::Int64(None) | ScalarValue::Null,
+                        _
+                    )
+                )
+            })
+            && narrowed
+                .iter()
+                .any(|row| matches!(&row[j], Expr::Literal(ScalarValue::Int32(_), _)));
+        let field = if all_int {
+            changed = true;
+            Arc::new(field.as_ref().clone().with_data_type(DataType::Int32))
+        } else {
+            for (row, orig) in narrowed.iter_mut().zip(&values) {
+                row[j] = orig[j].clone();
+            }
+            field.clone()
+        };
+        fields.push((qualifier.cloned(), field));
+    }
+    if !changed {
+        return Ok(Transformed::no(LogicalPlan::Values(Values {
+            schema,
+            values,
+        })));
+    }
+    // A NULL in a narrowed column is typed to match.
+    for row in &mut narrowed {
+        for (j, (_, f)) in fields.iter().enumerate() {
+            if *f.data_type() == DataType::Int32
+                && matches!(
+                    &row[j],
+                    Expr::Literal(ScalarValue::Null | ScalarValue::Int64(None), _)
+                )
+            {
+                row[j] = Expr::Literal(ScalarValue::Int32(None), None);
+            }
+        }
+    }
+    let schema = DFSchema::new_with_metadata(fields, schema.metadata().clone())?;
+    Ok(Transformed::yes(LogicalPlan::Values(Values {
+        schema: Arc::new(schema),
+        values: narrowed,
+    })))
+}
