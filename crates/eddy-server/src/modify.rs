@@ -302,7 +302,7 @@ async fn scratch_query(ctx: &SessionContext, sql: &str) -> Result<(Statement, Lo
         .state()
         .statement_to_plan(DFStatement::Statement(Box::new(stmt.clone())))
         .await?;
-    let plan = eddy_sql::int_literals::narrow_integer_literals(plan)?;
+    let plan = eddy_sql::int_types::pg_integer_types(plan)?;
     let state = ctx.state();
     let plan = state
         .analyzer()

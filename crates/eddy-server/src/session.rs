@@ -401,7 +401,7 @@ impl EddySession {
         let plan = state
             .statement_to_plan(DFStatement::Statement(Box::new(stmt)))
             .await?;
-        let plan = eddy_sql::int_literals::narrow_integer_literals(plan)?;
+        let plan = eddy_sql::int_types::pg_integer_types(plan)?;
         if params.is_empty() {
             return self.finish_plan(plan);
         }

@@ -544,7 +544,7 @@ async fn large_copy_is_ingested_atomically_and_durably() {
     s.restart();
     let c = connect(&s.conn_str()).await;
     let row = c
-        .query_one("SELECT count(*), sum(id), min(v) FROM t", &[])
+        .query_one("SELECT count(*), sum(id)::bigint, min(v) FROM t", &[])
         .await
         .unwrap();
     assert_eq!(row.get::<_, i64>(0), rows);

@@ -15,7 +15,7 @@ pub mod copy_options;
 pub mod ddl;
 pub mod dml;
 pub mod functions;
-pub mod int_literals;
+pub mod int_types;
 pub mod interval_ops;
 pub mod json_ops;
 pub mod names;

@@ -1,8 +1,11 @@
-//! An integer literal is an `integer` when it fits in 32 bits, as in PostgreSQL: `SELECT 1` is an
-//! `int4` column (node-postgres reads it as a number, not a string), `a + 1` with `a integer` is
-//! an `integer` that overflows at 2^31, and a view's `1 AS one` column is `integer`. DataFusion
-//! makes every integer literal an `Int64` and offers no hook for it, so the freshly planned
-//! (not yet analyzed) plan is rewritten before type coercion runs.
+//! PostgreSQL's integer types where DataFusion's differ, fixed in the freshly planned (not yet
+//! analyzed) plan, so type coercion then works from them:
+//! - An integer literal is an `integer` when it fits in 32 bits: `SELECT 1` is an `int4` column
+//!   (node-postgres reads it as a number, not a string), `a + 1` with `a integer` is an
+//!   `integer` that overflows at 2^31, and a view's `1 AS one` column is `integer`. DataFusion
+//!   makes every integer literal an `Int64` and offers no hook for it.
+//! - `sum` of a `bigint` is a `numeric`, which cannot overflow (DataFusion's `Int64` sum wraps
+//!   around silently).
 //!
 //! Left alone: a `LIMIT`/`OFFSET` (DataFusion reads those as `Int64`), the `1` DataFusion plans
 //! `count(*)` as, a `VALUES` column that also holds a wider value (it stays `bigint`, as
@@ -14,14 +17,25 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DFSchema, Result, ScalarValue};
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
-use datafusion::logical_expr::{Expr, LogicalPlan, Values, WindowFunctionDefinition};
+use datafusion::logical_expr::{
+    Cast, Expr, ExprSchemable, LogicalPlan, Union, Values, WindowFunctionDefinition,
+};
 
 /// The literal DataFusion stands in for `*` in `count(*)`.
 fn count_star() -> Expr {
     Expr::Literal(ScalarValue::Int64(Some(1)), None)
 }
 
-fn narrow(e: Expr) -> Result<Transformed<Expr>> {
+/// What `sum` of a `bigint` becomes: a numeric wide enough for any sum of them.
+fn numeric_sum_arg(arg: Expr) -> Expr {
+    Expr::Cast(Cast::new(Box::new(arg), DataType::Decimal128(38, 0)))
+}
+
+fn is_bigint_sum(name: &str, args: &[Expr], schema: &DFSchema) -> bool {
+    name == "sum" && matches!(args, [a] if matches!(a.get_type(schema), Ok(DataType::Int64)))
+}
+
+fn narrow(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     e.transform_up(|e| match e {
         Expr::Literal(ScalarValue::Int64(Some(v)), meta) if i32::try_from(v).is_ok() => Ok(
             Transformed::yes(Expr::Literal(ScalarValue::Int32(Some(v as i32)), meta)),
@@ -29,6 +43,17 @@ fn narrow(e: Expr) -> Result<Transformed<Expr>> {
         Expr::AggregateFunction(mut f) if is_count_one(f.func.name(), &f.params.args) => {
             f.params.args = vec![count_star()];
             Ok(Transformed::yes(Expr::AggregateFunction(f)))
+        }
+        Expr::AggregateFunction(mut f) if is_bigint_sum(f.func.name(), &f.params.args, schema) => {
+            f.params.args = f.params.args.into_iter().map(numeric_sum_arg).collect();
+            Ok(Transformed::yes(Expr::AggregateFunction(f)))
+        }
+        Expr::WindowFunction(mut w)
+            if matches!(&w.fun, WindowFunctionDefinition::AggregateUDF(f)
+                if is_bigint_sum(f.name(), &w.params.args, schema)) =>
+        {
+            w.params.args = w.params.args.into_iter().map(numeric_sum_arg).collect();
+            Ok(Transformed::yes(Expr::WindowFunction(w)))
         }
         Expr::WindowFunction(mut w)
             if matches!(&w.fun, WindowFunctionDefinition::AggregateUDF(f)
@@ -45,8 +70,8 @@ fn is_count_one(name: &str, args: &[Expr]) -> bool {
     name == "count" && matches!(args, [Expr::Literal(ScalarValue::Int32(Some(1)), _)])
 }
 
-/// Rewrites the integer literals of a plan fresh from the SQL planner to `Int32` where they fit.
-pub fn narrow_integer_literals(plan: LogicalPlan) -> Result<LogicalPlan> {
+/// Gives a plan fresh from the SQL planner PostgreSQL's integer types.
+pub fn pg_integer_types(plan: LogicalPlan) -> Result<LogicalPlan> {
     // A recursive CTE's recursive term was planned against its work table's types, taken from
     // the static term; narrowing one but not the other would make them disagree, so such a plan
     // keeps DataFusion's `bigint` literals.
@@ -64,21 +89,30 @@ pub fn narrow_integer_literals(plan: LogicalPlan) -> Result<LogicalPlan> {
     plan.transform_up_with_subqueries(|node| match node {
         LogicalPlan::Limit(_) => Ok(Transformed::no(node)),
         LogicalPlan::Values(v) => values(v),
+        // Its schema was its first input's; type coercion later widens it to what all of them
+        // hold (`SELECT 1 UNION SELECT 3000000000` is bigint).
+        LogicalPlan::Union(u) if u.schema.fields().len() == u.inputs[0].schema().fields().len() => {
+            Union::try_new_with_loose_types(u.inputs)
+                .map(|u| Transformed::yes(LogicalPlan::Union(u)))
+        }
         node => {
             // The nodes above name this node's columns (`Int64(1)`), so names are kept.
             let names = NamePreserver::new(&node);
+            let mut schema = DFSchema::empty();
+            for input in node.inputs() {
+                schema.merge(input.schema());
+            }
             let out = node.map_expressions(|e| {
                 let saved = names.save(&e);
-                let t = narrow(e)?;
+                let t = narrow(e, &schema)?;
                 Ok(match t.transformed {
                     true => Transformed::yes(saved.restore(t.data)),
                     false => t,
                 })
             })?;
-            match out.transformed {
-                true => out.map_data(|p| p.recompute_schema()),
-                false => Ok(out),
-            }
+            // Recomputed even when this node's own expressions kept their types: an input's
+            // may have changed (a UNION's output follows its inputs).
+            out.map_data(|p| p.recompute_schema())
         }
     })
     .map(|t| t.data)
@@ -93,7 +127,7 @@ fn values(v: Values) -> Result<Transformed<LogicalPlan>> {
     for row in &values {
         narrowed.push(
             row.iter()
-                .map(|e| narrow(e.clone()).map(|t| t.data))
+                .map(|e| narrow(e.clone(), &DFSchema::empty()).map(|t| t.data))
                 .collect::<Result<_>>()?,
         );
     }
