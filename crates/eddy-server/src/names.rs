@@ -4,6 +4,11 @@
 use datafusion::sql::sqlparser::ast::{Expr, Query, SelectItem, SetExpr};
 
 pub fn pg_column_names(query: &Query, df_names: &[String]) -> Vec<String> {
+    let df_names: Vec<String> = df_names
+        .iter()
+        .map(|n| eddy_sql::names::shown_name(n).to_string())
+        .collect();
+    let df_names = df_names.as_slice();
     let mut body = query.body.as_ref();
     while let SetExpr::SetOperation { left, .. } = body {
         body = left.as_ref();
@@ -126,4 +131,76 @@ fn cast_type_name(sql: &str) -> String {
         .to_string(),
         Err(_) => "?column?".into(),
     }
+}
+
+/// Gives each unnamed expression in the select list of a derived table or CTE the name
+/// PostgreSQL gives it, as an alias, before planning: then `SELECT * FROM (SELECT 1) s` shows
+/// `?column?` and `SELECT s.count FROM (SELECT count(*) FROM t) s` finds its column, where
+/// DataFusion would name them `Int64(1)` and `count(*)`. A set operation's columns take the
+/// names of its first branch, so only that one is named.
+pub fn name_derived_columns(stmt: &mut datafusion::sql::sqlparser::ast::Statement) {
+    if let datafusion::sql::sqlparser::ast::Statement::Query(q) = stmt {
+        name_inside(q);
+    }
+}
+
+/// Names the derived tables and CTEs inside `q` (not `q`'s own select list).
+fn name_inside(q: &mut Query) {
+    if let Some(with) = q.with.as_mut() {
+        for cte in &mut with.cte_tables {
+            name_query(&mut cte.query);
+        }
+    }
+    inside_body(&mut q.body);
+}
+
+fn inside_body(body: &mut SetExpr) {
+    match body {
+        SetExpr::Select(s) => {
+            use datafusion::sql::sqlparser::ast::TableFactor;
+            for t in &mut s.from {
+                let mut factors = vec![&mut t.relation];
+                factors.extend(t.joins.iter_mut().map(|j| &mut j.relation));
+                for f in factors {
+                    if let TableFactor::Derived { subquery, .. } = f {
+                        name_query(subquery);
+                    }
+                }
+            }
+        }
+        SetExpr::Query(q) => name_inside(q),
+        SetExpr::SetOperation { left, right, .. } => {
+            inside_body(left);
+            inside_body(right);
+        }
+        _ => {}
+    }
+}
+
+/// Names `q`'s own select list (its first branch), then what is inside it.
+fn name_query(q: &mut Query) {
+    let mut body = q.body.as_mut();
+    loop {
+        match body {
+            SetExpr::SetOperation { left, .. } => body = left.as_mut(),
+            SetExpr::Query(inner) => body = inner.body.as_mut(),
+            _ => break,
+        }
+    }
+    if let SetExpr::Select(select) = body {
+        for item in &mut select.projection {
+            let SelectItem::UnnamedExpr(e) = item else {
+                continue;
+            };
+            if matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+                continue;
+            }
+            let alias = datafusion::sql::sqlparser::ast::Ident::with_quote('"', expr_name(e));
+            *item = SelectItem::ExprWithAlias {
+                expr: e.clone(),
+                alias,
+            };
+        }
+    }
+    name_inside(q);
 }

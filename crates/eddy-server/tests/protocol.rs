@@ -592,3 +592,61 @@ async fn comments_survive_a_kill() {
     assert_eq!(row.get::<_, String>(0), "kept");
     assert_eq!(row.get::<_, String>(1), "the key");
 }
+
+/// RowDescription's names and types, as a driver sees them, against a real PostgreSQL's for the
+/// same queries: PostgreSQL's naming (`?column?`, function names, derived tables' columns) and
+/// its types (`1` is an integer, `sum` of a bigint is numeric).
+#[tokio::test(flavor = "multi_thread")]
+async fn result_names_and_types_match_postgres() {
+    if !server::postgres_available() {
+        eprintln!("PostgreSQL missing: skipped");
+        return;
+    }
+    let eddy = EddyServer::start();
+    let pg = server::PgServer::start();
+    let on_pg = connect(&pg.conn_str("postgres")).await;
+    let on_eddy = connect(&eddy.conn_str()).await;
+    let setup = "CREATE TABLE nt (a int, b bigint, c smallint, t text)";
+    on_pg.batch_execute(setup).await.unwrap();
+    on_eddy.batch_execute(setup).await.unwrap();
+    let queries = [
+        "SELECT 1, 2147483648, -2147483648, 1.5, 'x'",
+        "SELECT a + 1, b + 1, c + 1, c + c, a * b, -a FROM nt",
+        "SELECT count(*), sum(a), sum(b), sum(c), min(b), max(a) FROM nt",
+        "SELECT * FROM (SELECT 1) s",
+        "SELECT * FROM (SELECT 1, 2) s",
+        "SELECT * FROM (SELECT a + 1, count(*), upper(t), a FROM nt GROUP BY a, t) s",
+        "SELECT s.count FROM (SELECT count(*) FROM nt) s",
+        "WITH c AS (SELECT 1, a::text FROM nt) SELECT * FROM c",
+        "SELECT * FROM (SELECT 1 UNION SELECT 2) u",
+        "SELECT * FROM (SELECT 1 AS x UNION ALL SELECT 3000000000) u",
+        "SELECT x FROM (VALUES (1), (2)) v(x)",
+        "SELECT * FROM (SELECT 1 AS a, 2 AS a) s",
+        "SELECT 7 / 2, 7 % 2, abs(-1), length('x')",
+    ];
+    let mut differences = vec![];
+    for q in queries {
+        let p = on_pg.prepare(q).await.unwrap();
+        let e = match on_eddy.prepare(q).await {
+            Ok(e) => e,
+            Err(err) => {
+                differences.push(format!("{q}: {err}"));
+                continue;
+            }
+        };
+        let shape = |s: &tokio_postgres::Statement| {
+            s.columns()
+                .iter()
+                .map(|c| format!("{} {}", c.name(), c.type_()))
+                .collect::<Vec<_>>()
+        };
+        if shape(&p) != shape(&e) {
+            differences.push(format!(
+                "{q}\n  PostgreSQL: {:?}\n  Eddy:       {:?}",
+                shape(&p),
+                shape(&e)
+            ));
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}

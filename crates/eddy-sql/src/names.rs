@@ -101,6 +101,15 @@ fn unique_in_body(body: &mut SetExpr) {
     }
 }
 
+/// What separates a repeated name from the number that makes it unique in a private alias;
+/// the name before it is the one a client is shown (`SELECT * FROM (SELECT 1, 2) s`).
+pub const REPEAT_MARK: char = '\u{1}';
+
+/// The name a client is shown for a planned column name.
+pub fn shown_name(planned: &str) -> &str {
+    planned.split(REPEAT_MARK).next().unwrap_or(planned)
+}
+
 fn unique_in_select(items: &mut [SelectItem]) {
     let mut wildcard = Wildcards::default();
     for i in items.iter() {
@@ -121,10 +130,10 @@ fn unique_in_select(items: &mut [SelectItem]) {
             _ => continue,
         };
         let (key, always) = key;
-        if seen.insert(key) && !always {
+        if seen.insert(key.clone()) && !always {
             continue;
         }
-        let alias = Ident::with_quote('"', format!("__eddy_result_{n}"));
+        let alias = Ident::with_quote('"', format!("{key}{REPEAT_MARK}{n}"));
         *item = match std::mem::replace(item, SelectItem::Wildcard(Default::default())) {
             SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => {
                 SelectItem::ExprWithAlias { expr, alias }
