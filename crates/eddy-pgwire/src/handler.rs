@@ -96,6 +96,7 @@ async fn connection<B: Backend>(
     use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
     let startup = tokio::time::sleep(STARTUP_TIMEOUT);
     tokio::pin!(startup);
+    let peer = Peer::of(&tcp).map(Arc::new);
     let negotiated = tokio::select! {
         _ = &mut startup => return Ok(()),
         s = negotiate_tls::<Prepared<<B::S as Session>::Stmt>>(tcp, None) => s?,
@@ -103,6 +104,9 @@ async fn connection<B: Backend>(
     let Some(mut socket) = negotiated else {
         return Ok(());
     };
+    if let Some(peer) = peer {
+        socket.session_extensions().insert(peer);
+    }
     let (h, cancel) = (handlers.inner.clone(), handlers.cancel.clone());
     // Between protocol exchanges: after a Query or Sync has been answered, not between the
     // Parse, Bind and Execute of a pipeline.
@@ -241,18 +245,51 @@ fn session<B: Backend, C: ClientInfo>(client: &C) -> PgWireResult<Arc<B::S>> {
     })
 }
 
+/// A second handle on a connection's socket, only to notice that the client has gone while
+/// the server waits to send (a COPY that streams a subscription between epochs): nothing reads
+/// the socket then, and a write would find out only at the next epoch.
+struct Peer(tokio::net::TcpStream);
+
+impl Peer {
+    fn of(tcp: &tokio::net::TcpStream) -> Option<Peer> {
+        use std::os::fd::AsFd;
+        let fd = tcp.as_fd().try_clone_to_owned().ok()?;
+        let std = std::net::TcpStream::from(fd);
+        // Non-blocking is a property of the shared socket, already set by tokio.
+        std.set_nonblocking(true).ok()?;
+        tokio::net::TcpStream::from_std(std).ok().map(Peer)
+    }
+
+    /// Resolves once the client has closed its end (or the socket failed). A client that sent
+    /// something meanwhile (the pipelined Sync of an extended query) cannot be told from one
+    /// that sent it and left, so it is looked at again later, and its leaving is noticed at the
+    /// next write at the latest.
+    async fn gone(&self) {
+        let mut byte = [0u8; 1];
+        loop {
+            match self.0.peek(&mut byte).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+            }
+        }
+    }
+}
+
 /// Sends a COPY TO STDOUT whose rows keep coming: each row as soon as it is ready, flushed
 /// whenever the stream has nothing more at hand (pgwire's own COPY OUT buffers until the end).
+/// A client that disconnects while the stream waits ends it at once (dropping the stream ends
+/// its subscription).
 async fn stream_copy_out<C>(
     client: &mut C,
     columns: usize,
     mut rows: futures::stream::BoxStream<'static, eddy_common::Result<bytes::Bytes>>,
 ) -> PgWireResult<Response>
 where
-    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
     PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
 {
     use futures::{FutureExt, StreamExt};
+    let peer = client.session_extensions().get::<Arc<Peer>>();
     client
         .send(PgWireBackendMessage::CopyOutResponse(CopyOutResponse::new(
             0,
@@ -266,7 +303,18 @@ where
             Some(item) => item,
             None => {
                 client.flush().await?;
-                rows.next().await
+                match &peer {
+                    Some(peer) => tokio::select! {
+                        item = rows.next() => item,
+                        _ = peer.gone() => {
+                            return Err(PgWireError::IoError(std::io::Error::new(
+                                std::io::ErrorKind::ConnectionAborted,
+                                "the client closed the connection during COPY",
+                            )));
+                        }
+                    },
+                    None => rows.next().await,
+                }
             }
         };
         match item {

@@ -851,3 +851,46 @@ async fn eddy_subscribers_shows_each_subscriber_position_and_lag() {
     c.batch_execute("CLOSE cur").await.unwrap();
     assert_eq!(count(&w, "SELECT count(*) FROM eddy_subscribers").await, 0);
 }
+
+/// A client that goes away in the middle of a streaming COPY is noticed at once, not at the
+/// view's next change: its subscriber is gone from `eddy_subscribers` with no write in between.
+/// psql sends the COPY as a simple query, as most clients do (the pipelined Sync of an extended
+/// query sits unread in the socket, and such a client is noticed at the next write).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_subscriber_that_disconnects_is_dropped_without_waiting_for_a_write() {
+    if std::process::Command::new("psql")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("psql missing: skipped");
+        return;
+    }
+    let s = EddyServer::start();
+    let w = connect(&s.conn_str()).await;
+    w.batch_execute(
+        "CREATE TABLE t (k int PRIMARY KEY, v int);
+         INSERT INTO t VALUES (1, 1);
+         CREATE MATERIALIZED VIEW mv AS SELECT count(*) AS n FROM t",
+    )
+    .await
+    .unwrap();
+    let mut child = std::process::Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            &s.conn_str(),
+            "-c",
+            "COPY (SUBSCRIBE TO mv) TO STDOUT",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let subscribers = "SELECT count(*) FROM eddy_subscribers";
+    until_count(&w, subscribers, 1, "SELECT 1").await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = epoch(&w).await;
+    until_count(&w, subscribers, 0, "SELECT 1").await;
+    assert_eq!(epoch(&w).await, before, "nothing was written meanwhile");
+}
