@@ -212,6 +212,11 @@ impl PgType {
             DataType::Int64 | DataType::UInt64 => PgType::Int8,
             DataType::Float16 | DataType::Float32 => PgType::Float4,
             DataType::Float64 => PgType::Float8,
+            // The type unconstrained `numeric` is computed in: an expression over such values
+            // (`x * 2`, `x::numeric`) is unconstrained too, shown without trailing zeros.
+            DataType::Decimal128(NUMERIC_PRECISION_MAX, NUMERIC_UNCONSTRAINED_SCALE) => {
+                PgType::Numeric(None)
+            }
             DataType::Decimal32(p, s) | DataType::Decimal64(p, s) | DataType::Decimal128(p, s) => {
                 PgType::Numeric(Some((*p, *s)))
             }
