@@ -158,6 +158,23 @@ pub(crate) fn rows(table: &str, m: &Model) -> Vec<Row> {
             ("usebypassrls", V::B(true)),
             ("passwd", t("********")),
         ]],
+        "pg_opclass" => BTREE_OPCLASSES
+            .iter()
+            .map(|(oid, name, family, input)| {
+                vec![
+                    ("oid", V::O(*oid)),
+                    ("opcmethod", V::O(oids::BTREE_AM)),
+                    ("opcname", t(*name)),
+                    ("opcnamespace", V::O(oids::PG_CATALOG)),
+                    ("opcowner", V::O(SUPERUSER_OID)),
+                    ("opcfamily", V::O(*family)),
+                    ("opcintype", V::O(*input)),
+                    ("opcdefault", V::B(true)),
+                    // name_ops stores its keys as cstring.
+                    ("opckeytype", V::O(if *input == 19 { 2275 } else { 0 })),
+                ]
+            })
+            .collect(),
         "pg_am" => vec![
             vec![
                 ("oid", V::O(oids::HEAP_AM)),
@@ -358,6 +375,42 @@ fn attribute_rows(r: &Rel) -> Vec<Row> {
         .collect()
 }
 
+/// PostgreSQL 15's default btree operator classes for the types Eddy has, as (oid, name,
+/// family, input type): what `pg_index.indclass` names for a key column and `pg_opclass` lists.
+const BTREE_OPCLASSES: &[(u32, &str, u32, u32)] = &[
+    (1978, "int4_ops", 1976, 23),
+    (1979, "int2_ops", 1976, 21),
+    (1981, "oid_ops", 1989, 26),
+    (3122, "date_ops", 434, 1082),
+    (3123, "float8_ops", 1970, 701),
+    (3124, "int8_ops", 1976, 20),
+    (3125, "numeric_ops", 1988, 1700),
+    (3126, "text_ops", 1994, 25),
+    (3127, "timestamptz_ops", 434, 1184),
+    (3128, "timestamp_ops", 434, 1114),
+    (10000, "array_ops", 397, 2277),
+    (10003, "bool_ops", 424, 16),
+    (10006, "bytea_ops", 428, 17),
+    (10007, "char_ops", 429, 18),
+    (10012, "float4_ops", 1970, 700),
+    (10022, "interval_ops", 1982, 1186),
+    (10028, "name_ops", 1994, 19),
+    (10038, "time_ops", 1996, 1083),
+    (10065, "uuid_ops", 2968, 2950),
+    (10088, "jsonb_ops", 4033, 3802),
+];
+
+/// The operator class a btree index uses for a column of type `ty` unless told otherwise
+/// (`varchar` sorts with `text`'s, every array type with `anyarray`'s).
+fn default_opclass(ty: &PgType) -> Option<(u32, &'static str, u32, u32)> {
+    let input = match ty {
+        PgType::Varchar(_) => 25,
+        PgType::Array(_) => 2277,
+        other => other.oid(),
+    };
+    BTREE_OPCLASSES.iter().find(|o| o.3 == input).copied()
+}
+
 fn index_row(ix: &Rel) -> Row {
     let n = ix.key.len() as i64;
     vec![
@@ -372,8 +425,24 @@ fn index_row(ix: &Rel) -> Row {
         ("indisready", V::B(true)),
         ("indislive", V::B(true)),
         ("indkey", V::IA(ix.key.clone())),
-        ("indcollation", V::OA(vec![0; ix.key.len()])),
-        ("indclass", V::OA(vec![0; ix.key.len()])),
+        (
+            "indcollation",
+            V::OA(
+                ix.columns
+                    .iter()
+                    .map(|c| types::by_oid(c.ty.oid()).map_or(0, |t| t.collation))
+                    .collect(),
+            ),
+        ),
+        (
+            "indclass",
+            V::OA(
+                ix.columns
+                    .iter()
+                    .map(|c| default_opclass(&c.ty).map_or(0, |o| o.0))
+                    .collect(),
+            ),
+        ),
         ("indoption", V::IA(vec![0; ix.key.len()])),
     ]
 }
