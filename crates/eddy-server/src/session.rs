@@ -397,6 +397,7 @@ impl EddySession {
         });
         crate::plain_views::expand(&self.engine.catalog, &mut stmt)?;
         crate::names::name_derived_columns(&mut stmt);
+        eddy_sql::names::distinct_call_names(&mut stmt);
         eddy_sql::names::unique_output_names(&mut stmt);
         eddy_sql::parse::interval_literals_as_casts(&mut stmt);
         let plan = state

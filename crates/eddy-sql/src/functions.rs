@@ -95,6 +95,9 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udaf(datafusion::logical_expr::AggregateUDF::new_from_impl(
         SingleValue::default(),
     ));
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(Same {
+        signature: datafusion::logical_expr::Signature::any(2, Volatility::Immutable),
+    }));
     ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
         PgTypeof {
             signature: datafusion::logical_expr::Signature::any(1, Volatility::Immutable),
@@ -644,5 +647,33 @@ impl datafusion::logical_expr::ScalarUDFImpl for PgTypeof {
         Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(
             ty.to_string(),
         ))))
+    }
+}
+
+/// `eddy_same(x, n)` is `x`: it only gives a call a name of its own (see
+/// `names::distinct_call_names`).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Same {
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for Same {
+    fn name(&self) -> &str {
+        crate::names::SAME_FUNCTION
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> datafusion::common::Result<DataType> {
+        Ok(args[0].clone())
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> datafusion::common::Result<ColumnarValue> {
+        Ok(args.args[0].clone())
     }
 }

@@ -193,3 +193,83 @@ fn output_key(e: &Expr, wildcard: &Wildcards) -> (String, bool) {
         }
     }
 }
+
+/// The name a distinguishing wrapper goes by: `eddy_same(x, n)` is `x`.
+pub const SAME_FUNCTION: &str = "eddy_same";
+
+/// `expr` with every cast inside dropped, as DataFusion leaves casts out of a name.
+fn without_casts(e: &Expr) -> String {
+    let mut e = e.clone();
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(&mut e, |e| {
+        while let Expr::Cast { expr, .. } = e {
+            *e = std::mem::replace(
+                expr.as_mut(),
+                Expr::value(datafusion::sql::sqlparser::ast::Value::Null),
+            );
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    e.to_string().to_lowercase()
+}
+
+/// DataFusion names a cast after what it casts, so `max(ts)` and `max(ts::date)` would both be
+/// `max(t.ts)`, and an aggregation holding both fails with "duplicate field name". Each call that
+/// differs from an earlier one only in its casts gets its arguments wrapped in
+/// `eddy_same(arg, n)`, which returns `arg` unchanged under a name of its own.
+pub fn distinct_call_names(stmt: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{
+        FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, ObjectNamePart,
+        Value,
+    };
+    // Per name without casts: the exact texts seen so far.
+    let mut seen: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(stmt, |e| {
+        if !matches!(e, Expr::Function(_)) {
+            return std::ops::ControlFlow::<()>::Continue(());
+        }
+        let exact = e.to_string();
+        let variants = seen.entry(without_casts(e)).or_default();
+        let n = match variants.iter().position(|v| *v == exact) {
+            Some(n) => n,
+            None => {
+                variants.push(exact);
+                variants.len() - 1
+            }
+        };
+        let Expr::Function(f) = e else {
+            return std::ops::ControlFlow::Continue(());
+        };
+        if n == 0 {
+            return std::ops::ControlFlow::Continue(());
+        }
+        if let FunctionArguments::List(FunctionArgumentList { args, .. }) = &mut f.args {
+            for a in args.iter_mut() {
+                if let FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) = a {
+                    let inner = std::mem::replace(x, Expr::value(Value::Null));
+                    *x = Expr::Function(datafusion::sql::sqlparser::ast::Function {
+                        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(
+                            SAME_FUNCTION,
+                        ))]),
+                        uses_odbc_syntax: false,
+                        parameters: FunctionArguments::None,
+                        args: FunctionArguments::List(FunctionArgumentList {
+                            duplicate_treatment: None,
+                            args: vec![
+                                FunctionArg::Unnamed(FunctionArgExpr::Expr(inner)),
+                                FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::value(
+                                    Value::Number(n.to_string(), false),
+                                ))),
+                            ],
+                            clauses: vec![],
+                        }),
+                        filter: None,
+                        null_treatment: None,
+                        over: None,
+                        within_group: vec![],
+                    });
+                }
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+}
