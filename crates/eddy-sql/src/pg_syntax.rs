@@ -668,6 +668,48 @@ impl VisitorMut for ExistsInSelectList {
     }
 }
 
+/// `ORDER BY n` naming a constant select item (`SELECT 1, count(*) ... GROUP BY x ORDER BY 1`)
+/// orders by nothing, and DataFusion fails it when the query groups ("must appear in the GROUP
+/// BY clause"), so such positions are dropped.
+fn drop_constant_positions(q: &mut Query) {
+    use datafusion::sql::sqlparser::ast::OrderByKind;
+    let SetExpr::Select(sel) = q.body.as_ref() else {
+        return;
+    };
+    let constant = |n: &str| -> bool {
+        let Some(item) = n
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| sel.projection.get(i))
+        else {
+            return false;
+        };
+        let e = match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+            _ => return false,
+        };
+        let mut e = e;
+        loop {
+            match e {
+                Expr::Cast { expr, .. } | Expr::Nested(expr) => e = expr,
+                Expr::Value(_) | Expr::TypedString(_) => return true,
+                _ => return false,
+            }
+        }
+    };
+    let Some(order) = q.order_by.as_mut() else {
+        return;
+    };
+    let OrderByKind::Expressions(exprs) = &mut order.kind else {
+        return;
+    };
+    exprs.retain(|o| !matches!(&o.expr, Expr::Value(v) if matches!(&v.value, Value::Number(n, _) if constant(n))));
+    if exprs.is_empty() {
+        q.order_by = None;
+    }
+}
+
 impl VisitorMut for PgSyntax {
     type Break = ();
 
@@ -678,6 +720,7 @@ impl VisitorMut for PgSyntax {
             }
             lateral_subqueries(sel);
         }
+        drop_constant_positions(q);
         ControlFlow::Continue(())
     }
 
