@@ -975,7 +975,7 @@ impl VisitorMut for PgSyntax {
         if let TableFactor::Table {
             name,
             alias,
-            args: Some(_),
+            args: Some(args),
             ..
         } = t
         {
@@ -983,6 +983,20 @@ impl VisitorMut for PgSyntax {
                 && let Some(n) = catalog_name(name)
             {
                 *name = unqualified(&n);
+            }
+            // Without an alias, PostgreSQL names a one-column function's table and column
+            // after the function (`SELECT * FROM generate_series(1, 3)` shows `generate_series`).
+            if alias.is_none()
+                && let Some(f) = name.0.last().and_then(|p| p.as_ident())
+                && (args.args.len() == 1 || !f.value.eq_ignore_ascii_case("unnest"))
+            {
+                let f = Ident::new(f.value.to_lowercase());
+                *alias = Some(datafusion::sql::sqlparser::ast::TableAlias {
+                    explicit: false,
+                    name: f.clone(),
+                    columns: vec![TableAliasColumnDef::from_name(f.value)],
+                    at: None,
+                });
             }
             if let Some(a) = alias
                 && a.columns.is_empty()
