@@ -98,10 +98,7 @@ pub fn pg_integer_types(plan: LogicalPlan) -> Result<LogicalPlan> {
         node => {
             // The nodes above name this node's columns (`Int64(1)`), so names are kept.
             let names = NamePreserver::new(&node);
-            let mut schema = DFSchema::empty();
-            for input in node.inputs() {
-                schema.merge(input.schema());
-            }
+            let schema = crate::merged_input_schema(&node);
             let out = node.map_expressions(|e| {
                 let saved = names.save(&e);
                 let t = narrow(e, &schema)?;

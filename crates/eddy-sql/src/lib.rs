@@ -27,3 +27,17 @@ pub mod subscribe;
 pub mod time_zone;
 
 pub use datafusion::sql::sqlparser;
+
+/// The schema a node's expressions are typed against.
+pub fn merged_input_schema(
+    node: &datafusion::logical_expr::LogicalPlan,
+) -> datafusion::common::DFSchema {
+    let mut schema = datafusion::common::DFSchema::empty();
+    for input in node.inputs() {
+        schema.merge(input.schema());
+    }
+    if node.inputs().is_empty() {
+        schema.merge(node.schema());
+    }
+    schema
+}

@@ -20,22 +20,10 @@ const ZONED_FUNCTIONS: &[&str] = &["date_part", "date_trunc", "date_bin", "to_ch
 pub fn localize(plan: LogicalPlan, tz: &str) -> Result<LogicalPlan> {
     let tz: Arc<str> = Arc::from(tz);
     plan.transform_up_with_subqueries(|node| {
-        let schema = merged_input_schema(&node);
+        let schema = crate::merged_input_schema(&node);
         node.map_expressions(|e| e.transform_up(|e| localize_expr(e, &schema, &tz)))
     })
     .map(|t| t.data)
-}
-
-/// The schema a node's expressions are typed against.
-fn merged_input_schema(node: &LogicalPlan) -> DFSchema {
-    let mut schema = DFSchema::empty();
-    for input in node.inputs() {
-        schema.merge(input.schema());
-    }
-    if node.inputs().is_empty() {
-        schema.merge(node.schema());
-    }
-    schema
 }
 
 fn zoned(dt: &DataType) -> bool {
