@@ -14,7 +14,6 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::error::ArrowError;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
-use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::{
     BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs,
     ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -128,10 +127,8 @@ pub fn rewrite(plan: LogicalPlan) -> Result<LogicalPlan> {
     let neg = udf(Op::Neg);
     plan.transform_up_with_subqueries(|node| {
         let schema = crate::merged_input_schema(&node);
-        let names = NamePreserver::new(&node);
-        node.map_expressions(|e| {
-            let saved = names.save(&e);
-            let out = e.transform_up(|e| {
+        crate::map_expressions_keeping_names(node, |e| {
+            e.transform_up(|e| {
                 let int_type = |x: &Expr| x.get_type(&schema).ok().filter(is_int);
                 match e {
                     Expr::BinaryExpr(BinaryExpr { left, op, right })
@@ -157,11 +154,6 @@ pub fn rewrite(plan: LogicalPlan) -> Result<LogicalPlan> {
                     }
                     e => Ok(Transformed::no(e)),
                 }
-            })?;
-            Ok(if out.transformed {
-                Transformed::yes(saved.restore(out.data))
-            } else {
-                out
             })
         })
     })

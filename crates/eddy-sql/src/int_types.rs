@@ -16,7 +16,6 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DFSchema, Result, ScalarValue};
-use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::{
     Cast, Expr, ExprSchemable, LogicalPlan, Union, Values, WindowFunctionDefinition,
 };
@@ -97,16 +96,8 @@ pub fn pg_integer_types(plan: LogicalPlan) -> Result<LogicalPlan> {
         }
         node => {
             // The nodes above name this node's columns (`Int64(1)`), so names are kept.
-            let names = NamePreserver::new(&node);
             let schema = crate::merged_input_schema(&node);
-            let out = node.map_expressions(|e| {
-                let saved = names.save(&e);
-                let t = narrow(e, &schema)?;
-                Ok(match t.transformed {
-                    true => Transformed::yes(saved.restore(t.data)),
-                    false => t,
-                })
-            })?;
+            let out = crate::map_expressions_keeping_names(node, |e| narrow(e, &schema))?;
             // Recomputed even when this node's own expressions kept their types: an input's
             // may have changed (a UNION's output follows its inputs).
             out.map_data(|p| p.recompute_schema())

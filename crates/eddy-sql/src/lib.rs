@@ -41,3 +41,27 @@ pub fn merged_input_schema(
     }
     schema
 }
+
+/// Rewrites each expression of `node` with `f`, keeping the names of the columns it outputs
+/// (the nodes above find them by name) wherever `f` changed an expression.
+pub fn map_expressions_keeping_names(
+    node: datafusion::logical_expr::LogicalPlan,
+    mut f: impl FnMut(
+        datafusion::logical_expr::Expr,
+    ) -> datafusion::common::Result<
+        datafusion::common::tree_node::Transformed<datafusion::logical_expr::Expr>,
+    >,
+) -> datafusion::common::Result<
+    datafusion::common::tree_node::Transformed<datafusion::logical_expr::LogicalPlan>,
+> {
+    use datafusion::common::tree_node::Transformed;
+    let names = datafusion::logical_expr::expr_rewriter::NamePreserver::new(&node);
+    node.map_expressions(|e| {
+        let saved = names.save(&e);
+        let out = f(e)?;
+        Ok(match out.transformed {
+            true => Transformed::yes(saved.restore(out.data)),
+            false => out,
+        })
+    })
+}

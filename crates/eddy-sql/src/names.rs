@@ -171,41 +171,30 @@ fn output_key(e: &Expr, wildcard: &Wildcards) -> (String, bool) {
             let covered = wildcard.all || wildcard.of.contains(&qualifier);
             (ident(&ids[ids.len() - 1]), covered)
         }
-        other => {
-            // casts anywhere inside are dropped from the name too (`ceil(2.1::float8)`)
-            let mut other = other.clone();
-            let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(&mut other, |e| {
-                loop {
-                    match e {
-                        Expr::Cast { expr, .. } => {
-                            *e = std::mem::replace(
-                                expr.as_mut(),
-                                Expr::value(datafusion::sql::sqlparser::ast::Value::Null),
-                            )
-                        }
-                        Expr::TypedString(t) => *e = Expr::Value(t.value.clone()),
-                        _ => break,
-                    }
-                }
-                std::ops::ControlFlow::<()>::Continue(())
-            });
-            (other.to_string().to_lowercase(), false)
-        }
+        // casts anywhere inside are dropped from the name too (`ceil(2.1::float8)`)
+        other => (without_casts(other), false),
     }
 }
 
 /// The name a distinguishing wrapper goes by: `eddy_same(x, n)` is `x`.
 pub const SAME_FUNCTION: &str = "eddy_same";
 
-/// `expr` with every cast inside dropped, as DataFusion leaves casts out of a name.
+/// `expr` as text, lower-cased, with every cast inside dropped (a typed literal becomes its
+/// text), as DataFusion leaves casts out of a name.
 fn without_casts(e: &Expr) -> String {
     let mut e = e.clone();
     let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(&mut e, |e| {
-        while let Expr::Cast { expr, .. } = e {
-            *e = std::mem::replace(
-                expr.as_mut(),
-                Expr::value(datafusion::sql::sqlparser::ast::Value::Null),
-            );
+        loop {
+            match e {
+                Expr::Cast { expr, .. } => {
+                    *e = std::mem::replace(
+                        expr.as_mut(),
+                        Expr::value(datafusion::sql::sqlparser::ast::Value::Null),
+                    )
+                }
+                Expr::TypedString(t) => *e = Expr::Value(t.value.clone()),
+                _ => break,
+            }
         }
         std::ops::ControlFlow::<()>::Continue(())
     });
