@@ -29,12 +29,13 @@ cols = sorted((t, c, ty) for (_, t, c, ty, *_rest) in public(ex.table_columns())
 same(cols[:3], [("readings", "at", "timestamp with time zone"), ("readings", "id", "integer"),
                 ("readings", "meta", "jsonb")], "table columns")
 same(sorted({t for (_, t, *_rest) in public(ex.view_columns())}), ["per_sensor", "recent"], "view columns")
-list(ex.functions())
+upper = [f for f in ex.functions() if f.schema_name == "pg_catalog" and f.func_name == "upper"]
+same([(f.arg_types, f.return_type) for f in upper], [(("text",), "text")], "built-in function upper(text)")
 list(ex.datatypes())
 same(list(ex.foreignkeys()), [], "foreign keys")
 same(ex.databases(), ["eddy"], "databases")
 same(ex.search_path(), ["pg_catalog", "public"], "search path")
-tested("tab-completion metadata: schemata, tables, views, columns, functions, datatypes, foreign keys, databases, search path")
+tested("tab-completion metadata: schemata, tables, views, columns, functions (upper(text) from pg_proc), datatypes, foreign keys, databases, search path")
 
 env = dict(os.environ, PGCLIRC="/dev/null", PAGER="cat", TERM="dumb", HOME=os.environ.get("TMPDIR", "/tmp"))
 out = subprocess.run(

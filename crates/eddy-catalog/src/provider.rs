@@ -165,7 +165,7 @@ impl ReadSlot {
 pub struct EddyCatalogProvider {
     catalog: Arc<Catalog>,
     slot: ReadSlot,
-    settings: Option<crate::system::SettingsSource>,
+    session: Option<crate::system::SessionSource>,
 }
 
 impl std::fmt::Debug for ReadSlot {
@@ -179,13 +179,13 @@ impl EddyCatalogProvider {
         EddyCatalogProvider {
             catalog,
             slot,
-            settings: None,
+            session: None,
         }
     }
 
-    /// Where `pg_settings` reads the session's settings from.
-    pub fn with_settings(mut self, settings: crate::system::SettingsSource) -> Self {
-        self.settings = Some(settings);
+    /// Where `pg_settings` and `pg_proc` read the session's settings and functions from.
+    pub fn with_session(mut self, session: crate::system::SessionSource) -> Self {
+        self.session = Some(session);
         self
     }
 }
@@ -202,7 +202,7 @@ impl CatalogProvider for EddyCatalogProvider {
         if let Some(system) = crate::system::is_system_schema(name) {
             return Some(Arc::new(
                 crate::system::SystemSchema::new(system, self.catalog.clone())
-                    .with_settings(self.settings.clone()),
+                    .with_session(self.session.clone()),
             ));
         }
         if !self.catalog.schema_exists(name) {
@@ -212,7 +212,7 @@ impl CatalogProvider for EddyCatalogProvider {
             catalog: self.catalog.clone(),
             slot: self.slot.clone(),
             schema: name.to_string(),
-            settings: self.settings.clone(),
+            session: self.session.clone(),
         }))
     }
 }
@@ -222,7 +222,7 @@ struct EddySchemaProvider {
     catalog: Arc<Catalog>,
     slot: ReadSlot,
     schema: String,
-    settings: Option<crate::system::SettingsSource>,
+    session: Option<crate::system::SessionSource>,
 }
 
 #[async_trait]
@@ -255,7 +255,7 @@ impl SchemaProvider for EddySchemaProvider {
                     &self.catalog,
                     crate::system::PG_CATALOG,
                     name,
-                    self.settings.as_ref(),
+                    self.session.as_ref(),
                 )
                 .map_err(|e| DataFusionError::External(Box::new(e)));
             }

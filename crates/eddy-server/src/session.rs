@@ -6,7 +6,7 @@
 //! one epoch under the engine's write lock, inside one they join the transaction's overlay and
 //! commit together at COMMIT.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -298,9 +298,14 @@ impl EddySession {
     pub fn new(engine: Arc<Engine>, user: &str, options: &[(String, String)]) -> Result<Self> {
         let slot = ReadSlot::default();
         let settings: Arc<std::sync::RwLock<Settings>> = Default::default();
+        let functions: Arc<std::sync::OnceLock<BTreeSet<String>>> = Default::default();
         let provider = Arc::new(
-            EddyCatalogProvider::new(engine.catalog.clone(), slot.clone())
-                .with_settings(crate::settings::pg_settings_source(settings.clone())),
+            EddyCatalogProvider::new(engine.catalog.clone(), slot.clone()).with_session(
+                eddy_catalog::system::SessionSource {
+                    settings: crate::settings::pg_settings_source(settings.clone()),
+                    functions: functions.clone(),
+                },
+            ),
         );
         let ctx = eddy_sql::config::new_context(provider);
         eddy_catalog::system::functions::register(&ctx, engine.catalog.clone());
@@ -333,6 +338,14 @@ impl EddySession {
             settings.clone(),
             set_by_function.clone(),
             inbox.clone(),
+        );
+        let state_now = ctx.state();
+        let _ = functions.set(
+            (state_now.scalar_functions().keys())
+                .chain(state_now.aggregate_functions().keys())
+                .chain(state_now.window_functions().keys())
+                .cloned()
+                .collect(),
         );
         let session = EddySession {
             engine,

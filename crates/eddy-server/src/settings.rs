@@ -83,9 +83,9 @@ pub fn startup_parameters(settings: &Settings) -> Vec<(String, String)> {
 /// names (`TimeZone`, `DateStyle`), with the values they start with.
 pub fn pg_settings_source(
     settings: std::sync::Arc<std::sync::RwLock<Settings>>,
-) -> eddy_catalog::system::SettingsSource {
+) -> std::sync::Arc<dyn Fn() -> Vec<(String, String, String)> + Send + Sync> {
     let boot: BTreeMap<&'static str, &'static str> = defaults().into_iter().collect();
-    eddy_catalog::system::SettingsSource(std::sync::Arc::new(move || {
+    std::sync::Arc::new(move || {
         let s = settings.read().expect("settings lock");
         s.all()
             .map(|(k, v)| {
@@ -94,7 +94,7 @@ pub fn pg_settings_source(
                 (name, v.clone(), start.to_string())
             })
             .collect()
-    }))
+    })
 }
 
 /// Parameters PostgreSQL reports to the client (ParameterStatus) whenever they change, by the

@@ -668,3 +668,31 @@ async fn result_names_and_types_match_postgres() {
     }
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
+
+/// `pg_proc.tsv`, the function catalog Eddy's `pg_proc` is filtered from, is PostgreSQL 15's
+/// own: this query against the reference server gives it byte for byte. To regenerate the file
+/// after a PostgreSQL update, run the query with psql and save its output there.
+#[tokio::test]
+async fn pg_proc_rows_are_postgres_own() {
+    if !server::postgres_available() {
+        eprintln!("PostgreSQL missing: skipped");
+        return;
+    }
+    let pg = server::PgServer::start();
+    let on_pg = connect(&pg.conn_str("postgres")).await;
+    let dump = "COPY (SELECT p.oid, proname, prokind, prolang, procost, prorows, provariadic, \
+        proisstrict, proretset, provolatile, proparallel, pronargs, pronargdefaults, prorettype, \
+        proargtypes, proallargtypes, proargmodes, proargnames, pg_get_function_result(p.oid), \
+        pg_get_function_arguments(p.oid), pg_get_function_identity_arguments(p.oid), prosrc, \
+        obj_description(p.oid, 'pg_proc') \
+        FROM pg_proc p WHERE pronamespace = 11 AND prorettype NOT IN (2275, 2281) \
+        AND NOT (proargtypes::oid[] && array[2275, 2281]::oid[]) ORDER BY p.oid) TO STDOUT";
+    let out = on_pg.copy_out(dump).await.unwrap();
+    let data: Vec<Bytes> = out.try_collect().await.unwrap();
+    let from_postgres: Vec<u8> = data.concat();
+    let committed = include_str!("../../eddy-catalog/src/system/pg_proc.tsv");
+    assert!(
+        from_postgres == committed.as_bytes(),
+        "pg_proc.tsv differs from PostgreSQL's pg_proc; regenerate it with the query in this test"
+    );
+}

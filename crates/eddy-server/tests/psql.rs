@@ -32,6 +32,8 @@ const SAME: &[&str] = &[
     "\\d totals",
     "\\d items_pkey",
     "\\df",
+    "\\dfS abs",
+    "\\daS count",
     "\\d+ items",
 ];
 

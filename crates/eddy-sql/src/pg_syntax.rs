@@ -158,6 +158,57 @@ fn call(name: &str, arg: Expr) -> Expr {
     })
 }
 
+/// `prorettype::regtype <> 'trigger'::regtype`: two reg values compare as OIDs, but the lookup
+/// of an OID column gives its name, so such a side is left the OID it was.
+fn compare_reg_values_as_oids(left: &mut Expr, op: &BinaryOperator, right: &mut Expr) {
+    let comparison = matches!(
+        op,
+        BinaryOperator::Eq
+            | BinaryOperator::NotEq
+            | BinaryOperator::Lt
+            | BinaryOperator::LtEq
+            | BinaryOperator::Gt
+            | BinaryOperator::GtEq
+    );
+    if !comparison || reg_lookup_arg(left).is_none() || reg_lookup_arg(right).is_none() {
+        return;
+    }
+    for side in [left, right] {
+        if let Some(arg) = reg_lookup_arg(side).filter(|a| !is_string_literal(a)) {
+            *side = arg.clone();
+        }
+    }
+}
+
+/// The argument of an `eddy_reg*` lookup that a `::regclass`-style cast became.
+fn reg_lookup_arg(e: &Expr) -> Option<&Expr> {
+    let Expr::Function(f) = e else { return None };
+    let [ObjectNamePart::Identifier(id)] = f.name.0.as_slice() else {
+        return None;
+    };
+    if ![
+        "eddy_regclass",
+        "eddy_regtype",
+        "eddy_regnamespace",
+        "eddy_regrole",
+    ]
+    .contains(&id.value.as_str())
+    {
+        return None;
+    }
+    match &f.args {
+        FunctionArguments::List(l) => match l.args.as_slice() {
+            [FunctionArg::Unnamed(FunctionArgExpr::Expr(a))] => Some(a),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn is_string_literal(e: &Expr) -> bool {
+    matches!(e, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)))
+}
+
 /// What a cast to a catalog type turns into: a lookup function, or a type DataFusion knows.
 enum CastTo {
     Lookup(&'static str),
@@ -742,7 +793,7 @@ impl VisitorMut for PgSyntax {
                     *e = new;
                 }
             }
-            Expr::BinaryOp { op, .. } => {
+            Expr::BinaryOp { left, op, right } => {
                 if let BinaryOperator::PGCustomBinaryOperator(parts) = op
                     && let Some(new) = match parts.as_slice() {
                         [one] => operator(one),
@@ -752,6 +803,7 @@ impl VisitorMut for PgSyntax {
                 {
                     *op = new;
                 }
+                compare_reg_values_as_oids(left, op, right);
             }
             Expr::Subquery(q) => {
                 let condition = hoist_outer_conjuncts(q);

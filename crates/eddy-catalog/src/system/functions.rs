@@ -16,7 +16,7 @@ use datafusion::prelude::SessionContext;
 use eddy_common::{Error, SqlState};
 
 use super::model::{Model, SUPERUSER_NAME, SUPERUSER_OID, quote_ident};
-use super::{pg_catalog, types};
+use super::{pg_catalog, pg_proc, types};
 use crate::catalog::Catalog;
 
 type Body = fn(&Model, &[ScalarValue]) -> std::result::Result<ScalarValue, Error>;
@@ -474,6 +474,33 @@ fn get_viewdef(m: &Model, args: &[ScalarValue]) -> std::result::Result<ScalarVal
     })
 }
 
+/// `pg_get_function_result(oid)` and its two siblings: PostgreSQL's own text for the
+/// functions `pg_proc` lists.
+fn function_text(
+    args: &[ScalarValue],
+    part: fn(&pg_proc::Proc) -> &'static str,
+) -> std::result::Result<ScalarValue, Error> {
+    Ok(match arg_oid(args, 0).and_then(pg_proc::by_oid) {
+        Some(p) => some_text(part(p)),
+        None => NULL,
+    })
+}
+
+fn function_result(_: &Model, args: &[ScalarValue]) -> std::result::Result<ScalarValue, Error> {
+    function_text(args, |p| p.result)
+}
+
+fn function_arguments(_: &Model, args: &[ScalarValue]) -> std::result::Result<ScalarValue, Error> {
+    function_text(args, |p| p.arguments)
+}
+
+fn function_identity_arguments(
+    _: &Model,
+    args: &[ScalarValue],
+) -> std::result::Result<ScalarValue, Error> {
+    function_text(args, |p| p.identity_arguments)
+}
+
 fn encoding_to_char(_: &Model, args: &[ScalarValue]) -> std::result::Result<ScalarValue, Error> {
     Ok(match arg_int(args, 0) {
         None => NULL,
@@ -551,10 +578,16 @@ pub fn register(ctx: &SessionContext, catalog: Arc<Catalog>) {
         ("pg_get_constraintdef", text, get_constraintdef),
         ("pg_get_viewdef", text, get_viewdef),
         ("pg_get_statisticsobjdef_columns", text, always_null),
-        ("pg_get_function_result", text, always_null),
-        ("pg_get_function_arguments", text, always_null),
-        ("pg_get_function_identity_arguments", text, always_null),
+        ("pg_get_function_result", text, function_result),
+        ("pg_get_function_arguments", text, function_arguments),
+        (
+            "pg_get_function_identity_arguments",
+            text,
+            function_identity_arguments,
+        ),
         ("pg_get_ruledef", text, always_null),
+        // Only functions written in SQL with a body have one; Eddy lists none.
+        ("pg_get_function_sqlbody", text, always_null),
         ("pg_get_triggerdef", text, always_null),
         // COMMENT ON texts, and PostgreSQL's own descriptions of its schemas.
         ("obj_description", text, obj_description),

@@ -14,12 +14,15 @@ pub mod functions;
 mod information_schema;
 mod model;
 mod pg_catalog;
+mod pg_proc;
 mod types;
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, RecordBatch, new_empty_array};
+use datafusion::arrow::array::{ArrayRef, ListArray, RecordBatch, new_empty_array};
+use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::common::{DataFusionError, ScalarValue};
@@ -44,6 +47,7 @@ pub(crate) enum V {
     F(f64),
     IA(Vec<i64>),
     OA(Vec<u32>),
+    TA(Vec<String>),
 }
 
 pub(crate) fn t(s: impl Into<String>) -> V {
@@ -54,13 +58,19 @@ pub(crate) fn t(s: impl Into<String>) -> V {
 /// of their type (`false`, `0`, `''`), which is what PostgreSQL has in them for plain objects.
 pub(crate) type Row = Vec<(&'static str, V)>;
 
-/// A session's settings for `pg_settings`: (name, value, the value it starts with).
+/// What the system tables read from the session they run in.
 #[derive(Clone)]
-pub struct SettingsSource(pub Arc<dyn Fn() -> Vec<(String, String, String)> + Send + Sync>);
+pub struct SessionSource {
+    /// The settings for `pg_settings`: (name, value, the value it starts with).
+    pub settings: Arc<dyn Fn() -> Vec<(String, String, String)> + Send + Sync>,
+    /// The names of the functions the session can call, for `pg_proc`; set once the session
+    /// has registered them all (the catalog is built before its functions are).
+    pub functions: Arc<OnceLock<BTreeSet<String>>>,
+}
 
-impl std::fmt::Debug for SettingsSource {
+impl std::fmt::Debug for SessionSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SettingsSource")
+        f.write_str("SessionSource")
     }
 }
 
@@ -68,7 +78,7 @@ impl std::fmt::Debug for SettingsSource {
 pub struct SystemSchema {
     schema: &'static str,
     catalog: Arc<Catalog>,
-    settings: Option<SettingsSource>,
+    session: Option<SessionSource>,
 }
 
 impl std::fmt::Debug for SystemSchema {
@@ -82,12 +92,12 @@ impl SystemSchema {
         SystemSchema {
             schema,
             catalog,
-            settings: None,
+            session: None,
         }
     }
 
-    pub fn with_settings(mut self, settings: Option<SettingsSource>) -> Self {
-        self.settings = settings;
+    pub fn with_session(mut self, session: Option<SessionSource>) -> Self {
+        self.session = session;
         self
     }
 }
@@ -132,7 +142,7 @@ impl SchemaProvider for SystemSchema {
         &self,
         name: &str,
     ) -> datafusion::common::Result<Option<Arc<dyn TableProvider>>> {
-        system_table(&self.catalog, self.schema, name, self.settings.as_ref())
+        system_table(&self.catalog, self.schema, name, self.session.as_ref())
             .map_err(|e| DataFusionError::External(Box::new(e)))
     }
 
@@ -146,7 +156,7 @@ pub fn system_table(
     catalog: &Catalog,
     schema: &str,
     name: &str,
-    settings: Option<&SettingsSource>,
+    session: Option<&SessionSource>,
 ) -> eddy_common::Result<Option<Arc<dyn TableProvider>>> {
     let Some(spec) = model::system_relation(schema, name) else {
         return Ok(None);
@@ -154,7 +164,12 @@ pub fn system_table(
     let model = Model::new(catalog);
     let rows = match schema {
         PG_CATALOG if name.starts_with("eddy_") => eddy::rows(name, catalog),
-        PG_CATALOG if name == "pg_settings" => settings.map_or(vec![], |s| settings_rows(&(s.0)())),
+        PG_CATALOG if name == "pg_settings" => {
+            session.map_or(vec![], |s| settings_rows(&(s.settings)()))
+        }
+        PG_CATALOG if name == "pg_proc" => session
+            .and_then(|s| s.functions.get())
+            .map_or(vec![], pg_proc::rows),
         PG_CATALOG => pg_catalog::rows(name, &model),
         _ => information_schema::rows(name, &model),
     };
@@ -242,6 +257,7 @@ fn cell(
         Some(V::F(f)) => ScalarValue::Float64(Some(*f)),
         Some(V::IA(a)) => list(a.iter().map(|i| ScalarValue::Int64(Some(*i))), dt)?,
         Some(V::OA(a)) => list(a.iter().map(|o| ScalarValue::UInt32(Some(*o))), dt)?,
+        Some(V::TA(a)) => list(a.iter().map(|s| ScalarValue::Utf8(Some(s.clone()))), dt)?,
     };
     if natural.data_type() == *dt {
         return Ok(natural);
@@ -261,8 +277,17 @@ fn list(
     let items: Vec<ScalarValue> = items
         .map(|v| v.cast_to(elem.data_type()))
         .collect::<datafusion::common::Result<_>>()?;
-    Ok(ScalarValue::List(ScalarValue::new_list_nullable(
-        &items,
-        elem.data_type(),
-    )))
+    let values = if items.is_empty() {
+        new_empty_array(elem.data_type())
+    } else {
+        ScalarValue::iter_to_array(items)?
+    };
+    // The column's own element field (with its `eddy.pg_type` metadata), so that every row's
+    // list has the same type as the NULLs of the column.
+    Ok(ScalarValue::List(Arc::new(ListArray::new(
+        elem.clone(),
+        OffsetBuffer::from_lengths([values.len()]),
+        values,
+        None,
+    ))))
 }

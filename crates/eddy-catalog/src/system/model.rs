@@ -140,6 +140,16 @@ impl Model {
                 });
             }
         }
+        if let Some(proc_class) = self.rel_oid(PG_CATALOG, "pg_proc") {
+            out.extend(
+                super::pg_proc::described().map(|(objoid, text)| Description {
+                    objoid,
+                    classoid: proc_class,
+                    objsubid: 0,
+                    text: text.into(),
+                }),
+            );
+        }
         out
     }
 

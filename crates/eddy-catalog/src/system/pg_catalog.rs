@@ -175,6 +175,23 @@ pub(crate) fn rows(table: &str, m: &Model) -> Vec<Row> {
                 ]
             })
             .collect(),
+        // The languages of the functions `pg_proc` lists; Eddy runs no procedural language.
+        "pg_language" => [
+            (12, "internal", 2246, false),
+            (13, "c", 2247, false),
+            (14, "sql", 2248, true),
+        ]
+        .into_iter()
+        .map(|(oid, name, validator, trusted)| {
+            vec![
+                ("oid", V::O(oid)),
+                ("lanname", t(name)),
+                ("lanowner", V::O(SUPERUSER_OID)),
+                ("lanpltrusted", V::B(trusted)),
+                ("lanvalidator", V::O(validator)),
+            ]
+        })
+        .collect(),
         "pg_am" => vec![
             vec![
                 ("oid", V::O(oids::HEAP_AM)),
