@@ -129,7 +129,15 @@ fn cast_type_name(sql: &str) -> String {
             other => return other.to_string(),
         }
         .to_string(),
-        Err(_) => "?column?".into(),
+        // The catalog types Eddy has no column type for keep their own names.
+        Err(_) => {
+            let name = sql.trim_start_matches("pg_catalog.").to_ascii_lowercase();
+            match name.as_str() {
+                "regclass" | "regtype" | "regnamespace" | "regrole" | "regproc" | "oid"
+                | "name" => name,
+                _ => "?column?".into(),
+            }
+        }
     }
 }
 

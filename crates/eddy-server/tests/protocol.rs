@@ -649,10 +649,12 @@ async fn result_names_and_types_match_postgres() {
             ));
         }
     }
-    // Names only: Eddy's generate_series is bigint whatever its bounds (PostgreSQL's follows them).
+    // Names only: Eddy's generate_series is bigint whatever its bounds (PostgreSQL's follows them),
+    // and a reg value is sent as its name in text (PostgreSQL: regtype, regclass).
     for q in [
         "SELECT * FROM generate_series(1, 3)",
         "SELECT generate_series FROM generate_series(1, 2)",
+        "SELECT 'int4'::regtype, 'pg_class'::regclass, 'pg_class'::regclass::oid, '1'::oid",
     ] {
         let names = |s: tokio_postgres::Statement| {
             s.columns()

@@ -33,6 +33,35 @@ use datafusion::sql::sqlparser::parser::Parser;
 
 pub fn rewrite(stmt: &mut Statement) {
     let _ = stmt.visit(&mut PgSyntax);
+    if let Statement::Query(q) = stmt
+        && let SetExpr::Select(sel) = q.body.as_mut()
+    {
+        reg_literals_shown_by_name(sel);
+    }
+}
+
+/// `SELECT 'int4'::regtype` shows `integer`: a reg value prints as its name. The lookup of a
+/// literal gives the OID (what comparisons and joins need), so a result column that is exactly
+/// such a lookup asks for the name instead, under the type's name as PostgreSQL calls it.
+fn reg_literals_shown_by_name(sel: &mut Select) {
+    for item in &mut sel.projection {
+        let (e, alias) = match item {
+            SelectItem::UnnamedExpr(e) => (e, None),
+            SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias.clone())),
+            _ => continue,
+        };
+        if !reg_lookup_arg(e).is_some_and(is_string_literal) {
+            continue;
+        }
+        let Expr::Function(f) = e else { continue };
+        let lookup = f.name.to_string();
+        f.name = unqualified(&format!("{lookup}_name"));
+        let alias = alias.unwrap_or_else(|| Ident::new(lookup.trim_start_matches("eddy_")));
+        *item = SelectItem::ExprWithAlias {
+            expr: e.clone(),
+            alias,
+        };
+    }
 }
 
 struct PgSyntax;

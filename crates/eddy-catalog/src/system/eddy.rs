@@ -5,12 +5,14 @@
 use super::{Row, V, t};
 use crate::catalog::{Catalog, Relation};
 
-/// Same shape as `columns::SYSTEM_TABLES`.
-pub(crate) const EDDY_TABLES: &[(&str, &str, char, &str)] = &[
+/// Same shape as `columns::SYSTEM_TABLES`, with OIDs in the range PostgreSQL leaves free between
+/// what initdb assigns and the first user object (16384).
+pub(crate) const EDDY_TABLES: &[(&str, &str, char, u32, &str)] = &[
     (
         "pg_catalog",
         "eddy_subscribers",
         'v',
+        16_000,
         "id:int8,pid:int4,kind:text,target:text,subscription:name,cursor:name,\
          started_epoch:int8,position:int8,committed_epoch:int8,lag_epochs:int8,rows_sent:int8",
     ),
@@ -18,6 +20,7 @@ pub(crate) const EDDY_TABLES: &[(&str, &str, char, &str)] = &[
         "pg_catalog",
         "eddy_subscriptions",
         'v',
+        16_001,
         "name:name,view_schema:name,view_name:name,retention_seconds:int8,created_epoch:int8",
     ),
 ];

@@ -104,7 +104,7 @@ impl SystemSchema {
 
 /// PostgreSQL's system tables, then Eddy's own.
 pub(crate) fn all_tables()
--> impl Iterator<Item = &'static (&'static str, &'static str, char, &'static str)> {
+-> impl Iterator<Item = &'static (&'static str, &'static str, char, u32, &'static str)> {
     columns::SYSTEM_TABLES.iter().chain(eddy::EDDY_TABLES)
 }
 
@@ -120,7 +120,7 @@ pub fn is_system_schema(name: &str) -> Option<&'static str> {
 /// Whether `pg_catalog` has a table of this name: unqualified names fall back to it, as they
 /// do through PostgreSQL's implicit `pg_catalog` in the search path.
 pub fn is_pg_catalog_table(name: &str) -> bool {
-    all_tables().any(|(s, n, _, _)| *s == PG_CATALOG && *n == name)
+    all_tables().any(|(s, n, ..)| *s == PG_CATALOG && *n == name)
 }
 
 /// Whether a `pg_catalog` table has an `oid` column, which is unique in it.

@@ -17,7 +17,8 @@ pub const SUPERUSER_NAME: &str = "eddy";
 /// in ranges those ids never reach.
 pub mod oids {
     pub const PG_CATALOG: u32 = 11;
-    pub const INFORMATION_SCHEMA: u32 = 13_000;
+    /// What PostgreSQL 15's initdb gives `information_schema`.
+    pub const INFORMATION_SCHEMA: u32 = 13_207;
     pub const DATABASE: u32 = 1;
     /// PostgreSQL 15's role that owns `public`: whoever owns the database.
     pub const DATABASE_OWNER_ROLE: u32 = 6171;
@@ -26,8 +27,6 @@ pub mod oids {
     pub const DEFAULT_COLLATION: u32 = 100;
     pub const C_COLLATION: u32 = 950;
     pub const DEFAULT_TABLESPACE: u32 = 1663;
-    /// System tables and views are numbered from here in `columns.rs` order.
-    pub const SYSTEM_RELATIONS: u32 = 12_000;
 
     /// The index behind a table's primary key.
     pub fn pkey_index(table: u32) -> u32 {
@@ -311,9 +310,8 @@ fn system_relations() -> &'static [Rel] {
     static RELS: OnceLock<Vec<Rel>> = OnceLock::new();
     RELS.get_or_init(|| {
         super::all_tables()
-            .enumerate()
-            .map(|(i, (schema, name, kind, cols))| Rel {
-                oid: oids::SYSTEM_RELATIONS + i as u32,
+            .map(|(schema, name, kind, oid, cols)| Rel {
+                oid: *oid,
                 nsp: if *schema == PG_CATALOG {
                     oids::PG_CATALOG
                 } else {
