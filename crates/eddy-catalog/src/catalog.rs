@@ -13,12 +13,14 @@ use eddy_storage::{Cf, Store, WriteSet, table_prefix};
 
 use crate::codec::TableCodec;
 use crate::defs::{SchemaDef, SubscriptionDef, TableDef, ViewDef};
+use crate::sequences::{NextVal, SequenceDef, Sequences};
 use crate::view_codec::ViewCodec;
 
 const SCHEMA_PREFIX: &[u8] = b"cat/schema/";
 const TABLE_PREFIX: &[u8] = b"cat/table/";
 const VIEW_PREFIX: &[u8] = b"cat/view/";
 const SUBSCRIPTION_PREFIX: &[u8] = b"cat/subscription/";
+const SEQUENCE_PREFIX: &[u8] = b"cat/sequence/";
 /// `COMMENT ON`: key `cat/comment/` + object id (u32 BE) + sub-id (i32 BE: a column's number,
 /// 0 for the object itself), value the text.
 const COMMENT_PREFIX: &[u8] = b"cat/comment/";
@@ -39,13 +41,30 @@ pub struct TableEntry {
 }
 
 impl TableEntry {
-    fn new(def: TableDef, next_rowid: u64) -> Result<TableEntry> {
+    fn new(def: TableDef, next_rowid: u64, sequences: &Arc<Sequences>) -> Result<TableEntry> {
         let codec = TableCodec::new(&def)?;
         let mut defaults = HashMap::new();
         let ctx = SessionContext::new();
+        ctx.register_udf(NextVal::udf(sequences.clone(), None));
+        let owned: HashMap<String, TableId> = sequences
+            .all()
+            .into_iter()
+            .filter_map(|s| match s.owned_by {
+                Some((t, col)) if t == def.id => Some((col, s.id)),
+                _ => None,
+            })
+            .collect();
         for c in &def.columns {
-            if let Some(sql) = &c.default {
-                let expr = ctx.parse_sql_expr(sql, &DFSchema::empty())?;
+            if let Some(id) = owned.get(&c.name) {
+                // serial and identity columns: their own sequence, by OID.
+                defaults.insert(
+                    c.name.clone(),
+                    NextVal::default_expr(sequences.clone(), *id),
+                );
+            } else if let Some(sql) = &c.default {
+                // `nextval('s'::regclass)` as PostgreSQL shows it: the name is all nextval needs.
+                let sql = sql.replace("'::regclass", "'");
+                let expr = ctx.parse_sql_expr(&sql, &DFSchema::empty())?;
                 defaults.insert(c.name.clone(), expr);
             }
         }
@@ -76,6 +95,12 @@ impl TableEntry {
 
 fn rowid_key(id: TableId) -> Vec<u8> {
     let mut k = ROWID_PREFIX.to_vec();
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn sequence_key(id: TableId) -> Vec<u8> {
+    let mut k = SEQUENCE_PREFIX.to_vec();
     k.extend_from_slice(&id.to_be_bytes());
     k
 }
@@ -152,6 +177,8 @@ struct State {
 
 pub struct Catalog {
     store: Store,
+    /// Every sequence and where it is; `nextval` and column defaults hold it too.
+    pub sequences: Arc<Sequences>,
     state: RwLock<State>,
     /// The subscriptions running now (not durable: they describe connections).
     pub subscribers: Arc<crate::activity::Subscribers>,
@@ -195,6 +222,17 @@ impl Catalog {
             state.schemas.insert(s.name.clone(), s);
             Ok(())
         })?;
+        let sequences = Arc::new(Sequences::new(store.clone()));
+        let mut seqs = vec![];
+        snap.scan_prefix(Cf::Meta, SEQUENCE_PREFIX, |_, v| {
+            let s: SequenceDef = serde_json::from_slice(v)
+                .map_err(|e| Error::internal(format!("corrupt sequence record: {e}")))?;
+            seqs.push(s);
+            Ok(())
+        })?;
+        for s in seqs {
+            sequences.insert(s)?;
+        }
         let mut defs = vec![];
         snap.scan_prefix(Cf::Meta, TABLE_PREFIX, |_, v| {
             let t: TableDef = serde_json::from_slice(v)
@@ -210,7 +248,7 @@ impl Catalog {
             let key = (def.schema.clone(), def.name.clone());
             state
                 .tables
-                .insert(key, Arc::new(TableEntry::new(def, next)?));
+                .insert(key, Arc::new(TableEntry::new(def, next, &sequences)?));
         }
         snap.scan_prefix(Cf::Meta, VIEW_PREFIX, |_, v| {
             let d: ViewDef = serde_json::from_slice(v)
@@ -224,6 +262,7 @@ impl Catalog {
         }
         let catalog = Catalog {
             store,
+            sequences,
             state: RwLock::new(state),
             subscribers: Default::default(),
         };
@@ -448,7 +487,18 @@ impl Catalog {
     }
 
     /// Creates a table; `def.id` is assigned here. Callers hold the commit lock.
-    pub fn create_table(&self, mut def: TableDef, if_not_exists: bool) -> Result<bool> {
+    pub fn create_table(&self, def: TableDef, if_not_exists: bool) -> Result<bool> {
+        self.create_table_with_sequences(def, vec![], if_not_exists)
+    }
+
+    /// Creates a table with the sequences its `serial` and identity columns own (each
+    /// `owned_by` names its column; the table id is filled in here), in one commit.
+    pub fn create_table_with_sequences(
+        &self,
+        mut def: TableDef,
+        mut sequences: Vec<SequenceDef>,
+        if_not_exists: bool,
+    ) -> Result<bool> {
         let mut state = self.state.write().expect("catalog lock");
         if !state.schemas.contains_key(&def.schema) {
             return Err(Error::new(
@@ -457,7 +507,7 @@ impl Catalog {
             ));
         }
         let key = (def.schema.clone(), def.name.clone());
-        if state.tables.contains_key(&key) || state.views.contains_key(&key) {
+        if self.name_taken(&state, &def.schema, &def.name) {
             if if_not_exists {
                 return Ok(false);
             }
@@ -466,10 +516,41 @@ impl Catalog {
                 format!("relation \"{}\" already exists", def.name),
             ));
         }
+        for s in &sequences {
+            if self.name_taken(&state, &s.schema, &s.name) {
+                return Err(Error::new(
+                    SqlState::DUPLICATE_TABLE,
+                    format!("relation \"{}\" already exists", s.name),
+                ));
+            }
+        }
         let mut writes = WriteSet::default();
         def.id = Self::take_id(&mut state, &mut writes);
+        for s in &mut sequences {
+            s.id = Self::take_id(&mut state, &mut writes);
+            if let Some(owner) = s.owned_by.as_mut() {
+                owner.0 = def.id;
+            }
+            s.validate()?;
+            writes.put(
+                Cf::Meta,
+                sequence_key(s.id),
+                serde_json::to_vec(&s).expect("json"),
+            );
+        }
+        for s in &sequences {
+            self.sequences.insert(s.clone())?;
+        }
         // Plan the entry (defaults, codec) before committing so a bad DEFAULT fails cleanly.
-        let entry = TableEntry::new(def, 1)?;
+        let entry = match TableEntry::new(def, 1, &self.sequences) {
+            Ok(e) => e,
+            Err(e) => {
+                for s in &sequences {
+                    self.sequences.remove(s.id)?;
+                }
+                return Err(e);
+            }
+        };
         writes.put(
             Cf::Meta,
             table_key(entry.def.id),
@@ -498,7 +579,17 @@ impl Catalog {
         writes.delete(Cf::Meta, table_key(entry.def.id));
         writes.delete(Cf::Meta, rowid_key(entry.def.id));
         writes.delete_range(Cf::Data, table_prefix(entry.def.id).to_vec());
+        let owned: Vec<TableId> = (self.sequences.all().into_iter())
+            .filter(|s| s.owned_by.as_ref().is_some_and(|(t, _)| *t == entry.id()))
+            .map(|s| s.id)
+            .collect();
+        for id in &owned {
+            writes.delete(Cf::Meta, sequence_key(*id));
+        }
         let _epoch = self.store.commit(writes)?;
+        for id in owned {
+            self.sequences.remove(id)?;
+        }
         state.tables.remove(&key);
         Ok(())
     }
@@ -512,7 +603,7 @@ impl Catalog {
         let mut state = self.state.write().expect("catalog lock");
         let old_key = (schema.to_string(), old.to_string());
         let new_key = (schema.to_string(), new.to_string());
-        if state.tables.contains_key(&new_key) || state.views.contains_key(&new_key) {
+        if self.name_taken(&state, schema, new) {
             return Err(Error::new(
                 SqlState::DUPLICATE_TABLE,
                 format!("relation \"{new}\" already exists"),
@@ -547,7 +638,7 @@ impl Catalog {
                 table_key(id),
                 serde_json::to_vec(&def).expect("json"),
             );
-            let mut entry = TableEntry::new(def, 0)?;
+            let mut entry = TableEntry::new(def, 0, &self.sequences)?;
             entry.next_rowid = t.next_rowid.clone();
             self.store.commit(writes)?;
             state.tables.remove(&old_key);
@@ -649,13 +740,92 @@ impl Catalog {
                 format!("schema \"{schema}\" does not exist"),
             ));
         }
-        let key = (schema.to_string(), name.to_string());
-        if state.tables.contains_key(&key) || state.views.contains_key(&key) {
+        if self.name_taken(&state, schema, name) {
             return Err(Error::new(
                 SqlState::DUPLICATE_TABLE,
                 format!("relation \"{name}\" already exists"),
             ));
         }
+        Ok(())
+    }
+
+    /// Whether a table, view or sequence has this name: they share one namespace.
+    fn name_taken(&self, state: &State, schema: &str, name: &str) -> bool {
+        let key = (schema.to_string(), name.to_string());
+        state.tables.contains_key(&key)
+            || state.views.contains_key(&key)
+            || self
+                .sequences
+                .all()
+                .iter()
+                .any(|s| s.schema == schema && s.name == name)
+    }
+
+    /// `CREATE SEQUENCE`; the id is assigned here. Callers hold the commit lock.
+    pub fn create_sequence(&self, mut def: SequenceDef, if_not_exists: bool) -> Result<bool> {
+        let mut state = self.state.write().expect("catalog lock");
+        if !state.schemas.contains_key(&def.schema) {
+            return Err(Error::new(
+                SqlState::INVALID_SCHEMA_NAME,
+                format!("schema \"{}\" does not exist", def.schema),
+            ));
+        }
+        if self.name_taken(&state, &def.schema, &def.name) {
+            if if_not_exists {
+                return Ok(false);
+            }
+            return Err(Error::new(
+                SqlState::DUPLICATE_TABLE,
+                format!("relation \"{}\" already exists", def.name),
+            ));
+        }
+        def.validate()?;
+        let mut writes = WriteSet::default();
+        def.id = Self::take_id(&mut state, &mut writes);
+        writes.put(
+            Cf::Meta,
+            sequence_key(def.id),
+            serde_json::to_vec(&def).expect("json"),
+        );
+        self.store.commit(writes)?;
+        self.sequences.insert(def)?;
+        Ok(true)
+    }
+
+    /// `DROP SEQUENCE`: one a column owns goes only with its table. Callers hold the commit lock.
+    pub fn drop_sequence(&self, schema: &str, name: &str, if_exists: bool) -> Result<()> {
+        let state = self.state.write().expect("catalog lock");
+        let Some(def) = self
+            .sequences
+            .all()
+            .into_iter()
+            .find(|s| s.schema == schema && s.name == name)
+        else {
+            if if_exists {
+                return Ok(());
+            }
+            return Err(Error::new(
+                SqlState::UNDEFINED_TABLE,
+                format!("sequence \"{name}\" does not exist"),
+            ));
+        };
+        if let Some((table, column)) = &def.owned_by
+            && let Some(t) = state.tables.values().find(|t| t.id() == *table)
+        {
+            return Err(Error::new(
+                SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!("cannot drop sequence {name} because other objects depend on it"),
+            )
+            .with_detail(format!(
+                "default value for column {column} of table {} depends on sequence {name}",
+                t.def.name
+            ))
+            .with_hint("Drop the table, or the column's default, first."));
+        }
+        let mut writes = WriteSet::default();
+        writes.delete(Cf::Meta, sequence_key(def.id));
+        self.store.commit(writes)?;
+        self.sequences.remove(def.id)?;
         Ok(())
     }
 

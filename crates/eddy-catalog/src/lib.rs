@@ -15,6 +15,7 @@ pub mod changelog;
 mod codec;
 mod defs;
 mod provider;
+pub mod sequences;
 pub mod system;
 mod view_codec;
 pub mod view_errors;

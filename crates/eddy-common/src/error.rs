@@ -28,6 +28,8 @@ impl SqlState {
     pub const INVALID_JSON_TEXT: SqlState = SqlState("22P02");
     pub const DATA_EXCEPTION: SqlState = SqlState("22000");
     pub const NULL_VALUE_NOT_ALLOWED: SqlState = SqlState("22004");
+    pub const SEQUENCE_GENERATOR_LIMIT_EXCEEDED: SqlState = SqlState("2200H");
+    pub const GENERATED_ALWAYS: SqlState = SqlState("428C9");
     pub const NOT_NULL_VIOLATION: SqlState = SqlState("23502");
     pub const UNIQUE_VIOLATION: SqlState = SqlState("23505");
     pub const ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25001");

@@ -18,12 +18,37 @@ const ROWS_PER_CHUNK_MAX: usize = 8192;
 /// A single row longer than this is refused rather than buffered without bound.
 const ROW_BYTES_MAX: usize = 256 << 20;
 
+/// What an omitted column gets: one value for the whole COPY (`now()`, a constant), or a value
+/// per row (`nextval`, `random()`), evaluated for each batch.
+pub enum CopyDefault {
+    Constant(datafusion::common::ScalarValue),
+    PerRow(Arc<dyn datafusion::physical_expr::PhysicalExpr>),
+}
+
+impl CopyDefault {
+    fn values(&self, n: usize) -> Result<datafusion::arrow::array::ArrayRef> {
+        match self {
+            CopyDefault::Constant(v) => Ok(v.to_array_of_size(n)?),
+            CopyDefault::PerRow(e) => {
+                let opts =
+                    datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(n));
+                let rows = datafusion::arrow::array::RecordBatch::try_new_with_options(
+                    Arc::new(datafusion::arrow::datatypes::Schema::empty()),
+                    vec![],
+                    &opts,
+                )?;
+                Ok(e.evaluate(&rows)?.into_array(n)?)
+            }
+        }
+    }
+}
+
 pub struct CopyIn {
     entry: Arc<TableEntry>,
     /// Table column index of each field in the data.
     columns: Vec<usize>,
     /// Values for omitted columns that have a DEFAULT.
-    defaults: Vec<(usize, datafusion::common::ScalarValue)>,
+    defaults: Vec<(usize, CopyDefault)>,
     opts: CopyOptions,
     read: ReadContext,
     pub writes: StatementWrites,
@@ -48,7 +73,7 @@ impl CopyIn {
     pub fn new(
         entry: Arc<TableEntry>,
         columns: Vec<usize>,
-        defaults: Vec<(usize, datafusion::common::ScalarValue)>,
+        defaults: Vec<(usize, CopyDefault)>,
         opts: CopyOptions,
         read: ReadContext,
         bulk: bool,
@@ -244,9 +269,9 @@ impl CopyIn {
             })?;
             arrays[col] = Some(converted);
         }
-        for (col, value) in &self.defaults {
+        for (col, default) in &self.defaults {
             let def = &self.entry.def.columns[*col];
-            arrays[*col] = Some(conform::cast_column(value.to_array_of_size(n)?, def)?);
+            arrays[*col] = Some(conform::cast_column(default.values(n)?, def)?);
         }
         let mut columns = Vec::with_capacity(table_cols);
         for (i, a) in arrays.into_iter().enumerate() {

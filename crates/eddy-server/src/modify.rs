@@ -53,6 +53,118 @@ fn insert_table(sess: &EddySession, ins: &Insert) -> Result<(Arc<TableEntry>, St
     Ok((entry, alias))
 }
 
+fn is_default_keyword(e: &datafusion::sql::sqlparser::ast::Expr) -> bool {
+    matches!(e, datafusion::sql::sqlparser::ast::Expr::Identifier(id)
+        if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default"))
+}
+
+/// `VALUES (DEFAULT, 'x')`: each `DEFAULT` becomes its column's default expression (or NULL),
+/// which DataFusion does not do. `None` when the statement has no `DEFAULT` to replace.
+fn defaults_in_values(
+    sess: &EddySession,
+    ins: &Insert,
+    entry: &TableEntry,
+) -> Result<Option<Insert>> {
+    use datafusion::sql::sqlparser::ast::{Expr, SetExpr};
+    let Some(SetExpr::Values(v)) = ins.source.as_deref().map(|q| q.body.as_ref()) else {
+        return Ok(None);
+    };
+    if !v.rows.iter().flat_map(|r| r.iter()).any(is_default_keyword) {
+        return Ok(None);
+    }
+    let targets: Vec<String> = if ins.columns.is_empty() {
+        entry.def.columns.iter().map(|c| c.name.clone()).collect()
+    } else {
+        (ins.columns.iter())
+            .map(|c| {
+                c.0.last()
+                    .and_then(|p| p.as_ident())
+                    .map(names::ident)
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+    let mut out = ins.clone();
+    let Some(SetExpr::Values(v)) = out.source.as_deref_mut().map(|q| q.body.as_mut()) else {
+        return Ok(None);
+    };
+    for row in &mut v.rows {
+        for (i, e) in row.content.iter_mut().enumerate() {
+            if !is_default_keyword(e) {
+                continue;
+            }
+            let column = targets.get(i).cloned().unwrap_or_default();
+            let identity = (sess.engine.catalog.sequences.all().into_iter())
+                .find(|q| q.identity.is_some() && q.owned_by == Some((entry.id(), column.clone())));
+            let default = match identity {
+                Some(q) => Some(format!("nextval('{}')", q.qualified_name())),
+                None => (entry.def.columns.iter())
+                    .find(|c| c.name == column)
+                    .and_then(|c| c.default.clone()),
+            };
+            *e = match default {
+                // What a serial column's default says (`nextval('s'::regclass)`): nextval
+                // takes the name.
+                Some(sql) => eddy_sql::parse::parse_expr(&sql.replace("'::regclass", "'"))?,
+                None => Expr::value(datafusion::sql::sqlparser::ast::Value::Null),
+            };
+        }
+    }
+    Ok(Some(out))
+}
+
+/// A `GENERATED ALWAYS AS IDENTITY` column takes only its sequence's values: an INSERT that
+/// gives it one (other than `DEFAULT`) fails, as in PostgreSQL. (sqlparser has no `OVERRIDING
+/// SYSTEM VALUE`; COPY may give values, as PostgreSQL's does.)
+fn refuse_values_for_generated_always(
+    sess: &EddySession,
+    ins: &Insert,
+    entry: &TableEntry,
+) -> Result<()> {
+    let always: Vec<String> = (sess.engine.catalog.sequences.all().into_iter())
+        .filter(|q| q.identity == Some('a'))
+        .filter_map(|q| q.owned_by.filter(|(t, _)| *t == entry.id()))
+        .map(|(_, c)| c)
+        .collect();
+    if always.is_empty() {
+        return Ok(());
+    }
+    let targets: Vec<String> = if ins.columns.is_empty() {
+        entry.def.columns.iter().map(|c| c.name.clone()).collect()
+    } else {
+        (ins.columns.iter())
+            .map(|c| {
+                c.0.last()
+                    .and_then(|p| p.as_ident())
+                    .map(names::ident)
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+    for col in always {
+        let Some(pos) = targets.iter().position(|t| *t == col) else {
+            continue;
+        };
+        let only_defaults = match ins.source.as_deref().map(|q| q.body.as_ref()) {
+            Some(datafusion::sql::sqlparser::ast::SetExpr::Values(v)) => v
+                .rows
+                .iter()
+                .all(|r| r.get(pos).is_some_and(is_default_keyword)),
+            _ => false,
+        };
+        if !only_defaults {
+            return Err(Error::new(
+                SqlState::GENERATED_ALWAYS,
+                format!("cannot insert a non-DEFAULT value into column \"{col}\""),
+            )
+            .with_detail(format!(
+                "Column \"{col}\" is an identity column defined as GENERATED ALWAYS."
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn on_conflict<'a>(
     ins: &'a Insert,
     entry: &TableEntry,
@@ -127,6 +239,9 @@ pub async fn insert(
     w: &mut StatementWrites,
 ) -> Result<Output> {
     let (entry, alias) = insert_table(sess, ins)?;
+    refuse_values_for_generated_always(sess, ins, &entry)?;
+    let with_defaults = defaults_in_values(sess, ins, &entry)?;
+    let ins = with_defaults.as_ref().unwrap_or(ins);
     let (mode, do_update) = on_conflict(ins, &entry)?;
     let batches = match placeholder_rows(sess, ins, &entry, &params).await? {
         Some(batch) => vec![batch],

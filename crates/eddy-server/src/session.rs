@@ -97,6 +97,7 @@ impl Undo {
                 "kind": match kind {
                     ObjectType::MaterializedView => "materialized view",
                     ObjectType::View => "view",
+                    ObjectType::Sequence => "sequence",
                     _ => "table",
                 },
                 "schema": schema, "name": name}}),
@@ -119,6 +120,7 @@ impl Undo {
                 kind: match d.get("kind")?.as_str()? {
                     "materialized view" => ObjectType::MaterializedView,
                     "view" => ObjectType::View,
+                    "sequence" => ObjectType::Sequence,
                     _ => ObjectType::Table,
                 },
                 schema: text(d, "schema")?,
@@ -191,6 +193,11 @@ async fn undo_ddl(engine: Arc<Engine>, undo: Vec<Undo>) {
     let _g = engine.write_lock.lock().await;
     for u in undo.into_iter().rev() {
         let r = match &u {
+            Undo::Drop {
+                kind: ObjectType::Sequence,
+                schema,
+                name,
+            } => engine.catalog.drop_sequence(schema, name, true),
             Undo::Drop { kind, schema, name } => {
                 crate::views::drop_relation(&engine, schema, name, *kind, true, true).await
             }
@@ -257,6 +264,8 @@ pub struct EddySession {
     in_block: std::sync::atomic::AtomicBool,
     /// Names the session's undo log in storage.
     id: u64,
+    /// The session's `nextval`, which remembers values for `currval` and `lastval`.
+    nextval: Arc<datafusion::logical_expr::ScalarUDF>,
 }
 
 /// Numbers sessions for their undo logs: unique within a run, and across runs because the
@@ -339,6 +348,11 @@ impl EddySession {
             set_by_function.clone(),
             inbox.clone(),
         );
+        let nextval = crate::sequence_calls::register(
+            &ctx,
+            engine.catalog.sequences.clone(),
+            Default::default(),
+        );
         let state_now = ctx.state();
         let _ = functions.set(
             (state_now.scalar_functions().keys())
@@ -359,6 +373,7 @@ impl EddySession {
             inbox,
             in_block: Default::default(),
             id: SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            nextval,
         };
         session.apply_zone(&zone);
         Ok(session)
@@ -444,7 +459,36 @@ impl EddySession {
     /// Applies PostgreSQL's input rules to the string literals a plan casts. The plan is
     /// analyzed first, so the casts DataFusion's type coercion adds (`ts > '2020-01-01 10:00'`)
     /// are among them; a plan still holding parameter placeholders (being described) is not.
+    /// `OWNED BY table.column` of a sequence.
+    fn owning_column(
+        &self,
+        name: &datafusion::sql::sqlparser::ast::ObjectName,
+    ) -> Result<(eddy_common::TableId, String)> {
+        let parts: Vec<String> = name
+            .0
+            .iter()
+            .filter_map(|p| p.as_ident())
+            .map(names::ident)
+            .collect();
+        let (schema, table, column) = match parts.as_slice() {
+            [t, c] => (DEFAULT_SCHEMA.to_string(), t.clone(), c.clone()),
+            [s, t, c] => (s.clone(), t.clone(), c.clone()),
+            _ => return Err(Error::syntax("OWNED BY names table.column")),
+        };
+        let Some(t) = self.engine.catalog.table(&schema, &table) else {
+            return Err(undefined_table(&self.engine, &schema, &table));
+        };
+        if t.def.column_index(&column).is_none() {
+            return Err(Error::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!("column \"{column}\" of relation \"{table}\" does not exist"),
+            ));
+        }
+        Ok((t.id(), column))
+    }
+
     fn finish_plan(&self, plan: LogicalPlan) -> Result<LogicalPlan> {
+        let plan = crate::sequence_calls::in_session(plan, &self.nextval)?;
         let plan = if plan.get_parameter_types()?.is_empty() {
             let plan = crate::text_input::array_comparison_literals(plan, &self.time_zone())?;
             let state = self.ctx.state();
@@ -495,10 +539,14 @@ impl EddySession {
             | Statement::Delete(_)
             | Statement::Truncate(_) => self.write(st, stmt, params).await,
             Statement::CreateTable(ct) => {
-                let def = eddy_sql::ddl::create_table(ct, DEFAULT_SCHEMA)?;
+                let (def, sequences) = eddy_sql::ddl::create_table(ct, DEFAULT_SCHEMA)?;
                 let (schema, name) = (def.schema.clone(), def.name.clone());
                 let _g = self.engine.write_lock.lock().await;
-                if self.engine.catalog.create_table(def, ct.if_not_exists)? {
+                if self.engine.catalog.create_table_with_sequences(
+                    def,
+                    sequences,
+                    ct.if_not_exists,
+                )? {
                     record_undo(st, || Undo::Drop {
                         kind: ObjectType::Table,
                         schema,
@@ -528,6 +576,37 @@ impl EddySession {
                 Ok(out)
             }
             Statement::AlterTable(at) => self.alter_table(st, at).await,
+            Statement::CreateSequence {
+                temporary,
+                if_not_exists,
+                name,
+                data_type,
+                sequence_options,
+                owned_by,
+            } => {
+                if *temporary {
+                    return Err(Error::unsupported("CREATE TEMPORARY SEQUENCE"));
+                }
+                let (schema, name) = names::relation(name, DEFAULT_SCHEMA)?;
+                let ty = eddy_sql::ddl::sequence_type(
+                    data_type.as_ref().map(|t| t.to_string()).as_deref(),
+                )?;
+                let mut def = eddy_sql::ddl::sequence_def(&schema, &name, ty, sequence_options)?;
+                def.owned_by = match owned_by {
+                    None => None,
+                    Some(o) if o.to_string().eq_ignore_ascii_case("none") => None,
+                    Some(o) => Some(self.owning_column(o)?),
+                };
+                let _g = self.engine.write_lock.lock().await;
+                if self.engine.catalog.create_sequence(def, *if_not_exists)? {
+                    record_undo(st, || Undo::Drop {
+                        kind: ObjectType::Sequence,
+                        schema,
+                        name,
+                    });
+                }
+                Ok(Output::Command("CREATE SEQUENCE".into()))
+            }
             Statement::Comment {
                 object_type,
                 object_name,
@@ -1328,6 +1407,7 @@ impl EddySession {
             ObjectType::MaterializedView => "DROP MATERIALIZED VIEW",
             ObjectType::View => "DROP VIEW",
             ObjectType::Schema => "DROP SCHEMA",
+            ObjectType::Sequence => "DROP SEQUENCE",
             other => return Err(Error::unsupported(format!("DROP {other}"))),
         };
         // Inside a transaction block only what the transaction created can be dropped: that
@@ -1350,6 +1430,8 @@ impl EddySession {
                 });
                 let exists = match kind {
                     ObjectType::Schema => self.engine.catalog.schema_exists(rel),
+                    ObjectType::Sequence => (self.engine.catalog.sequences.all().iter())
+                        .any(|q| &q.schema == schema && &q.name == rel),
                     _ => self.engine.catalog.relation(schema, rel).is_some(),
                 };
                 if exists && !created {
@@ -1376,6 +1458,9 @@ impl EddySession {
                         cascade,
                     )
                     .await?;
+                }
+                ObjectType::Sequence => {
+                    self.engine.catalog.drop_sequence(schema, rel, if_exists)?
                 }
                 _ => self.engine.catalog.drop_schema(rel, if_exists, cascade)?,
             }
@@ -1506,7 +1591,7 @@ impl EddySession {
                 continue;
             }
             if let Some(expr) = entry.defaults.get(&c.name) {
-                defaults.push((i, self.constant_default(&c.name, expr).await?));
+                defaults.push((i, self.copy_default(&c.name, expr).await?));
             }
         }
         let bulk = st.txn.is_none();
@@ -1517,8 +1602,28 @@ impl EddySession {
         Ok(Output::CopyIn { columns: n })
     }
 
-    /// A column DEFAULT evaluated once for a whole COPY, as PostgreSQL evaluates `now()` once per
-    /// transaction. Volatile defaults (`random()`) would need a value per row: refused.
+    /// What a COPY puts in a column it omits: a stable DEFAULT evaluated once for the whole
+    /// COPY, as PostgreSQL evaluates `now()` once per transaction, or a volatile one (`nextval`)
+    /// evaluated for every row.
+    async fn copy_default(
+        &self,
+        column: &str,
+        expr: &datafusion::logical_expr::Expr,
+    ) -> Result<crate::copy_in::CopyDefault> {
+        if !expr.is_volatile() {
+            return Ok(crate::copy_in::CopyDefault::Constant(
+                self.constant_default(column, expr).await?,
+            ));
+        }
+        let expr = crate::sequence_calls::expr_in_session(expr.clone(), &self.nextval)?;
+        let physical = self
+            .ctx
+            .create_physical_expr(expr, &datafusion::common::DFSchema::empty())?;
+        Ok(crate::copy_in::CopyDefault::PerRow(physical))
+    }
+
+    /// A column DEFAULT evaluated once, for every row of a statement. Volatile defaults
+    /// (`random()`) need a value per row: refused.
     pub(crate) async fn constant_default(
         &self,
         column: &str,

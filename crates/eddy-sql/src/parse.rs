@@ -28,6 +28,7 @@ pub fn parse_statements(sql: &str) -> Result<Vec<Statement>> {
     }
     let sql = &alter_view_rename(sql);
     let sql = &comment_dollar_quotes(sql);
+    let sql = &sequence_option_order(sql);
     Parser::new(&PostgreSqlDialect {})
         .with_recursion_limit(PARSE_DEPTH_MAX)
         .try_with_sql(sql)
@@ -106,6 +107,127 @@ fn comment_dollar_quotes(sql: &str) -> std::borrow::Cow<'_, str> {
     if changed { out.into() } else { sql.into() }
 }
 
+/// One expression, such as a column's stored DEFAULT.
+pub fn parse_expr(sql: &str) -> Result<datafusion::sql::sqlparser::ast::Expr> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(syntax_error)
+}
+
+/// PostgreSQL takes `CREATE SEQUENCE`'s options in any order (`START WITH 1 INCREMENT BY 50`,
+/// as Hibernate writes them); sqlparser only in the grammar's order. The options of each
+/// CREATE SEQUENCE are put in that order, which changes nothing of their meaning.
+fn sequence_option_order(sql: &str) -> std::borrow::Cow<'_, str> {
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    if !sql.to_ascii_lowercase().contains("sequence") {
+        return sql.into();
+    }
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .with_unescape(false)
+        .tokenize()
+    else {
+        return sql.into();
+    };
+    let word = |t: &Token| match t {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+        _ => None,
+    };
+    // The rank of an option that starts with this word (`NO` ranks by the word after it).
+    let rank = |w: &str| match w {
+        "AS" => Some(0),
+        "INCREMENT" => Some(1),
+        "MINVALUE" => Some(2),
+        "MAXVALUE" => Some(3),
+        "START" => Some(4),
+        "CACHE" => Some(5),
+        "CYCLE" => Some(6),
+        "OWNED" => Some(7),
+        _ => None,
+    };
+    let statements: Vec<&[Token]> = tokens.split(|t| *t == Token::SemiColon).collect();
+    let mut out = String::with_capacity(sql.len());
+    let mut changed = false;
+    for (i, stmt) in statements.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        let words: Vec<(usize, String)> = stmt
+            .iter()
+            .enumerate()
+            .filter_map(|(j, t)| word(t).map(|w| (j, w)))
+            .collect();
+        let sequence_at = match words.as_slice() {
+            [(_, c), (_, s), ..] if c == "CREATE" && s == "SEQUENCE" => Some(1),
+            [(_, c), (_, t), (_, s), ..]
+                if c == "CREATE" && (t == "TEMP" || t == "TEMPORARY") && s == "SEQUENCE" =>
+            {
+                Some(2)
+            }
+            _ => None,
+        };
+        // The options begin at the first option word after the name.
+        let start = sequence_at.and_then(|k| {
+            words[k + 1..]
+                .iter()
+                .find(|(_, w)| rank(w).is_some() || w == "NO")
+                .map(|(j, _)| *j)
+        });
+        let Some(start) = start else {
+            out.extend(stmt.iter().map(|t| t.to_string()));
+            continue;
+        };
+        let mut groups: Vec<(usize, String)> = vec![];
+        let mut j = start;
+        while j < stmt.len() {
+            let leader = word(&stmt[j]).unwrap_or_default();
+            let key = if leader == "NO" {
+                stmt[j + 1..].iter().find_map(word).unwrap_or_default()
+            } else {
+                leader
+            };
+            let Some(r) = rank(&key) else {
+                out.extend(stmt.iter().map(|t| t.to_string()));
+                groups.clear();
+                break;
+            };
+            let mut text = String::new();
+            let mut k = j;
+            loop {
+                text.push_str(&stmt[k].to_string());
+                k += 1;
+                // A group ends where the next option begins (`NO` inside `NO CYCLE` does not).
+                let next = stmt.get(k).and_then(word);
+                if k >= stmt.len()
+                    || next.as_deref().is_some_and(|w| {
+                        (rank(w).is_some() || w == "NO")
+                            && !(w == "CYCLE" && text.trim().eq_ignore_ascii_case("no"))
+                            && !((w == "MINVALUE" || w == "MAXVALUE")
+                                && text.trim().eq_ignore_ascii_case("no"))
+                    })
+                {
+                    break;
+                }
+            }
+            groups.push((r, text));
+            j = k;
+        }
+        if groups.is_empty() {
+            continue;
+        }
+        let before: String = stmt[..start].iter().map(|t| t.to_string()).collect();
+        let mut sorted = groups.clone();
+        sorted.sort_by_key(|(r, _)| *r);
+        changed |= sorted != groups;
+        out.push_str(&before);
+        for (_, g) in sorted {
+            out.push_str(g.trim_end());
+            out.push(' ');
+        }
+    }
+    if changed { out.into() } else { sql.into() }
+}
+
 /// sqlparser says `Expected: ..., found: X at Line: 1, Column: 8`; PostgreSQL says
 /// `syntax error at or near "X"`. Clients and tests match on the latter.
 pub fn syntax_error(e: ParserError) -> Error {
@@ -176,5 +298,28 @@ mod tests {
         assert_eq!(e.state, SqlState::SYNTAX_ERROR);
         assert_eq!(e.message, "syntax error at or near \"SELEC\"");
         assert_eq!(parse_statements("SELECT 1; SELECT 2").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn sequence_options_parse_in_any_order() {
+        let one = |sql: &str| parse_statements(sql).unwrap().remove(0).to_string();
+        assert_eq!(
+            one(
+                "CREATE SEQUENCE s START WITH 10 INCREMENT BY -5 NO CYCLE MAXVALUE 100 NO MINVALUE"
+            ),
+            one(
+                "CREATE SEQUENCE s INCREMENT BY -5 NO MINVALUE MAXVALUE 100 START WITH 10 NO CYCLE"
+            ),
+        );
+        assert_eq!(
+            one("create sequence if not exists x.s cache 1 as integer start 3"),
+            one("CREATE SEQUENCE IF NOT EXISTS x.s AS INTEGER START 3 CACHE 1"),
+        );
+        assert_eq!(
+            parse_statements("SELECT 'sequence'; SELECT 2")
+                .unwrap()
+                .len(),
+            2
+        );
     }
 }
