@@ -115,12 +115,14 @@ pub fn parse_expr(sql: &str) -> Result<datafusion::sql::sqlparser::ast::Expr> {
         .map_err(syntax_error)
 }
 
-/// PostgreSQL takes `CREATE SEQUENCE`'s options in any order (`START WITH 1 INCREMENT BY 50`,
-/// as Hibernate writes them); sqlparser only in the grammar's order. The options of each
-/// CREATE SEQUENCE are put in that order, which changes nothing of their meaning.
+/// PostgreSQL takes sequence options in any order (`START WITH 1 INCREMENT BY 50`, as
+/// Hibernate writes them), in `CREATE SEQUENCE` and in `GENERATED ... AS IDENTITY (...)`;
+/// sqlparser only in its grammar's order. Those options are put in that order, which changes
+/// nothing of their meaning.
 fn sequence_option_order(sql: &str) -> std::borrow::Cow<'_, str> {
     use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
-    if !sql.to_ascii_lowercase().contains("sequence") {
+    let lower = sql.to_ascii_lowercase();
+    if !lower.contains("sequence") && !lower.contains("identity") {
         return sql.into();
     }
     let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql)
@@ -133,99 +135,119 @@ fn sequence_option_order(sql: &str) -> std::borrow::Cow<'_, str> {
         Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
         _ => None,
     };
-    // The rank of an option that starts with this word (`NO` ranks by the word after it).
-    let rank = |w: &str| match w {
-        "AS" => Some(0),
-        "INCREMENT" => Some(1),
-        "MINVALUE" => Some(2),
-        "MAXVALUE" => Some(3),
-        "START" => Some(4),
-        "CACHE" => Some(5),
-        "CYCLE" => Some(6),
-        "OWNED" => Some(7),
-        _ => None,
-    };
-    let statements: Vec<&[Token]> = tokens.split(|t| *t == Token::SemiColon).collect();
-    let mut out = String::with_capacity(sql.len());
-    let mut changed = false;
-    for (i, stmt) in statements.iter().enumerate() {
-        if i > 0 {
-            out.push(';');
+    // Where each run of options starts and ends (exclusive), by token index.
+    let mut runs: Vec<(usize, usize)> = vec![];
+    let mut statement_start = 0;
+    for (i, t) in tokens.iter().enumerate() {
+        if *t == Token::SemiColon {
+            statement_start = i + 1;
+            continue;
         }
-        let words: Vec<(usize, String)> = stmt
-            .iter()
-            .enumerate()
-            .filter_map(|(j, t)| word(t).map(|w| (j, w)))
-            .collect();
-        let sequence_at = match words.as_slice() {
-            [(_, c), (_, s), ..] if c == "CREATE" && s == "SEQUENCE" => Some(1),
-            [(_, c), (_, t), (_, s), ..]
-                if c == "CREATE" && (t == "TEMP" || t == "TEMPORARY") && s == "SEQUENCE" =>
+        if word(t).as_deref() == Some("IDENTITY") {
+            // `IDENTITY (` options `)`
+            let open = (i + 1..tokens.len()).find(|&k| !matches!(tokens[k], Token::Whitespace(_)));
+            if let Some(open) = open.filter(|&k| tokens[k] == Token::LParen)
+                && let Some(close) = (open..tokens.len()).find(|&k| tokens[k] == Token::RParen)
             {
-                Some(2)
+                runs.push((open + 1, close));
             }
-            _ => None,
-        };
-        // The options begin at the first option word after the name.
-        let start = sequence_at.and_then(|k| {
-            words[k + 1..]
-                .iter()
-                .find(|(_, w)| rank(w).is_some() || w == "NO")
-                .map(|(j, _)| *j)
-        });
-        let Some(start) = start else {
-            out.extend(stmt.iter().map(|t| t.to_string()));
+        }
+        if word(t).as_deref() == Some("SEQUENCE") {
+            let head: Vec<String> = tokens[statement_start..i].iter().filter_map(word).collect();
+            let create = matches!(
+                head.iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .as_slice(),
+                ["CREATE"] | ["CREATE", "TEMP" | "TEMPORARY"]
+            );
+            if create {
+                let end = (i..tokens.len())
+                    .find(|&k| tokens[k] == Token::SemiColon)
+                    .unwrap_or(tokens.len());
+                // The options begin at the first option word after the name.
+                if let Some(first) = (i + 1..end).find(|&k| {
+                    word(&tokens[k]).is_some_and(|w| option_rank(&w).is_some() || w == "NO")
+                }) {
+                    runs.push((first, end));
+                }
+            }
+        }
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut at = 0;
+    let mut changed = false;
+    for (from, to) in runs {
+        let Some(ordered) = ordered_options(&tokens[from..to]) else {
             continue;
         };
-        let mut groups: Vec<(usize, String)> = vec![];
-        let mut j = start;
-        while j < stmt.len() {
-            let leader = word(&stmt[j]).unwrap_or_default();
-            let key = if leader == "NO" {
-                stmt[j + 1..].iter().find_map(word).unwrap_or_default()
-            } else {
-                leader
-            };
-            let Some(r) = rank(&key) else {
-                out.extend(stmt.iter().map(|t| t.to_string()));
-                groups.clear();
-                break;
-            };
-            let mut text = String::new();
-            let mut k = j;
-            loop {
-                text.push_str(&stmt[k].to_string());
-                k += 1;
-                // A group ends where the next option begins (`NO` inside `NO CYCLE` does not).
-                let next = stmt.get(k).and_then(word);
-                if k >= stmt.len()
-                    || next.as_deref().is_some_and(|w| {
-                        (rank(w).is_some() || w == "NO")
-                            && !(w == "CYCLE" && text.trim().eq_ignore_ascii_case("no"))
-                            && !((w == "MINVALUE" || w == "MAXVALUE")
-                                && text.trim().eq_ignore_ascii_case("no"))
-                    })
-                {
+        out.extend(tokens[at..from].iter().map(|t| t.to_string()));
+        let original: String = tokens[from..to].iter().map(|t| t.to_string()).collect();
+        changed |= ordered.trim() != original.trim();
+        out.push_str(&ordered);
+        at = to;
+    }
+    out.extend(tokens[at..].iter().map(|t| t.to_string()));
+    if changed { out.into() } else { sql.into() }
+}
+
+/// Where sqlparser expects a sequence option that starts with this word (`NO` goes by the
+/// word after it).
+fn option_rank(w: &str) -> Option<usize> {
+    Some(match w {
+        "AS" => 0,
+        "INCREMENT" => 1,
+        "MINVALUE" => 2,
+        "MAXVALUE" => 3,
+        "START" => 4,
+        "CACHE" => 5,
+        "CYCLE" => 6,
+        "OWNED" => 7,
+        _ => return None,
+    })
+}
+
+/// The options in `tokens`, in sqlparser's order; `None` if something in them is not an option.
+fn ordered_options(tokens: &[datafusion::sql::sqlparser::tokenizer::Token]) -> Option<String> {
+    use datafusion::sql::sqlparser::tokenizer::Token;
+    let word = |t: &Token| match t {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+        _ => None,
+    };
+    let mut groups: Vec<(usize, String)> = vec![];
+    let mut k = 0;
+    while k < tokens.len() {
+        if matches!(tokens[k], Token::Whitespace(_)) {
+            k += 1;
+            continue;
+        }
+        let leader = word(&tokens[k])?;
+        let after_no = leader == "NO";
+        let key = if after_no {
+            tokens[k + 1..].iter().find_map(word)?
+        } else {
+            leader
+        };
+        let rank = option_rank(&key)?;
+        let mut text = String::new();
+        let mut words_seen = 0;
+        while k < tokens.len() {
+            if let Some(w) = word(&tokens[k]) {
+                words_seen += 1;
+                // The next option starts here (the word after `NO` belongs to it).
+                let part_of_no = after_no && words_seen == 2;
+                if words_seen > 1 && !part_of_no && (option_rank(&w).is_some() || w == "NO") {
                     break;
                 }
             }
-            groups.push((r, text));
-            j = k;
+            text.push_str(&tokens[k].to_string());
+            k += 1;
         }
-        if groups.is_empty() {
-            continue;
-        }
-        let before: String = stmt[..start].iter().map(|t| t.to_string()).collect();
-        let mut sorted = groups.clone();
-        sorted.sort_by_key(|(r, _)| *r);
-        changed |= sorted != groups;
-        out.push_str(&before);
-        for (_, g) in sorted {
-            out.push_str(g.trim_end());
-            out.push(' ');
-        }
+        groups.push((rank, text.trim().to_string()));
     }
-    if changed { out.into() } else { sql.into() }
+    groups.sort_by_key(|(r, _)| *r);
+    let joined: Vec<String> = groups.into_iter().map(|(_, g)| g).collect();
+    Some(format!(" {} ", joined.join(" ")))
 }
 
 /// sqlparser says `Expected: ..., found: X at Line: 1, Column: 8`; PostgreSQL says

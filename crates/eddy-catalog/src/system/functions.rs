@@ -368,6 +368,46 @@ fn table_is_visible(m: &Model, args: &[ScalarValue]) -> std::result::Result<Scal
     })
 }
 
+/// `pg_get_serial_sequence(table, column)`: the sequence a serial or identity column owns,
+/// schema-qualified.
+fn serial_sequence(m: &Model, args: &[ScalarValue]) -> std::result::Result<ScalarValue, Error> {
+    let (Some(table), Some(column)) = (arg_text(args, 0), arg_text(args, 1)) else {
+        return Ok(NULL);
+    };
+    let (schema, name) = qualified_name(&table);
+    let Some(rel) = m.rel_by_name(schema.as_deref(), &name) else {
+        return Err(Error::new(
+            SqlState::UNDEFINED_TABLE,
+            format!("relation \"{table}\" does not exist"),
+        ));
+    };
+    let column = column.trim_matches('"').to_string();
+    if !rel.columns.iter().any(|c| c.name == column) {
+        return Err(Error::new(
+            SqlState::UNDEFINED_COLUMN,
+            format!(
+                "column \"{column}\" of relation \"{}\" does not exist",
+                rel.name
+            ),
+        ));
+    }
+    Ok(m.sequences
+        .iter()
+        .map(|(s, ..)| s)
+        .find(|s| {
+            s.owned_by
+                .as_ref()
+                .is_some_and(|(t, c)| *t == rel.oid && *c == column)
+        })
+        .map_or(NULL, |s| {
+            some_text(format!(
+                "{}.{}",
+                quote_ident(&s.schema),
+                quote_ident(&s.name)
+            ))
+        }))
+}
+
 fn always_true(_: &Model, _: &[ScalarValue]) -> std::result::Result<ScalarValue, Error> {
     Ok(ScalarValue::Boolean(Some(true)))
 }
@@ -570,8 +610,7 @@ pub fn register(ctx: &SessionContext, catalog: Arc<Catalog>) {
         ("pg_type_is_visible", boolean, always_true),
         ("pg_function_is_visible", boolean, always_true),
         ("pg_collation_is_visible", boolean, always_true),
-        // Eddy has no sequences, so no column owns one.
-        ("pg_get_serial_sequence", text, always_null),
+        ("pg_get_serial_sequence", text, serial_sequence),
         ("format_type", text, format_type),
         ("pg_get_expr", text, get_expr),
         ("pg_get_indexdef", text, get_indexdef),

@@ -66,7 +66,32 @@ pub(crate) fn rows(table: &str, m: &Model) -> Vec<Row> {
                 ]
             })
             .collect(),
-        "columns" => tables().flat_map(column_rows).collect(),
+        "columns" => tables().flat_map(|r| column_rows(r, m)).collect(),
+        "sequences" => m
+            .sequences
+            .iter()
+            .map(|(s, ..)| {
+                let bits = match s.ty {
+                    PgType::Int2 => 16,
+                    PgType::Int4 => 32,
+                    _ => 64,
+                };
+                vec![
+                    ("sequence_catalog", db()),
+                    ("sequence_schema", t(&s.schema)),
+                    ("sequence_name", t(&s.name)),
+                    ("data_type", t(s.ty.name())),
+                    ("numeric_precision", V::I(bits)),
+                    ("numeric_precision_radix", V::I(2)),
+                    ("numeric_scale", V::I(0)),
+                    ("start_value", t(s.start.to_string())),
+                    ("minimum_value", t(s.min.to_string())),
+                    ("maximum_value", t(s.max.to_string())),
+                    ("increment", t(s.increment.to_string())),
+                    ("cycle_option", yes(s.cycle)),
+                ]
+            })
+            .collect(),
         "table_constraints" => user_tables()
             .flat_map(|r| {
                 let mut out = vec![];
@@ -172,7 +197,7 @@ fn constraint_row(r: &Rel, name: &str, kind: &str) -> Row {
     ]
 }
 
-fn column_rows(r: &Rel) -> Vec<Row> {
+fn column_rows(r: &Rel, m: &Model) -> Vec<Row> {
     r.columns
         .iter()
         .enumerate()
@@ -210,11 +235,25 @@ fn column_rows(r: &Rel) -> Vec<Row> {
                 ("udt_name", t(udt)),
                 ("dtd_identifier", t((i + 1).to_string())),
                 ("is_self_referencing", yes(false)),
-                ("is_identity", yes(false)),
-                ("identity_cycle", yes(false)),
+                ("is_identity", yes(m.identity(r.oid, &c.name).is_some())),
+                (
+                    "identity_cycle",
+                    yes(m.identity(r.oid, &c.name).is_some_and(|s| s.cycle)),
+                ),
                 ("is_generated", t("NEVER")),
                 ("is_updatable", yes(r.kind == 'r')),
             ];
+            if let Some(s) = m.identity(r.oid, &c.name) {
+                let always = s.identity == Some('a');
+                row.push((
+                    "identity_generation",
+                    t(if always { "ALWAYS" } else { "BY DEFAULT" }),
+                ));
+                row.push(("identity_start", t(s.start.to_string())));
+                row.push(("identity_increment", t(s.increment.to_string())));
+                row.push(("identity_maximum", t(s.max.to_string())));
+                row.push(("identity_minimum", t(s.min.to_string())));
+            }
             match &c.ty {
                 PgType::Varchar(n) => {
                     if let Some(n) = n {

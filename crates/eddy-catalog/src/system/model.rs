@@ -84,6 +84,8 @@ pub struct Model {
     pub rels: Vec<Rel>,
     /// `COMMENT ON` texts by (object id, column number or 0).
     comments: Vec<((u32, i32), String)>,
+    /// Every sequence, with its last value and whether it was handed out.
+    pub sequences: Vec<(crate::sequences::SequenceDef, i64, bool)>,
 }
 
 /// One `pg_description` row.
@@ -245,13 +247,51 @@ impl Model {
                 system: false,
             });
         }
+        let mut sequences = vec![];
+        for s in catalog.sequences.all() {
+            let column = |name: &str, ty: PgType| Col {
+                name: name.into(),
+                ty,
+                not_null: true,
+                default: None,
+            };
+            user.push(Rel {
+                oid: s.id,
+                nsp: nsp_of(&s.schema),
+                schema: s.schema.clone(),
+                name: s.name.clone(),
+                kind: 'S',
+                columns: vec![
+                    column("last_value", PgType::Int8),
+                    column("log_cnt", PgType::Int8),
+                    column("is_called", PgType::Bool),
+                ],
+                key: vec![],
+                definition: None,
+                table: None,
+                system: false,
+            });
+            let (last, called) = catalog.sequences.position(s.id).unwrap_or((s.start, false));
+            sequences.push((s, last, called));
+        }
         user.sort_by_key(|r| r.oid);
         rels.extend(user);
         Model {
             namespaces,
             rels,
             comments: catalog.comments(),
+            sequences,
         }
+    }
+
+    /// The identity kind (`a` ALWAYS, `d` BY DEFAULT) of a table's column, if it has one.
+    pub fn identity(&self, table: u32, column: &str) -> Option<&crate::sequences::SequenceDef> {
+        self.sequences.iter().map(|(s, ..)| s).find(|s| {
+            s.identity.is_some()
+                && s.owned_by
+                    .as_ref()
+                    .is_some_and(|(t, c)| *t == table && c == column)
+        })
     }
 
     pub fn rel(&self, oid: u32) -> Option<&Rel> {

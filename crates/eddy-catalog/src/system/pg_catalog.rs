@@ -78,7 +78,66 @@ pub(crate) fn rows(table: &str, m: &Model) -> Vec<Row> {
                 ]
             })
             .collect(),
-        "pg_attribute" => m.rels.iter().flat_map(attribute_rows).collect(),
+        "pg_attribute" => m.rels.iter().flat_map(|r| attribute_rows(r, m)).collect(),
+        // A serial or identity column's sequence depends on the column (`a`uto or `i`nternal),
+        // which psql's `\d` of the sequence shows as "Owned by".
+        "pg_depend" => m
+            .sequences
+            .iter()
+            .filter_map(|(s, ..)| {
+                let (table, column) = s.owned_by.as_ref()?;
+                let attnum = m
+                    .rel(*table)?
+                    .columns
+                    .iter()
+                    .position(|c| &c.name == column)?;
+                let pg_class = m.rel_oid(super::PG_CATALOG, "pg_class")?;
+                Some(vec![
+                    ("classid", V::O(pg_class)),
+                    ("objid", V::O(s.id)),
+                    ("objsubid", V::I(0)),
+                    ("refclassid", V::O(pg_class)),
+                    ("refobjid", V::O(*table)),
+                    ("refobjsubid", V::I(attnum as i64 + 1)),
+                    ("deptype", t(if s.identity.is_some() { "i" } else { "a" })),
+                ])
+            })
+            .collect(),
+        "pg_sequence" => m
+            .sequences
+            .iter()
+            .map(|(s, ..)| {
+                vec![
+                    ("seqrelid", V::O(s.id)),
+                    ("seqtypid", V::O(s.ty.oid())),
+                    ("seqstart", V::I(s.start)),
+                    ("seqincrement", V::I(s.increment)),
+                    ("seqmax", V::I(s.max)),
+                    ("seqmin", V::I(s.min)),
+                    ("seqcache", V::I(1)),
+                    ("seqcycle", V::B(s.cycle)),
+                ]
+            })
+            .collect(),
+        "pg_sequences" => m
+            .sequences
+            .iter()
+            .map(|(s, last, called)| {
+                vec![
+                    ("schemaname", t(&s.schema)),
+                    ("sequencename", t(&s.name)),
+                    ("sequenceowner", t(SUPERUSER_NAME)),
+                    ("data_type", V::O(s.ty.oid())),
+                    ("start_value", V::I(s.start)),
+                    ("min_value", V::I(s.min)),
+                    ("max_value", V::I(s.max)),
+                    ("increment_by", V::I(s.increment)),
+                    ("cycle", V::B(s.cycle)),
+                    ("cache_size", V::I(1)),
+                    ("last_value", if *called { V::I(*last) } else { V::Null }),
+                ]
+            })
+            .collect(),
         "pg_type" => types::all().iter().map(types::row).collect(),
         "pg_index" => indexes(m).map(|(ix, _)| index_row(ix)).collect(),
         "pg_constraint" => indexes(m)
@@ -362,7 +421,7 @@ fn class_row(r: &Rel) -> Row {
     ]
 }
 
-fn attribute_rows(r: &Rel) -> Vec<Row> {
+fn attribute_rows(r: &Rel, m: &Model) -> Vec<Row> {
     r.columns
         .iter()
         .enumerate()
@@ -387,6 +446,13 @@ fn attribute_rows(r: &Rel) -> Vec<Row> {
                 ("atthasdef", V::B(c.default.is_some())),
                 ("attislocal", V::B(true)),
                 ("attcollation", V::O(ty.map_or(0, |t| t.collation))),
+                (
+                    "attidentity",
+                    t(m.identity(r.oid, &c.name)
+                        .and_then(|s| s.identity)
+                        .map(String::from)
+                        .unwrap_or_default()),
+                ),
             ]
         })
         .collect()
