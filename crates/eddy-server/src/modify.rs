@@ -58,6 +58,24 @@ fn is_default_keyword(e: &datafusion::sql::sqlparser::ast::Expr) -> bool {
         if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default"))
 }
 
+/// `INSERT INTO t DEFAULT VALUES` is one row of `DEFAULT`s.
+fn default_values_row(ins: &Insert, entry: &TableEntry) -> Result<Option<Insert>> {
+    if ins.source.is_some() || !ins.columns.is_empty() {
+        return Ok(None);
+    }
+    let row = vec!["DEFAULT"; entry.def.columns.len()].join(", ");
+    let Some(Statement::Insert(parsed)) =
+        eddy_sql::parse::parse_statements(&format!("INSERT INTO t VALUES ({row})"))?
+            .into_iter()
+            .next()
+    else {
+        return Err(Error::internal("DEFAULT VALUES did not parse"));
+    };
+    let mut out = ins.clone();
+    out.source = parsed.source;
+    Ok(Some(out))
+}
+
 /// `VALUES (DEFAULT, 'x')`: each `DEFAULT` becomes its column's default expression (or NULL),
 /// which DataFusion does not do. `None` when the statement has no `DEFAULT` to replace.
 fn defaults_in_values(
@@ -240,6 +258,8 @@ pub async fn insert(
 ) -> Result<Output> {
     let (entry, alias) = insert_table(sess, ins)?;
     refuse_values_for_generated_always(sess, ins, &entry)?;
+    let default_values = default_values_row(ins, &entry)?;
+    let ins = default_values.as_ref().unwrap_or(ins);
     let with_defaults = defaults_in_values(sess, ins, &entry)?;
     let ins = with_defaults.as_ref().unwrap_or(ins);
     let (mode, do_update) = on_conflict(ins, &entry)?;
