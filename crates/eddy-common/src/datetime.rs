@@ -255,36 +255,7 @@ fn parse(text: &str, kind: &str, zone: &SessionZone) -> Result<Parsed> {
         }
         &s[start..*i]
     };
-    // The date: Y-M-D (also with '/' or '.'), or eight digits YYYYMMDD.
-    let y = digits(&mut i);
-    let (year, month, day): (i32, u32, u32) =
-        if y.len() == 8 && (i == b.len() || !matches!(b[i], b'-' | b'/' | b'.')) {
-            (
-                y[..4].parse().map_err(|_| bad(kind, text))?,
-                y[4..6].parse().map_err(|_| bad(kind, text))?,
-                y[6..].parse().map_err(|_| bad(kind, text))?,
-            )
-        } else {
-            if y.len() < 3 || i >= b.len() || !matches!(b[i], b'-' | b'/' | b'.') {
-                return Err(bad(kind, text));
-            }
-            let sep = b[i];
-            i += 1;
-            let m = digits(&mut i);
-            if m.is_empty() || m.len() > 2 || i >= b.len() || b[i] != sep {
-                return Err(bad(kind, text));
-            }
-            i += 1;
-            let d = digits(&mut i);
-            if d.is_empty() || d.len() > 2 {
-                return Err(bad(kind, text));
-            }
-            (
-                y.parse().map_err(|_| bad(kind, text))?,
-                m.parse().map_err(|_| bad(kind, text))?,
-                d.parse().map_err(|_| bad(kind, text))?,
-            )
-        };
+    let (year, month, day) = date_fields(s, &mut i).ok_or_else(|| bad(kind, text))?;
     let date = NaiveDate::from_ymd_opt(year, month, day).ok_or_else(|| out_of_range(text))?;
     // The time: after 'T' or spaces, H:MM[:SS[.frac]] or HHMMSS[.frac].
     let mut rest_start = i;
@@ -379,6 +350,130 @@ fn parse(text: &str, kind: &str, zone: &SessionZone) -> Result<Parsed> {
         has_time,
         zone,
     })
+}
+
+/// The date at the start of `s`, leaving `i` after it: `Y-M-D` (also with `/` or `.`),
+/// eight digits `YYYYMMDD`, and the forms PostgreSQL reads in its default `MDY` field order:
+/// `M/D/Y` (also with `-` or `.`), and a month name anywhere (`Jan 8, 1999`, `8-Jan-1999`,
+/// `1999-Jan-08`). A year of one or two digits is PostgreSQL's: 70..99 is 19xx, else 20xx.
+fn date_fields(s: &str, i: &mut usize) -> Option<(i32, u32, u32)> {
+    let b = s.as_bytes();
+    // The fields: up to three runs of digits or letters, with their separators.
+    enum Field<'a> {
+        Num(&'a str),
+        Month(u32),
+    }
+    let mut fields: Vec<Field> = vec![];
+    let mut j = *i;
+    let mut seps: Vec<u8> = vec![];
+    while fields.len() < 3 {
+        let start = j;
+        if j < b.len() && b[j].is_ascii_digit() {
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            fields.push(Field::Num(&s[start..j]));
+        } else if j < b.len() && b[j].is_ascii_alphabetic() {
+            while j < b.len() && b[j].is_ascii_alphabetic() {
+                j += 1;
+            }
+            fields.push(Field::Month(month_named(&s[start..j])?));
+        } else {
+            return None;
+        }
+        if fields.len() == 1
+            && let Field::Num(n) = fields[0]
+            && n.len() == 8
+            && (j == b.len() || !matches!(b[j], b'-' | b'/' | b'.'))
+        {
+            *i = j;
+            return Some((
+                n[..4].parse().ok()?,
+                n[4..6].parse().ok()?,
+                n[6..].parse().ok()?,
+            ));
+        }
+        if fields.len() == 3 {
+            break;
+        }
+        // A separator: one of `-/.`, or spaces with an optional comma (`Jan 8, 1999`), which
+        // only a month name may border.
+        let sep_start = j;
+        if j < b.len() && matches!(b[j], b'-' | b'/' | b'.') {
+            seps.push(b[j]);
+            j += 1;
+        } else {
+            if j < b.len() && b[j] == b',' {
+                j += 1;
+            }
+            while j < b.len() && b[j] == b' ' {
+                j += 1;
+            }
+            if j == sep_start {
+                return None;
+            }
+            seps.push(b' ');
+        }
+    }
+    *i = j;
+    let num = |f: &Field| match f {
+        Field::Num(n) if n.len() <= 9 => n.parse::<i64>().ok(),
+        _ => None,
+    };
+    let year = |f: &Field| {
+        let Field::Num(n) = f else { return None };
+        let y = n.parse::<i32>().ok()?;
+        Some(match n.len() {
+            1 | 2 if y >= 70 => 1900 + y,
+            1 | 2 => 2000 + y,
+            _ => y,
+        })
+    };
+    let day = |f: &Field| num(f).filter(|d| *d <= 31).map(|d| d as u32);
+    let spaced = seps.contains(&b' ');
+    match (&fields[0], &fields[1], &fields[2]) {
+        // Y-M-D: a year of three or more digits first.
+        (Field::Num(y), Field::Num(m), Field::Num(_)) if y.len() >= 3 && !spaced => {
+            if seps[0] != seps[1] || m.len() > 2 {
+                return None;
+            }
+            Some((y.parse().ok()?, num(&fields[1])? as u32, day(&fields[2])?))
+        }
+        // M/D/Y
+        (Field::Num(m), Field::Num(_), Field::Num(_)) if m.len() <= 2 && !spaced => {
+            if seps[0] != seps[1] {
+                return None;
+            }
+            Some((year(&fields[2])?, num(&fields[0])? as u32, day(&fields[1])?))
+        }
+        (Field::Month(m), d, y) => Some((year(y)?, *m, day(d)?)),
+        (Field::Num(y), Field::Month(m), d) if y.len() >= 3 => Some((y.parse().ok()?, *m, day(d)?)),
+        (d, Field::Month(m), y) => Some((year(y)?, *m, day(d)?)),
+        _ => None,
+    }
+}
+
+/// A month's English name or its first three letters.
+fn month_named(w: &str) -> Option<u32> {
+    const MONTHS: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    let w = w.to_ascii_lowercase();
+    MONTHS
+        .iter()
+        .position(|m| w.len() >= 3 && m.starts_with(&w))
+        .map(|p| p as u32 + 1)
 }
 
 fn micros(dt: NaiveDateTime) -> i64 {
@@ -514,5 +609,23 @@ mod tests {
         assert_eq!(parse_date("1970-01-02").unwrap(), 1);
         assert_eq!(parse_date("2020-05-17 10:00").unwrap(), 18399);
         assert!(parse_date("2020-13-01").is_err());
+        // Month first, two-digit years, month names.
+        let d = |s: &str| parse_date(s).unwrap();
+        assert_eq!(d("01/02/1970"), 1);
+        assert_eq!(d("1-2-70"), 1);
+        assert_eq!(d("Jan 2, 1970"), 1);
+        assert_eq!(d("2-jan-1970"), 1);
+        assert_eq!(d("1970-January-02"), 1);
+        assert_eq!(d("20200517"), 18399);
+        for bad in [
+            "13/01/2024",
+            "01/02",
+            "Foo 2 1970",
+            "2020-05/17",
+            "1/2/3/4",
+            "Ja 2 1970",
+        ] {
+            assert!(parse_date(bad).is_err(), "{bad}");
+        }
     }
 }

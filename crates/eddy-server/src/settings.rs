@@ -171,10 +171,19 @@ impl Settings {
                 return Ok(());
             }
             "datestyle" => {
-                if !v.to_ascii_uppercase().starts_with("ISO") {
+                // Output is ISO and ambiguous input (`01/02/2024`) is read month first; any
+                // other style or field order would be a silent misreading, so it is refused.
+                let up = v.to_ascii_uppercase();
+                let parts: Vec<&str> = up.split([',', ' ']).filter(|p| !p.is_empty()).collect();
+                if !parts
+                    .iter()
+                    .all(|p| matches!(*p, "ISO" | "MDY" | "US" | "NONEURO" | "NONEUROPEAN"))
+                {
                     return Err(Error::new(
                         SqlState::FEATURE_NOT_SUPPORTED,
-                        format!("DateStyle \"{v}\" is not supported yet: Eddy prints ISO dates"),
+                        format!(
+                            "DateStyle \"{v}\" is not supported yet: Eddy prints ISO dates and reads month-day-year"
+                        ),
                     ));
                 }
                 self.values.insert(key, "ISO, MDY".into());

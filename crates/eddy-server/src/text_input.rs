@@ -45,8 +45,10 @@ fn convert(text: &str, dt: &DataType, zone: &SessionZone) -> Result<ScalarValue>
 }
 
 pub fn rewrite(plan: LogicalPlan, zone: &SessionZone) -> Result<LogicalPlan> {
+    // Names kept: `'01/02/2024'::date` and `'1/2/24'::date` read as the same literal, and two
+    // result columns of one name would be refused.
     let out = plan.transform_up_with_subqueries(|node| {
-        node.map_expressions(|e| {
+        eddy_sql::map_expressions_keeping_names(node, |e| {
             e.transform_up(|e| {
                 let (inner, dt) = match &e {
                     Expr::Cast(c) => (&c.expr, c.field.data_type()),
