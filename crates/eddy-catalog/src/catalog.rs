@@ -464,7 +464,18 @@ impl Catalog {
             )
             .with_hint("Drop the schema's views first."));
         }
-        if !tables.is_empty() && !cascade {
+        let table_ids: Vec<TableId> = tables.iter().map(|k| state.tables[k].id()).collect();
+        // The schema's sequences, and those its tables own wherever they are.
+        let sequences: Vec<TableId> = (self.sequences.all().into_iter())
+            .filter(|q| {
+                q.schema == name
+                    || q.owned_by
+                        .as_ref()
+                        .is_some_and(|(t, _)| table_ids.contains(t))
+            })
+            .map(|q| q.id)
+            .collect();
+        if (!tables.is_empty() || !sequences.is_empty()) && !cascade {
             return Err(Error::new(
                 SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
                 format!("cannot drop schema {name} because other objects depend on it"),
@@ -477,10 +488,16 @@ impl Catalog {
             writes.delete(Cf::Meta, table_key(entry.def.id));
             writes.delete_range(Cf::Data, table_prefix(entry.def.id).to_vec());
         }
+        for id in &sequences {
+            writes.delete(Cf::Meta, sequence_key(*id));
+        }
         writes.delete(Cf::Meta, schema_key(name));
         let _epoch = self.store.commit(writes)?;
         for key in tables {
             state.tables.remove(&key);
+        }
+        for id in sequences {
+            self.sequences.remove(id)?;
         }
         state.schemas.remove(name);
         Ok(())
