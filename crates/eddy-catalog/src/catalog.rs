@@ -99,6 +99,22 @@ fn rowid_key(id: TableId) -> Vec<u8> {
     k
 }
 
+/// Every catalog record of one kind (JSON values under `prefix`).
+fn read_records<T: serde::de::DeserializeOwned>(
+    snap: &eddy_storage::Snapshot,
+    prefix: &[u8],
+    what: &str,
+) -> Result<Vec<T>> {
+    let mut out = vec![];
+    snap.scan_prefix(Cf::Meta, prefix, |_, v| {
+        let r: T = serde_json::from_slice(v)
+            .map_err(|e| Error::internal(format!("corrupt {what} record: {e}")))?;
+        out.push(r);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 fn sequence_key(id: TableId) -> Vec<u8> {
     let mut k = SEQUENCE_PREFIX.to_vec();
     k.extend_from_slice(&id.to_be_bytes());
@@ -223,24 +239,10 @@ impl Catalog {
             Ok(())
         })?;
         let sequences = Arc::new(Sequences::new(store.clone()));
-        let mut seqs = vec![];
-        snap.scan_prefix(Cf::Meta, SEQUENCE_PREFIX, |_, v| {
-            let s: SequenceDef = serde_json::from_slice(v)
-                .map_err(|e| Error::internal(format!("corrupt sequence record: {e}")))?;
-            seqs.push(s);
-            Ok(())
-        })?;
-        for s in seqs {
+        for s in read_records::<SequenceDef>(&snap, SEQUENCE_PREFIX, "sequence")? {
             sequences.insert(s)?;
         }
-        let mut defs = vec![];
-        snap.scan_prefix(Cf::Meta, TABLE_PREFIX, |_, v| {
-            let t: TableDef = serde_json::from_slice(v)
-                .map_err(|e| Error::internal(format!("corrupt table record: {e}")))?;
-            defs.push(t);
-            Ok(())
-        })?;
-        for def in defs {
+        for def in read_records::<TableDef>(&snap, TABLE_PREFIX, "table")? {
             let next = snap
                 .get(Cf::Meta, &rowid_key(def.id))?
                 .map(|v| u64::from_be_bytes(v.as_slice().try_into().unwrap_or([0; 8])))

@@ -222,12 +222,7 @@ impl Sequences {
     /// Hands out the next `n` values of a sequence.
     pub fn next(&self, id: TableId, n: usize) -> Result<Vec<i64>> {
         let mut inner = self.inner.lock().expect("sequences lock");
-        let (def, pos) = inner.get_mut(&id).ok_or_else(|| {
-            Error::new(
-                SqlState::UNDEFINED_TABLE,
-                format!("sequence with OID {id} does not exist"),
-            )
-        })?;
+        let (def, pos) = inner.get_mut(&id).ok_or_else(|| no_such_sequence(id))?;
         let mut out = Vec::with_capacity(n);
         let mut p = *pos;
         for _ in 0..n {
@@ -267,12 +262,7 @@ impl Sequences {
     /// `is_called` is false).
     pub fn set(&self, id: TableId, value: i64, is_called: bool) -> Result<()> {
         let mut inner = self.inner.lock().expect("sequences lock");
-        let (def, pos) = inner.get_mut(&id).ok_or_else(|| {
-            Error::new(
-                SqlState::UNDEFINED_TABLE,
-                format!("sequence with OID {id} does not exist"),
-            )
-        })?;
+        let (def, pos) = inner.get_mut(&id).ok_or_else(|| no_such_sequence(id))?;
         if value < def.min || value > def.max {
             return Err(Error::new(
                 SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
@@ -291,6 +281,13 @@ impl Sequences {
         };
         Ok(())
     }
+}
+
+fn no_such_sequence(id: TableId) -> Error {
+    Error::new(
+        SqlState::UNDEFINED_TABLE,
+        format!("sequence with OID {id} does not exist"),
+    )
 }
 
 /// The value after `last`, or the bound's error, or the other bound for a cycling sequence.

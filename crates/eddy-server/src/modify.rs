@@ -53,6 +53,21 @@ fn insert_table(sess: &EddySession, ins: &Insert) -> Result<(Arc<TableEntry>, St
     Ok((entry, alias))
 }
 
+/// The columns an INSERT's values go to, in order: its column list, or every column.
+fn insert_targets(ins: &Insert, entry: &TableEntry) -> Vec<String> {
+    if ins.columns.is_empty() {
+        return entry.def.columns.iter().map(|c| c.name.clone()).collect();
+    }
+    (ins.columns.iter())
+        .map(|c| {
+            c.0.last()
+                .and_then(|p| p.as_ident())
+                .map(names::ident)
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 fn is_default_keyword(e: &datafusion::sql::sqlparser::ast::Expr) -> bool {
     matches!(e, datafusion::sql::sqlparser::ast::Expr::Identifier(id)
         if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default"))
@@ -90,18 +105,7 @@ fn defaults_in_values(
     if !v.rows.iter().flat_map(|r| r.iter()).any(is_default_keyword) {
         return Ok(None);
     }
-    let targets: Vec<String> = if ins.columns.is_empty() {
-        entry.def.columns.iter().map(|c| c.name.clone()).collect()
-    } else {
-        (ins.columns.iter())
-            .map(|c| {
-                c.0.last()
-                    .and_then(|p| p.as_ident())
-                    .map(names::ident)
-                    .unwrap_or_default()
-            })
-            .collect()
-    };
+    let targets = insert_targets(ins, entry);
     let mut out = ins.clone();
     let Some(SetExpr::Values(v)) = out.source.as_deref_mut().map(|q| q.body.as_mut()) else {
         return Ok(None);
@@ -147,18 +151,7 @@ fn refuse_values_for_generated_always(
     if always.is_empty() {
         return Ok(());
     }
-    let targets: Vec<String> = if ins.columns.is_empty() {
-        entry.def.columns.iter().map(|c| c.name.clone()).collect()
-    } else {
-        (ins.columns.iter())
-            .map(|c| {
-                c.0.last()
-                    .and_then(|p| p.as_ident())
-                    .map(names::ident)
-                    .unwrap_or_default()
-            })
-            .collect()
-    };
+    let targets = insert_targets(ins, entry);
     for col in always {
         let Some(pos) = targets.iter().position(|t| *t == col) else {
             continue;
