@@ -489,6 +489,7 @@ impl Catalog {
             let entry = &state.tables[key];
             writes.delete(Cf::Meta, table_key(entry.def.id));
             writes.delete_range(Cf::Data, table_prefix(entry.def.id).to_vec());
+            writes.delete_range(Cf::Data, crate::changelog::prefix(entry.def.id));
         }
         for id in &sequences {
             writes.delete(Cf::Meta, sequence_key(*id));
@@ -545,6 +546,10 @@ impl Catalog {
         }
         let mut writes = WriteSet::default();
         def.id = Self::take_id(&mut state, &mut writes);
+        if let Some(h) = def.history.as_mut() {
+            // The table is created empty in this commit's epoch; its history starts there.
+            h.since_epoch = self.store.epoch_committed() + 1;
+        }
         for s in &mut sequences {
             s.id = Self::take_id(&mut state, &mut writes);
             if let Some(owner) = s.owned_by.as_mut() {
@@ -598,6 +603,7 @@ impl Catalog {
         writes.delete(Cf::Meta, table_key(entry.def.id));
         writes.delete(Cf::Meta, rowid_key(entry.def.id));
         writes.delete_range(Cf::Data, table_prefix(entry.def.id).to_vec());
+        writes.delete_range(Cf::Data, crate::changelog::prefix(entry.def.id));
         let owned: Vec<TableId> = (self.sequences.all().into_iter())
             .filter(|s| s.owned_by.as_ref().is_some_and(|(t, _)| *t == entry.id()))
             .map(|s| s.id)
@@ -615,6 +621,61 @@ impl Catalog {
 }
 
 impl Catalog {
+    /// `ALTER TABLE t SET (retain_history = ...)`: `None` stops keeping the table's changes
+    /// and deletes those kept. A table that already keeps them keeps its start epoch when only
+    /// the retention changes. Callers hold the commit lock.
+    pub fn set_table_history(
+        &self,
+        schema: &str,
+        name: &str,
+        retention_secs: Option<u64>,
+    ) -> Result<()> {
+        let mut state = self.state.write().expect("catalog lock");
+        let key = (schema.to_string(), name.to_string());
+        let Some(t) = state.tables.get(&key).cloned() else {
+            return Err(Error::new(
+                SqlState::UNDEFINED_TABLE,
+                format!("relation \"{name}\" does not exist"),
+            ));
+        };
+        let mut def = t.def.clone();
+        let mut writes = WriteSet::default();
+        def.history = match (retention_secs, &t.def.history) {
+            (None, _) => {
+                writes.delete_range(Cf::Data, crate::changelog::prefix(def.id));
+                None
+            }
+            (Some(secs), Some(h)) => Some(crate::defs::History {
+                retention_secs: secs,
+                since_epoch: h.since_epoch,
+            }),
+            // This commit is the next epoch; the changes after it are kept.
+            (Some(secs), None) => Some(crate::defs::History {
+                retention_secs: secs,
+                since_epoch: self.store.epoch_committed() + 1,
+            }),
+        };
+        writes.put(
+            Cf::Meta,
+            table_key(def.id),
+            serde_json::to_vec(&def).expect("json"),
+        );
+        let mut entry = TableEntry::new(def, 0, &self.sequences)?;
+        entry.next_rowid = t.next_rowid.clone();
+        self.store.commit(writes)?;
+        state.tables.insert(key, Arc::new(entry));
+        Ok(())
+    }
+
+    /// The tables that keep their changes (`retain_history`).
+    pub fn history_tables(&self) -> Vec<Arc<TableEntry>> {
+        let state = self.state.read().expect("catalog lock");
+        (state.tables.values())
+            .filter(|t| t.def.history.is_some())
+            .cloned()
+            .collect()
+    }
+
     /// `ALTER TABLE|VIEW|MATERIALIZED VIEW old RENAME TO new`. Views name what they read in
     /// their stored SQL, so a relation that others read keeps its name. Callers hold the commit
     /// lock.
@@ -852,8 +913,11 @@ impl Catalog {
     /// state) as one epoch. Callers hold the commit lock.
     pub fn create_view(&self, mut def: ViewDef, mut writes: WriteSet) -> Result<Arc<ViewEntry>> {
         self.check_new_relation(&def.schema, &def.name)?;
-        // The caller holds the commit lock: the next epoch is this one.
-        def.created_epoch = self.store.epoch_committed() + 1;
+        // The caller holds the commit lock: the next epoch is this one. A view built as of an
+        // earlier epoch (`SUBSCRIBE (query) AS OF`) comes with that epoch and its changelog.
+        if def.created_epoch == 0 {
+            def.created_epoch = self.store.epoch_committed() + 1;
+        }
         let entry = Arc::new(ViewEntry::new(def)?);
         writes.put(
             Cf::Meta,
@@ -887,7 +951,7 @@ impl Catalog {
             for id in v.id()..=v.id() + v.def.state_count {
                 writes.delete_range(Cf::Data, table_prefix(id).to_vec());
             }
-            writes.delete_range(Cf::Data, crate::changelog::view_prefix(v.id()));
+            writes.delete_range(Cf::Data, crate::changelog::prefix(v.id()));
         }
         let dropped: Vec<TableId> = views.iter().map(|v| v.id()).collect();
         let subs: Vec<String> = self

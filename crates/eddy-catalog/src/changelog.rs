@@ -1,10 +1,11 @@
-//! Every committed change of every materialized view, kept durably in epoch order: what
-//! subscriptions read at their own pace. An epoch's entries are written in the same WriteBatch
+//! Every committed change of every materialized view, and of every table that retains history,
+//! kept durably in epoch order: what subscriptions read at their own pace, and what a
+//! `SUBSCRIBE (query) AS OF` replays its query's inputs from. An epoch's entries are written in the same WriteBatch
 //! as the epoch itself, so a reader that sees an epoch committed sees all of its changes.
 //!
-//! Key: `CHANGELOG_SPACE | view id | epoch | seq` (all big-endian), so one view's changes are
-//! one key range in commit order. Value: the diff (`i64`) and the row in the view's own row
-//! encoding (the key of its stored row).
+//! Key: `CHANGELOG_SPACE | relation id | epoch | seq` (all big-endian), so one relation's
+//! changes are one key range in commit order. Value: the diff (`i64`) and the row: a view's in
+//! its own row encoding (the key of its stored row), a table's as its stored value.
 
 use eddy_common::{Error, Result, TableId};
 
@@ -12,15 +13,15 @@ use eddy_common::{Error, Result, TableId};
 /// changelogs.
 pub const CHANGELOG_SPACE: TableId = u32::MAX - 1;
 
-pub fn view_prefix(view: TableId) -> Vec<u8> {
+pub fn prefix(id: TableId) -> Vec<u8> {
     let mut k = Vec::with_capacity(8);
     k.extend_from_slice(&CHANGELOG_SPACE.to_be_bytes());
-    k.extend_from_slice(&view.to_be_bytes());
+    k.extend_from_slice(&id.to_be_bytes());
     k
 }
 
 pub fn key(view: TableId, epoch: u64, seq: u32) -> Vec<u8> {
-    let mut k = view_prefix(view);
+    let mut k = prefix(view);
     k.extend_from_slice(&epoch.to_be_bytes());
     k.extend_from_slice(&seq.to_be_bytes());
     k

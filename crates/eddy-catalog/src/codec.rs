@@ -159,6 +159,7 @@ mod tests {
                 },
             ],
             primary_key: vec![0],
+            history: None,
         }
     }
 

@@ -20,6 +20,19 @@ pub struct TableDef {
     pub columns: Vec<ColumnDef>,
     /// Indexes into `columns`; empty means rows are keyed by a hidden row id.
     pub primary_key: Vec<usize>,
+    /// Set by `WITH (retain_history = ...)`: the table's changes are kept in the changelog, so
+    /// a `SUBSCRIBE (query) AS OF` an earlier epoch can rebuild what the query gave then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<History>,
+}
+
+/// How long a table keeps its changes, and since when it has kept them.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct History {
+    pub retention_secs: u64,
+    /// The epoch that turned the history on: every change after it is kept (until pruned), so
+    /// the table's contents can be rebuilt as of this epoch or any later one.
+    pub since_epoch: u64,
 }
 
 impl TableDef {

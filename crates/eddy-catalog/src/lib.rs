@@ -22,7 +22,7 @@ pub mod view_errors;
 
 pub use catalog::{Catalog, Relation, TableEntry, ViewEntry};
 pub use codec::{ROW_KEY_COLUMN, TableCodec};
-pub use defs::{ColumnDef, SchemaDef, SubscriptionDef, TableDef, ViewDef};
+pub use defs::{ColumnDef, History, SchemaDef, SubscriptionDef, TableDef, ViewDef};
 pub use provider::{EddyCatalogProvider, EddyView, ReadContext, ReadSlot};
 pub use view_codec::{ViewCodec, decode_count};
 

@@ -12,12 +12,44 @@ use crate::zset::ZBatch;
 /// Rows per batch a backfill feeds through the dataflow at a time.
 pub const BACKFILL_ROWS_PER_BATCH_MAX: usize = 65_536;
 
+/// The stored values a commit replaces (`olds`) and writes (`news`) in one table.
+pub struct TableValueChanges<'w> {
+    pub olds: Vec<Vec<u8>>,
+    pub news: Vec<&'w [u8]>,
+}
+
+impl TableValueChanges<'_> {
+    /// The changes as a Z-set: each old value -1, each new one +1.
+    pub fn decode(&self, table: &TableEntry) -> Result<ZBatch> {
+        let old = table
+            .codec
+            .decode_values(self.olds.iter().map(|v| v.as_slice()))?;
+        let new = table.codec.decode_values(self.news.iter().copied())?;
+        let mut weights = vec![-1; old.num_rows()];
+        weights.extend(std::iter::repeat_n(1, new.num_rows()));
+        let rows = datafusion::arrow::compute::concat_batches(table.codec.schema(), &[old, new])?;
+        Ok(ZBatch::new(rows, weights))
+    }
+}
+
 /// The changes `writes` makes to `table`, relative to `snap`; `None` if it does not touch it.
 pub fn table_changes(
     table: &TableEntry,
     snap: &Snapshot,
     writes: &WriteSet,
 ) -> Result<Option<ZBatch>> {
+    table_value_changes(table, snap, writes)?
+        .map(|c| c.decode(table))
+        .transpose()
+}
+
+/// The stored values `writes` replaces and writes in `table`, relative to `snap`; `None` if it
+/// does not touch it. An update whose value is unchanged is no change.
+pub fn table_value_changes<'w>(
+    table: &TableEntry,
+    snap: &Snapshot,
+    writes: &'w WriteSet,
+) -> Result<Option<TableValueChanges<'w>>> {
     let prefix = table_prefix(table.id());
     let truncated = writes
         .data_prefix_deletes
@@ -57,14 +89,7 @@ pub fn table_changes(
     if olds.is_empty() && news.is_empty() {
         return Ok(None);
     }
-    let old = table
-        .codec
-        .decode_values(olds.iter().map(|v| v.as_slice()))?;
-    let new = table.codec.decode_values(news.iter().copied())?;
-    let mut weights = vec![-1; old.num_rows()];
-    weights.extend(std::iter::repeat_n(1, new.num_rows()));
-    let rows = datafusion::arrow::compute::concat_batches(table.codec.schema(), &[old, new])?;
-    Ok(Some(ZBatch::new(rows, weights)))
+    Ok(Some(TableValueChanges { olds, news }))
 }
 
 /// A table's whole content at `snap`, as inserts, in batches.

@@ -9,17 +9,17 @@
 //! writes in every view without waiting. After `kill -9`, views and their state are exactly
 //! at the last committed epoch.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use eddy_catalog::{Catalog, Relation, ViewEntry, changelog};
+use eddy_catalog::{Catalog, Relation, ViewEntry, changelog, decode_count};
 use eddy_common::{Error, Result, TableId};
-use eddy_dataflow::changes::{table_changes, table_contents, view_contents};
+use eddy_dataflow::changes::{table_contents, table_value_changes, view_contents};
 use eddy_dataflow::parallel::Parallelism;
 use eddy_dataflow::sink::ViewSink;
 use eddy_dataflow::{StateStore, StepCx, ZBatch};
-use eddy_storage::{Snapshot, WriteSet};
+use eddy_storage::{Cf, Snapshot, WriteSet, table_prefix};
 
 /// One view's compiled dataflow.
 pub struct ViewRuntime {
@@ -118,8 +118,9 @@ impl Views {
     }
 
     /// Pushes the changes `writes` makes through every dependent view and adds the views'
-    /// changes to `writes`; returns the views whose contents changed. `snap` must be the last
-    /// committed epoch (the caller holds the commit lock).
+    /// changes to `writes`, and the changes of tables that retain history to their changelogs;
+    /// returns the views whose contents changed. `snap` must be the last committed epoch (the
+    /// caller holds the commit lock).
     pub fn maintain(
         &mut self,
         catalog: &Catalog,
@@ -127,27 +128,42 @@ impl Views {
         writes: &mut WriteSet,
     ) -> Result<Vec<TableId>> {
         let mut changed = vec![];
-        if self.views.is_empty() {
-            return Ok(changed);
-        }
+        // The caller holds the commit lock, so this epoch is the next one to commit.
+        let epoch = snap.epoch() + 1;
         let read: BTreeSet<TableId> = self
             .views
             .iter()
             .flat_map(|v| v.inputs.iter().copied())
             .collect();
         let mut inputs: HashMap<TableId, ZBatch> = HashMap::new();
-        for id in read {
-            if let Some(Relation::Table(t)) = catalog.relation_by_id(id)
-                && let Some(z) = table_changes(&t, &snap, writes)?
-            {
-                inputs.insert(id, z);
+        let mut history: Vec<(Vec<u8>, Vec<u8>)> = vec![];
+        for t in catalog.all_tables() {
+            let keeps_history = t.def.history.is_some();
+            if !keeps_history && !read.contains(&t.id()) {
+                continue;
+            }
+            let Some(c) = table_value_changes(&t, &snap, writes)? else {
+                continue;
+            };
+            if keeps_history {
+                let olds = c.olds.iter().map(|v| (-1, v.as_slice()));
+                for (seq, (diff, value)) in olds.chain(c.news.iter().map(|v| (1, *v))).enumerate() {
+                    history.push((
+                        changelog::key(t.id(), epoch, seq as u32),
+                        changelog::encode_value(diff, value),
+                    ));
+                }
+            }
+            if read.contains(&t.id()) {
+                inputs.insert(t.id(), c.decode(&t)?);
             }
         }
+        writes
+            .data
+            .extend(history.into_iter().map(|(k, v)| (k, Some(v))));
         if inputs.is_empty() {
             return Ok(changed);
         }
-        // The caller holds the commit lock, so this epoch is the next one to commit.
-        let epoch = snap.epoch() + 1;
         let mut state = StateStore::new(snap);
         let mut rows = 0;
         for v in &self.views {
@@ -226,6 +242,102 @@ pub fn backfill(
     }
     writes.data.extend(state.into_pending());
     Ok(())
+}
+
+/// Builds a new view as it would have been had it existed since epoch `as_of` (≤ `snap`'s):
+/// its inputs' contents at `as_of` go through the dataflow first, then each later epoch's
+/// input changes, read from the inputs' changelogs, with the view's changes of each epoch
+/// written to its own changelog under that epoch. The caller has checked that every input's
+/// changelog reaches back to `as_of` and holds the commit lock, so no epoch lands meanwhile.
+/// The replayed changes are held in memory, which the changelog retention bounds.
+pub fn backfill_as_of(
+    v: &ViewRuntime,
+    catalog: &Catalog,
+    snap: Snapshot,
+    as_of: u64,
+    writes: &mut WriteSet,
+    parallel: Parallelism,
+) -> Result<()> {
+    let mut state = StateStore::new(snap.clone());
+    let step = |state: &mut StateStore, inputs: &HashMap<TableId, ZBatch>, first| {
+        let mut cx = StepCx {
+            state,
+            inputs,
+            first,
+            errors: vec![],
+            rows_processed: 0,
+            parallel,
+        };
+        v.sink.step(&mut cx)
+    };
+    step(&mut state, &HashMap::new(), true)?;
+    // Every input change after `as_of`, by epoch: (input, diff, encoded row).
+    let mut later: BTreeMap<u64, Vec<(TableId, i64, Vec<u8>)>> = BTreeMap::new();
+    for id in &v.inputs {
+        let input = catalog
+            .relation_by_id(*id)
+            .ok_or_else(|| Error::internal(format!("view input {id} is gone")))?;
+        // The rows now, as the changelog encodes them, with a count each.
+        let mut rows: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+        snap.scan_prefix(Cf::Data, &table_prefix(*id), |k, val| {
+            let (row, n) = match &input {
+                Relation::Table(_) => (val, 1),
+                Relation::View(_) => (&k[6..], decode_count(val)?),
+            };
+            *rows.entry(row.to_vec()).or_default() += n;
+            Ok(())
+        })?;
+        let start = changelog::key(*id, as_of + 1, 0);
+        snap.scan_prefix_from(Cf::Data, &changelog::prefix(*id), &start, |k, val| {
+            let (diff, row) = changelog::decode_value(val)?;
+            *rows.entry(row.to_vec()).or_default() -= diff;
+            later
+                .entry(changelog::epoch_of(k)?)
+                .or_default()
+                .push((*id, diff, row.to_vec()));
+            Ok(true)
+        })?;
+        let rows: Vec<(Vec<u8>, i64)> = rows.into_iter().filter(|(_, n)| *n != 0).collect();
+        for chunk in rows.chunks(eddy_dataflow::changes::BACKFILL_ROWS_PER_BATCH_MAX) {
+            let z = decode_rows(&input, chunk.iter().map(|(r, n)| (r.as_slice(), *n)))?;
+            step(&mut state, &HashMap::from([(*id, z)]), false)?;
+        }
+    }
+    for (epoch, changes) in later {
+        let mut by_input: BTreeMap<TableId, Vec<(&[u8], i64)>> = BTreeMap::new();
+        for (id, diff, row) in &changes {
+            by_input
+                .entry(*id)
+                .or_default()
+                .push((row.as_slice(), *diff));
+        }
+        let mut inputs = HashMap::new();
+        for (id, rows) in by_input {
+            let input = catalog
+                .relation_by_id(id)
+                .ok_or_else(|| Error::internal(format!("view input {id} is gone")))?;
+            inputs.insert(id, decode_rows(&input, rows)?);
+        }
+        if let Some(z) = step(&mut state, &inputs, false)? {
+            log_changes(v, epoch, &z, writes)?;
+        }
+    }
+    writes.data.extend(state.into_pending());
+    Ok(())
+}
+
+/// Rows as a table stores them (its values) or as a view and the changelog encode them, each
+/// with a weight, as a Z-set of the relation's columns.
+fn decode_rows<'a>(
+    input: &Relation,
+    rows: impl IntoIterator<Item = (&'a [u8], i64)>,
+) -> Result<ZBatch> {
+    let (rows, weights): (Vec<&[u8]>, Vec<i64>) = rows.into_iter().unzip();
+    let batch = match input {
+        Relation::Table(t) => t.codec.decode_values(rows.iter().copied())?,
+        Relation::View(w) => w.codec.decode_counted(rows.iter().map(|r| (*r, 1)))?,
+    };
+    Ok(ZBatch::new(batch, weights))
 }
 
 /// The transitive dependents of `id`, newest first (the order they must be dropped in).

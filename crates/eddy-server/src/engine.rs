@@ -98,7 +98,7 @@ impl Engine {
     /// hold the write lock, so the dataflow reads the epoch this one follows.
     pub(crate) async fn commit(&self, mut writes: WriteSet) -> Result<Epoch> {
         let mut changed = vec![];
-        if self.catalog.has_views(true) {
+        if self.catalog.has_views(true) || !self.catalog.history_tables().is_empty() {
             let catalog = self.catalog.clone();
             let snap = self.store.snapshot();
             (writes, changed) = self
@@ -149,12 +149,17 @@ impl Engine {
     }
 
     fn prune_changelog(&self, retention: Duration) -> Result<()> {
-        // Named subscriptions may ask for longer: the longest wins, for every view.
-        let retention = self
-            .catalog
-            .subscriptions()
-            .iter()
-            .map(|s| Duration::from_secs(s.retention_secs))
+        // Named subscriptions and tables' histories may ask for longer: the longest wins, for
+        // every changelog, so one horizon tells a reader whether any entry it needs is gone.
+        let history_tables = self.catalog.history_tables();
+        let retention = (self.catalog.subscriptions().iter())
+            .map(|s| s.retention_secs)
+            .chain(
+                history_tables
+                    .iter()
+                    .filter_map(|t| t.def.history.as_ref().map(|h| h.retention_secs)),
+            )
+            .map(Duration::from_secs)
             .fold(retention, Duration::max);
         let cut = {
             let mut times = self.commit_times.lock().expect("commit times");
@@ -177,14 +182,15 @@ impl Engine {
         self.store
             .put_now(Cf::Meta, CHANGELOG_HORIZON_KEY, &horizon.to_be_bytes())?;
         self.changelog_horizon.fetch_max(horizon, Ordering::AcqRel);
-        for v in self.catalog.all_views() {
-            if v.def.materialized {
-                self.store.delete_range_now(
-                    Cf::Data,
-                    &eddy_catalog::changelog::view_prefix(v.id()),
-                    &eddy_catalog::changelog::key(v.id(), horizon, 0),
-                )?;
-            }
+        let views = self.catalog.all_views();
+        let logged = (views.iter().filter(|v| v.def.materialized).map(|v| v.id()))
+            .chain(history_tables.iter().map(|t| t.id()));
+        for id in logged {
+            self.store.delete_range_now(
+                Cf::Data,
+                &eddy_catalog::changelog::prefix(id),
+                &eddy_catalog::changelog::key(id, horizon, 0),
+            )?;
         }
         Ok(())
     }

@@ -926,13 +926,7 @@ impl EddySession {
         let Some(query) = &s.query else {
             return crate::subscribe::start(&self.engine, s, reading);
         };
-        if s.as_of.is_some() {
-            return Err(Error::unsupported(
-                "AS OF in a SUBSCRIBE to a query (it starts now; subscribe to a materialized \
-                 view to replay its past)",
-            ));
-        }
-        let name = crate::views::create_temp(self, query).await?;
+        let name = crate::views::create_temp(self, query, s.as_of).await?;
         let mut on_view = s.clone();
         on_view.name = vec![crate::views::TEMP_SCHEMA.to_string(), name.clone()];
         on_view.query = None;
@@ -1480,14 +1474,49 @@ impl EddySession {
         Ok(Output::Command(what.into()))
     }
 
-    /// `ALTER TABLE|VIEW|MATERIALIZED VIEW [IF EXISTS] name RENAME TO new`, the one ALTER there
-    /// is so far.
+    /// `ALTER TABLE t SET (retain_history = '1 hour')`: from now on the table keeps its changes
+    /// that long, so a `SUBSCRIBE (query) AS OF` a later epoch can replay them; a zero duration
+    /// stops that and drops the changes kept. Not in a transaction block: a ROLLBACK could not
+    /// give back changes that were not kept.
+    async fn set_table_history(
+        &self,
+        st: &State,
+        at: &datafusion::sql::sqlparser::ast::AlterTable,
+        retention: Option<u64>,
+    ) -> Result<Output> {
+        self.no_txn(st, "ALTER TABLE ... SET (retain_history)")?;
+        let (schema, name) = names::relation(&at.name, DEFAULT_SCHEMA)?;
+        let _g = self.engine.write_lock.lock().await;
+        match self.engine.catalog.relation(&schema, &name) {
+            Some(eddy_catalog::Relation::Table(_)) => {}
+            Some(_) => {
+                return Err(Error::new(
+                    SqlState::WRONG_OBJECT_TYPE,
+                    format!("\"{name}\" is not a table"),
+                )
+                .with_hint("A materialized view keeps its changes for subscriptions already."));
+            }
+            None if at.if_exists => return Ok(Output::Command("ALTER TABLE".into())),
+            None => return Err(undefined_table(&self.engine, &schema, &name)),
+        }
+        (self.engine.catalog).set_table_history(&schema, &name, retention)?;
+        Ok(Output::Command("ALTER TABLE".into()))
+    }
+
+    /// `ALTER TABLE|VIEW|MATERIALIZED VIEW [IF EXISTS] name RENAME TO new`, and `SET
+    /// (retain_history = ...)`.
     async fn alter_table(
         &self,
         st: &mut State,
         at: &datafusion::sql::sqlparser::ast::AlterTable,
     ) -> Result<Output> {
         use datafusion::sql::sqlparser::ast::{AlterTableOperation, RenameTableNameKind};
+        if let [AlterTableOperation::SetOptionsParens { options }] = at.operations.as_slice()
+            && let Some(retention) = eddy_sql::ddl::retain_history(options)?
+            && options.len() == 1
+        {
+            return self.set_table_history(st, at, retention).await;
+        }
         let [
             AlterTableOperation::RenameTable {
                 table_name: RenameTableNameKind::To(new) | RenameTableNameKind::As(new),

@@ -349,7 +349,7 @@ impl Reader {
         }
         if at < snap.epoch() {
             self.check_retained(at)?;
-            let prefix = changelog::view_prefix(self.view.id());
+            let prefix = changelog::prefix(self.view.id());
             snap.scan_prefix_from(
                 Cf::Data,
                 &prefix,
@@ -373,7 +373,7 @@ impl Reader {
         }
         // One epoch at a time, each scan resuming after the last: a subscriber far behind
         // holds one epoch in memory, never the whole backlog.
-        let prefix = changelog::view_prefix(self.view.id());
+        let prefix = changelog::prefix(self.view.id());
         let mut next = after + 1;
         loop {
             let mut epoch = None;

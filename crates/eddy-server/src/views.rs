@@ -13,7 +13,7 @@ use eddy_sql::names;
 use eddy_sql::stream_plan::Compiler;
 use eddy_storage::WriteSet;
 
-use crate::dataflow::{ViewRuntime, backfill, dependents_closure};
+use crate::dataflow::{ViewRuntime, backfill, backfill_as_of, dependents_closure};
 use crate::engine::Engine;
 use crate::session::EddySession;
 
@@ -178,7 +178,7 @@ pub(crate) async fn create(session: &EddySession, cv: &CreateView) -> Result<Out
     if engine.catalog.relation(&schema, &name).is_some() && cv.if_not_exists {
         return Ok(Output::Command("CREATE MATERIALIZED VIEW".into()));
     }
-    create_materialized(session, schema, name, sql, &col_names).await?;
+    create_materialized(session, schema, name, sql, &col_names, None).await?;
     Ok(Output::Command("CREATE MATERIALIZED VIEW".into()))
 }
 
@@ -189,7 +189,12 @@ pub(crate) const TEMP_SCHEMA: &str = "pg_temp_subscribe";
 
 /// A materialized view over `sql` for one `SUBSCRIBE (query)`, in [`TEMP_SCHEMA`]; it is
 /// dropped when the subscription ends, or at the next start after a crash. Returns its name.
-pub(crate) async fn create_temp(session: &EddySession, sql: &str) -> Result<String> {
+/// With `as_of`, the view starts as of that epoch (see [`crate::dataflow::backfill_as_of`]).
+pub(crate) async fn create_temp(
+    session: &EddySession,
+    sql: &str,
+    as_of: Option<u64>,
+) -> Result<String> {
     let engine = &session.engine;
     let _g = engine.write_lock.lock().await;
     engine.catalog.create_schema(TEMP_SCHEMA, true)?;
@@ -204,7 +209,15 @@ pub(crate) async fn create_temp(session: &EddySession, sql: &str) -> Result<Stri
             break n;
         }
     };
-    create_materialized(session, TEMP_SCHEMA.into(), name.clone(), sql.into(), &[]).await?;
+    create_materialized(
+        session,
+        TEMP_SCHEMA.into(),
+        name.clone(),
+        sql.into(),
+        &[],
+        as_of,
+    )
+    .await?;
     Ok(name)
 }
 
@@ -225,13 +238,15 @@ pub(crate) async fn drop_temp(engine: &Engine, name: &str) {
     }
 }
 
-/// Creates and backfills a materialized view. The caller holds the write lock.
+/// Creates and backfills a materialized view, as of an earlier epoch if `as_of` says so. The
+/// caller holds the write lock.
 async fn create_materialized(
     session: &EddySession,
     schema: String,
     name: String,
     sql: String,
     col_names: &[String],
+    as_of: Option<u64>,
 ) -> Result<()> {
     let engine = &session.engine;
     engine.catalog.check_new_relation(&schema, &name)?;
@@ -253,6 +268,12 @@ async fn create_materialized(
     if c.state_count != probe.state_count {
         return Err(Error::internal("view compilation is not deterministic"));
     }
+    let snap = engine.store.snapshot();
+    // As of the last epoch is as of now: no history is needed for that.
+    let as_of = as_of.filter(|e| *e != snap.epoch());
+    if let Some(e) = as_of {
+        check_history(engine, &c.runtime, &snap, e)?;
+    }
     let def = ViewDef {
         id,
         schema,
@@ -263,15 +284,17 @@ async fn create_materialized(
         state_count: c.state_count,
         inputs: c.depends_on,
         fingerprint: c.fingerprint,
-        created_epoch: 0,
+        created_epoch: as_of.unwrap_or(0),
     };
     let catalog = engine.catalog.clone();
-    let snap = engine.store.snapshot();
     let runtime = c.runtime;
     let (runtime, writes, r) = engine
         .dataflow
         .run(move |views| {
-            let r = backfill(&runtime, &catalog, snap, &mut writes, views.parallel);
+            let r = match as_of {
+                Some(e) => backfill_as_of(&runtime, &catalog, snap, e, &mut writes, views.parallel),
+                None => backfill(&runtime, &catalog, snap, &mut writes, views.parallel),
+            };
             (runtime, writes, r)
         })
         .await?;
@@ -279,6 +302,70 @@ async fn create_materialized(
     engine.catalog.create_view(def, writes)?;
     engine.dataflow.run(move |v| v.install(runtime)).await?;
     tracing::info!(view = id, "materialized view created");
+    Ok(())
+}
+
+/// Fails unless every input of `runtime` has its changes after epoch `as_of` in the
+/// changelog at `snap`: a table must keep its history since then, a materialized view must
+/// have existed then, and none of those changes may be pruned. Checked after `snap` is taken:
+/// pruning raises the horizon before it deletes.
+fn check_history(
+    engine: &Engine,
+    runtime: &crate::dataflow::ViewRuntime,
+    snap: &eddy_storage::Snapshot,
+    as_of: u64,
+) -> Result<()> {
+    let now = snap.epoch();
+    if as_of > now {
+        return Err(Error::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("AS OF {as_of} is in the future: the last committed epoch is {now}"),
+        ));
+    }
+    let not_kept = |msg: String| Error::new(SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE, msg);
+    for id in &runtime.inputs {
+        match engine.catalog.relation_by_id(*id) {
+            Some(eddy_catalog::Relation::Table(t)) => match &t.def.history {
+                None => {
+                    return Err(not_kept(format!(
+                        "AS OF {as_of} needs the past of table \"{}\", which keeps no history",
+                        t.def.name
+                    ))
+                    .with_hint(format!(
+                        "ALTER TABLE {} SET (retain_history = '1 hour') keeps its changes from \
+                         then on.",
+                        t.def.name
+                    )));
+                }
+                Some(h) if h.since_epoch > as_of => {
+                    return Err(not_kept(format!(
+                        "AS OF {as_of} is before table \"{}\" kept its history (it has since \
+                         epoch {})",
+                        t.def.name, h.since_epoch
+                    )));
+                }
+                Some(_) => {}
+            },
+            Some(eddy_catalog::Relation::View(v)) if v.def.created_epoch > as_of => {
+                return Err(not_kept(format!(
+                    "AS OF {as_of} is before materialized view \"{}\" existed (it was created \
+                     in epoch {})",
+                    v.def.name, v.def.created_epoch
+                )));
+            }
+            Some(_) => {}
+            None => return Err(Error::internal(format!("view input {id} is gone"))),
+        }
+    }
+    let horizon = engine
+        .changelog_horizon
+        .load(std::sync::atomic::Ordering::Acquire);
+    if as_of + 1 < horizon {
+        return Err(not_kept(format!(
+            "the changes after epoch {as_of} are no longer retained (the oldest kept is epoch \
+             {horizon})"
+        )));
+    }
     Ok(())
 }
 

@@ -894,3 +894,183 @@ async fn a_copy_subscriber_that_disconnects_is_dropped_without_waiting_for_a_wri
     until_count(&w, subscribers, 0, "SELECT 1").await;
     assert_eq!(epoch(&w).await, before, "nothing was written meanwhile");
 }
+
+/// Follows `COPY (SUBSCRIBE (query) WITH (PROGRESS) AS OF start)` until it has progressed to
+/// `last`; returns the consolidated rows after each epoch that brought changes.
+async fn replay_as_of(s: &EddyServer, query: &str, start: u64, last: u64) -> Vec<(u64, Rows)> {
+    let (sub, conn) = tokio_postgres::connect(&s.conn_str(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    // Aborted at the end to drop the connection (a client with a COPY under way keeps
+    // reading it).
+    let conn = tokio::spawn(conn);
+    let mut stream = Box::pin(
+        sub.copy_out(&format!(
+            "COPY (SUBSCRIBE ({query}) WITH (PROGRESS) AS OF {start}) TO STDOUT"
+        ))
+        .await
+        .unwrap(),
+    );
+    let mut state = Rows::new();
+    let mut seen: Vec<(u64, Rows)> = vec![];
+    let mut current: Option<u64> = None;
+    let mut progressed_to = 0;
+    while progressed_to < last {
+        let (e, progressed, diff, row) = parse_line(&next_chunk(&mut stream).await, true);
+        if let Some(c) = current
+            && c != e
+        {
+            seen.push((c, state.clone()));
+        }
+        assert!(current.is_none_or(|c| e >= c), "epochs arrive in order");
+        assert!(
+            e >= start,
+            "nothing from before AS OF {start}: got epoch {e}"
+        );
+        current = Some(e);
+        match progressed {
+            true => progressed_to = e,
+            false => fold(&mut state, row, diff),
+        }
+    }
+    seen.push((current.unwrap(), state));
+    conn.abort();
+    seen
+}
+
+/// At every epoch the writer recorded from `start` on, the sum of what a subscription AS OF
+/// `start` received equals the query's result the writer read then.
+async fn assert_replay_agrees(
+    s: &EddyServer,
+    query: &str,
+    expected: &[(u64, Rows)],
+    start: u64,
+    last: u64,
+) {
+    let seen = replay_as_of(s, query, start, last).await;
+    for (e, rows) in expected.iter().filter(|(e, _)| *e >= start) {
+        let at = seen
+            .iter()
+            .rev()
+            .find(|(se, _)| se <= e)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default();
+        assert_eq!(
+            &at, rows,
+            "AS OF {start}: subscriber disagrees at epoch {e}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscribe_to_a_query_as_of_an_epoch_replays_its_tables_history() {
+    let s = EddyServer::start();
+    let w = connect(&s.conn_str()).await;
+    w.batch_execute(
+        "CREATE TABLE t (k int PRIMARY KEY, g text, v int) WITH (retain_history = '1 hour');
+         CREATE TABLE dims (g text PRIMARY KEY, label text);
+         INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2), (3, 'a', 3);
+         INSERT INTO dims VALUES ('a', 'alpha'), ('b', 'beta');",
+    )
+    .await
+    .unwrap();
+    let before_dims_history = epoch(&w).await;
+    w.batch_execute(
+        "ALTER TABLE dims SET (retain_history = '1 day');
+         CREATE MATERIALIZED VIEW big AS SELECT k, v FROM t WHERE v > 5",
+    )
+    .await
+    .unwrap();
+    // A join, an aggregate, and a materialized view among the inputs.
+    let query = "SELECT d.label, sum(t.v) AS s, count(*) AS n, count(b.k) AS big \
+                 FROM t JOIN dims d ON t.g = d.g LEFT JOIN big b ON b.k = t.k \
+                 GROUP BY d.label";
+    // The oracle: the same query as a batch SELECT after each commit.
+    let mut expected: Vec<(u64, Rows)> = vec![(epoch(&w).await, view_rows(&w, query).await)];
+    let mut seed = 11u64;
+    for i in 0..36 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let k = (seed >> 33) % 10;
+        let g = ["a", "b", "c"][(seed >> 20) as usize % 3];
+        let sql = match i % 6 {
+            0 | 1 => format!(
+                "INSERT INTO t VALUES ({k}, '{g}', {i}) ON CONFLICT (k) DO UPDATE SET v = excluded.v"
+            ),
+            2 => format!("UPDATE t SET v = v + 1 WHERE k % 3 = {}", k % 3),
+            3 => format!("DELETE FROM t WHERE k = {k}"),
+            4 => format!(
+                "INSERT INTO dims VALUES ('{g}', 'label{i}') ON CONFLICT (g) DO UPDATE SET label = excluded.label"
+            ),
+            _ if i == 17 => "TRUNCATE t".to_string(),
+            _ => format!(
+                "BEGIN; INSERT INTO t VALUES ({}, 'a', 1) ON CONFLICT (k) DO NOTHING; \
+                 DELETE FROM dims WHERE g = '{g}'; COMMIT",
+                k + 20
+            ),
+        };
+        w.batch_execute(&sql).await.unwrap();
+        expected.push((epoch(&w).await, view_rows(&w, query).await));
+    }
+    let last = expected.last().unwrap().0;
+    for from in [0, 5, 20, expected.len() - 1] {
+        assert_replay_agrees(&s, query, &expected, expected[from].0, last).await;
+    }
+    // The view made for each subscription went away with it.
+    let poke = "INSERT INTO t VALUES (99, 'z', 1) ON CONFLICT (k) DO UPDATE SET v = t.v + 1";
+    until_count(&w, TEMP_VIEWS, 0, poke).await;
+    // The history survives kill -9.
+    let mut s = s;
+    s.restart();
+    let w = connect(&s.conn_str()).await;
+    assert_replay_agrees(&s, query, &expected, expected[3].0, last).await;
+    until_count(&w, TEMP_VIEWS, 0, poke).await;
+
+    // The changes that are not kept are refused, clearly.
+    w.batch_execute("CREATE TABLE plain (x int)").await.unwrap();
+    let now = epoch(&w).await;
+    for (sql, code) in [
+        (
+            format!("SUBSCRIBE (SELECT * FROM t JOIN dims USING (g)) AS OF {before_dims_history}"),
+            "55000",
+        ),
+        (
+            format!("SUBSCRIBE (SELECT * FROM plain) AS OF {}", now - 1),
+            "55000",
+        ),
+        (
+            format!("SUBSCRIBE (SELECT * FROM t) AS OF {}", now + 100),
+            "22023",
+        ),
+    ] {
+        let err = w
+            .batch_execute(&format!("COPY ({sql}) TO STDOUT"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.as_db_error().map(|e| e.code().code()),
+            Some(code),
+            "{sql}"
+        );
+    }
+    let err = w
+        .batch_execute("BEGIN; ALTER TABLE plain SET (retain_history = '1 hour')")
+        .await
+        .unwrap_err();
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("25001"));
+    w.batch_execute("ROLLBACK").await.unwrap();
+    // Turning the history off forgets it.
+    w.batch_execute("ALTER TABLE t SET (retain_history = 0)")
+        .await
+        .unwrap();
+    let err = w
+        .batch_execute(&format!(
+            "COPY (SUBSCRIBE (SELECT * FROM t) AS OF {}) TO STDOUT",
+            expected[5].0
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("55000"));
+    assert_eq!(count(&w, TEMP_VIEWS).await, 0);
+}

@@ -1,11 +1,11 @@
 //! DDL statements into catalog definitions.
 
 use datafusion::sql::sqlparser::ast::{
-    ColumnOption, CreateTable, Expr, GeneratedAs, SequenceOptions, TableConstraint, UnaryOperator,
-    Value,
+    ColumnOption, CreateTable, CreateTableOptions, Expr, GeneratedAs, SequenceOptions, SqlOption,
+    TableConstraint, UnaryOperator, Value,
 };
 use eddy_catalog::sequences::SequenceDef;
-use eddy_catalog::{ColumnDef, TableDef};
+use eddy_catalog::{ColumnDef, History, TableDef};
 use eddy_common::{Error, PgType, Result, SqlState};
 
 use crate::names;
@@ -152,6 +152,10 @@ pub fn create_table(
     for &i in &primary_key {
         columns[i].not_null = true;
     }
+    let history = match &ct.table_options {
+        CreateTableOptions::With(options) => retain_history(options)?.flatten(),
+        _ => None,
+    };
     Ok((
         TableDef {
             id: 0,
@@ -159,9 +163,41 @@ pub fn create_table(
             name,
             columns,
             primary_key,
+            // The catalog sets the start epoch when it creates the table.
+            history: history.map(|retention_secs| History {
+                retention_secs,
+                since_epoch: 0,
+            }),
         },
         sequences,
     ))
+}
+
+/// `retain_history` among a table's `WITH (...)` or `SET (...)` options, in whole seconds
+/// (rounded up), `Some(None)` for a zero duration (keep no history); `None` if not named.
+/// Other options (PostgreSQL's storage parameters) are left to the caller.
+pub fn retain_history(options: &[SqlOption]) -> Result<Option<Option<u64>>> {
+    for o in options {
+        let SqlOption::KeyValue { key, value } = o else {
+            continue;
+        };
+        if names::ident(key) != "retain_history" {
+            continue;
+        }
+        let text = match value {
+            Expr::Value(v) => match &v.value {
+                Value::SingleQuotedString(s) | Value::Number(s, _) => s.clone(),
+                Value::Boolean(false) => "0".into(),
+                other => other.to_string(),
+            },
+            other => other.to_string(),
+        };
+        let secs = crate::subscribe::parse_duration(&text)?
+            .as_secs_f64()
+            .ceil() as u64;
+        return Ok(Some((secs > 0).then_some(secs)));
+    }
+    Ok(None)
 }
 
 /// The column type a `serial` pseudo-type stands for.

@@ -160,34 +160,35 @@ fn end(t: &mut Tokens) -> Result<()> {
 
 /// `'1s'`, `'250ms'`, `'2 seconds'`, `'0'`, or a bare number of seconds.
 fn duration(t: &mut Tokens) -> Result<std::time::Duration> {
-    let text = match t.next() {
-        Some(Token::SingleQuotedString(s)) => s,
-        Some(Token::Number(n, _)) => n,
-        got => return Err(syntax("a duration", got)),
-    };
+    match t.next() {
+        Some(Token::SingleQuotedString(s)) => parse_duration(&s),
+        Some(Token::Number(n, _)) => parse_duration(&n),
+        got => Err(syntax("a duration", got)),
+    }
+}
+
+/// A duration as the options of subscriptions, FETCH and `retain_history` take it: a number
+/// with an optional unit (`'1 day'`, `'500ms'`, `30`: seconds).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration> {
     let v = text.trim().to_lowercase();
     let split = v
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(v.len());
     let (num, unit) = v.split_at(split);
-    let n: f64 = num.parse().map_err(|_| {
+    let invalid = || {
         Error::new(
             SqlState::INVALID_PARAMETER_VALUE,
-            format!("invalid timeout \"{text}\""),
+            format!("invalid duration \"{text}\""),
         )
-    })?;
+    };
+    let n: f64 = num.parse().map_err(|_| invalid())?;
     let secs = match unit.trim() {
         "" | "s" | "sec" | "secs" | "second" | "seconds" => n,
         "ms" | "millisecond" | "milliseconds" => n / 1000.0,
         "min" | "mins" | "minute" | "minutes" => n * 60.0,
         "h" | "hour" | "hours" => n * 3600.0,
         "d" | "day" | "days" => n * 86_400.0,
-        _ => {
-            return Err(Error::new(
-                SqlState::INVALID_PARAMETER_VALUE,
-                format!("invalid timeout \"{text}\""),
-            ));
-        }
+        _ => return Err(invalid()),
     };
     Ok(std::time::Duration::from_secs_f64(secs))
 }

@@ -130,11 +130,11 @@ impl WriteSet {
     }
 
     /// Keys of `cf` in `[prefix, prefix+)` with their pending value.
-    pub fn range_with_prefix<'a>(
+    pub fn range_with_prefix<'a, 'p>(
         &'a self,
         cf: Cf,
-        prefix: &'a [u8],
-    ) -> impl Iterator<Item = (&'a Vec<u8>, &'a Option<Vec<u8>>)> + 'a {
+        prefix: &'p [u8],
+    ) -> impl Iterator<Item = (&'a Vec<u8>, &'a Option<Vec<u8>>)> + use<'a, 'p> {
         self.map(cf)
             .range(prefix.to_vec()..)
             .take_while(move |(k, _)| k.starts_with(prefix))

@@ -70,6 +70,8 @@ pub struct Rel {
     /// For an index: its table.
     pub table: Option<u32>,
     pub system: bool,
+    /// `pg_class.reloptions`: a table's `retain_history`, in seconds.
+    pub options: Vec<String>,
 }
 
 impl Rel {
@@ -208,6 +210,7 @@ impl Model {
                     definition: None,
                     table: Some(def.id),
                     system: false,
+                    options: vec![],
                 });
             }
             user.push(Rel {
@@ -221,6 +224,9 @@ impl Model {
                 definition: None,
                 table: None,
                 system: false,
+                options: (def.history.iter())
+                    .map(|h| format!("retain_history={}", h.retention_secs))
+                    .collect(),
             });
         }
         for v in catalog.all_views() {
@@ -245,6 +251,7 @@ impl Model {
                 definition: Some(def.sql.clone()),
                 table: None,
                 system: false,
+                options: vec![],
             });
         }
         let mut sequences = vec![];
@@ -270,6 +277,7 @@ impl Model {
                 definition: None,
                 table: None,
                 system: false,
+                options: vec![],
             });
             let (last, called) = catalog.sequences.position(s.id).unwrap_or((s.start, false));
             sequences.push((s, last, called));
@@ -376,6 +384,7 @@ fn system_relations() -> &'static [Rel] {
                 definition: None,
                 table: None,
                 system: true,
+                options: vec![],
             })
             .collect()
     })

@@ -418,6 +418,14 @@ fn class_row(r: &Rel) -> Row {
         ),
         ("relfrozenxid", t("0")),
         ("relminmxid", t("0")),
+        (
+            "reloptions",
+            if r.options.is_empty() {
+                V::Null
+            } else {
+                V::TA(r.options.clone())
+            },
+        ),
     ]
 }
 
