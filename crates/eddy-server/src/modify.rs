@@ -657,9 +657,11 @@ pub async fn update(
         new_rows.push(new);
     }
     // A changed primary key must not collide with a row that stays, nor with another new key.
+    // A set, not `keys.contains`: that made a large UPDATE quadratic (40,000 rows took 7 s).
+    let old_keys: HashSet<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
     let moved: Vec<Vec<u8>> = puts
         .iter()
-        .filter(|(k, _)| !keys.contains(k))
+        .filter(|(k, _)| !old_keys.contains(k.as_slice()))
         .map(|(k, _)| k.clone())
         .collect();
     let existing = read.multi_get(&moved)?;
