@@ -260,16 +260,22 @@ impl Peer {
         tokio::net::TcpStream::from_std(std).ok().map(Peer)
     }
 
-    /// Resolves once the client has closed its end (or the socket failed). A client that sent
-    /// something meanwhile (the pipelined Sync of an extended query) cannot be told from one
-    /// that sent it and left, so it is looked at again later, and its leaving is noticed at the
-    /// next write at the latest.
+    /// Resolves once the client has closed its end (or the socket failed). The readiness
+    /// tells a closed end (EPOLLRDHUP) even with bytes unread before it: the pipelined Sync of
+    /// an extended query, which stays for the connection's reader and makes a peek see data
+    /// rather than the end. While data waits and the end is open, readiness stays set, so the
+    /// loop looks again after a pause rather than spinning.
     async fn gone(&self) {
         let mut byte = [0u8; 1];
         loop {
+            match self.0.ready(tokio::io::Interest::READABLE).await {
+                Ok(r) if r.is_read_closed() || r.is_error() => return,
+                Err(_) => return,
+                Ok(_) => {}
+            }
             match self.0.peek(&mut byte).await {
                 Ok(0) | Err(_) => return,
-                Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+                Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
             }
         }
     }

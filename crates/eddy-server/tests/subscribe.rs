@@ -893,6 +893,21 @@ async fn a_copy_subscriber_that_disconnects_is_dropped_without_waiting_for_a_wri
     let before = epoch(&w).await;
     until_count(&w, subscribers, 0, "SELECT 1").await;
     assert_eq!(epoch(&w).await, before, "nothing was written meanwhile");
+
+    // Over the extended protocol (tokio-postgres), whose Sync waits unread in the socket.
+    let (sub, conn) = tokio_postgres::connect(&s.conn_str(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let conn = tokio::spawn(conn);
+    let stream = sub
+        .copy_out("COPY (SUBSCRIBE TO mv) TO STDOUT")
+        .await
+        .unwrap();
+    until_count(&w, subscribers, 1, "SELECT 1").await;
+    conn.abort();
+    drop((stream, sub));
+    until_count(&w, subscribers, 0, "SELECT 1").await;
+    assert_eq!(epoch(&w).await, before, "nothing was written meanwhile");
 }
 
 /// Follows `COPY (SUBSCRIBE (query) WITH (PROGRESS) AS OF start)` until it has progressed to
