@@ -635,6 +635,10 @@ async fn result_names_and_types_match_postgres() {
         "SELECT * FROM (SELECT 1 AS a, 2 AS a) s",
         "SELECT 7 / 2, 7 % 2, abs(-1), length('x')",
         "SELECT * FROM upper('x')",
+        "SELECT * FROM generate_series(1, 3)",
+        "SELECT generate_series FROM generate_series(1, 2)",
+        "SELECT generate_series(1, 3), generate_series(1, 3000000000)",
+        "SELECT g FROM nt, generate_series(1, 2) g",
     ];
     let mut differences = vec![];
     for q in queries {
@@ -660,13 +664,8 @@ async fn result_names_and_types_match_postgres() {
             ));
         }
     }
-    // Names only: Eddy's generate_series is bigint whatever its bounds (PostgreSQL's follows them),
-    // and a reg value is sent as its name in text (PostgreSQL: regtype, regclass).
-    for q in [
-        "SELECT * FROM generate_series(1, 3)",
-        "SELECT generate_series FROM generate_series(1, 2)",
-        "SELECT 'int4'::regtype, 'pg_class'::regclass, 'pg_class'::regclass::oid, '1'::oid",
-    ] {
+    // Names only: a reg value is sent as its name in text (PostgreSQL: regtype, regclass).
+    for q in ["SELECT 'int4'::regtype, 'pg_class'::regclass, 'pg_class'::regclass::oid, '1'::oid"] {
         let names = |s: tokio_postgres::Statement| {
             s.columns()
                 .iter()

@@ -41,5 +41,6 @@ pub fn new_context(catalog: Arc<dyn CatalogProvider>) -> SessionContext {
     );
     functions::register(&ctx);
     crate::numeric_fns::register(&ctx);
+    crate::series::register(&ctx);
     ctx
 }

@@ -22,6 +22,7 @@ pub mod names;
 pub mod numeric_fns;
 pub mod parse;
 pub mod pg_syntax;
+pub mod series;
 pub mod stream_plan;
 pub mod subscribe;
 pub mod time_zone;

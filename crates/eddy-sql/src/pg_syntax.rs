@@ -26,7 +26,7 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
     FunctionArguments, Ident, ObjectName, ObjectNamePart, Statement, TableAliasColumnDef,
-    TableFactor, VisitMut, VisitorMut,
+    TableFactor, UnaryOperator, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -598,6 +598,77 @@ fn exists_as_count(subquery: &Query, negated: bool) -> Option<Expr> {
     Some(Expr::Subquery(Box::new(q)))
 }
 
+/// `SELECT generate_series(1, 3)` gives a row per value in PostgreSQL; DataFusion's function
+/// of that name in an expression is one array, so each call in the select list (not in a
+/// subquery, not already unnested) becomes `unnest(...)`, which DataFusion expands into rows,
+/// several in one list side by side as PostgreSQL does. A bare call keeps PostgreSQL's column
+/// name.
+fn series_in_select_list(item: &mut SelectItem) {
+    struct Wrap {
+        /// Queries and `unnest` calls entered and not yet left.
+        depth: usize,
+    }
+    fn is_call(e: &Expr, name: &str) -> bool {
+        matches!(e, Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case(name))
+    }
+    impl VisitorMut for Wrap {
+        type Break = ();
+        fn pre_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+            self.depth += 1;
+            ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+            self.depth -= 1;
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            if is_call(e, "unnest") {
+                self.depth += 1;
+            }
+            ControlFlow::Continue(())
+        }
+        fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            if is_call(e, "unnest") {
+                self.depth -= 1;
+            } else if self.depth == 0
+                && is_call(e, "generate_series")
+                && let Some(wrapped) = parse_expr(&format!("unnest({e})"))
+            {
+                *e = wrapped;
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    if let SelectItem::UnnamedExpr(e) = item
+        && is_call(e, "generate_series")
+    {
+        *item = SelectItem::ExprWithAlias {
+            expr: e.clone(),
+            alias: Ident::new("generate_series"),
+        };
+    }
+    let _ = item.visit(&mut Wrap { depth: 0 });
+}
+
+/// Whether every argument is an integer literal that fits an `integer`, as PostgreSQL types
+/// them (`-5` included).
+fn int4_literals(args: &[FunctionArg]) -> bool {
+    args.iter().all(|a| match a {
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => {
+            let (e, neg) = match e {
+                Expr::UnaryOp {
+                    op: UnaryOperator::Minus,
+                    expr,
+                } => (expr.as_ref(), true),
+                e => (e, false),
+            };
+            matches!(e, Expr::Value(v) if matches!(&v.value, Value::Number(n, _)
+                if n.parse::<i64>().is_ok_and(|n| i32::try_from(if neg { -n } else { n }).is_ok())))
+        }
+        _ => false,
+    })
+}
+
 /// Whether a function argument reads a column (so is no constant a table function can take;
 /// a constant series keeps DataFusion's streaming table function).
 fn reads_columns(arg: &FunctionArg) -> bool {
@@ -797,6 +868,7 @@ impl VisitorMut for PgSyntax {
         if let SetExpr::Select(sel) = q.body.as_mut() {
             for item in &mut sel.projection {
                 let _ = item.visit(&mut ExistsInSelectList);
+                series_in_select_list(item);
             }
             lateral_subqueries(sel);
         }
@@ -1134,6 +1206,32 @@ impl VisitorMut for PgSyntax {
                     }
                 }
             }
+            // `FROM generate_series(1, 3) s` is a series of `integer`s in PostgreSQL and of
+            // `bigint`s from DataFusion's table function, which stays (it streams any length)
+            // under a cast; its values lie between the bounds, so the cast cannot overflow.
+            if let TableFactor::Table {
+                name,
+                alias: Some(alias),
+                args: Some(args),
+                ..
+            } = t
+                && name.to_string().eq_ignore_ascii_case("generate_series")
+                && int4_literals(&args.args)
+                && let Ok(subquery) = Parser::new(&PostgreSqlDialect {})
+                    .try_with_sql(&format!(
+                        "SELECT CAST(value AS INT) AS value FROM generate_series({})",
+                        args_text(&args.args)
+                    ))
+                    .and_then(|mut p| p.parse_query())
+            {
+                *t = TableFactor::Derived {
+                    lateral: false,
+                    subquery,
+                    alias: Some(alias.clone()),
+                    sample: None,
+                };
+                return ControlFlow::Continue(());
+            }
             // `FROM generate_series(a, b) s` is the unnested array of the series: DataFusion's
             // table function takes constants only, and catalog queries pass outer columns.
             if let TableFactor::Table {
@@ -1211,7 +1309,7 @@ mod tests {
         );
         assert_eq!(
             rewritten("SELECT s FROM pg_catalog.generate_series(1, 3) s"),
-            "SELECT s FROM generate_series(1, 3) s (s)"
+            "SELECT s FROM (SELECT CAST(value AS INT) AS value FROM generate_series(1, 3)) s (s)"
         );
         assert_eq!(
             rewritten("SELECT s FROM t, generate_series(1, t.n) s"),

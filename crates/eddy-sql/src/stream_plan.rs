@@ -119,8 +119,15 @@ impl<'a> Compiler<'a> {
                 if s.fetch.is_some() {
                     return Err(Error::unsupported("LIMIT in a materialized view"));
                 }
-                let id = (self.resolve)(&s.table_name)
-                    .ok_or_else(|| Error::internal(format!("unknown relation {}", s.table_name)))?;
+                // The planner found it, so what the catalog does not own is a table function
+                // or a system table, whose rows no commit maintains.
+                let id = (self.resolve)(&s.table_name).ok_or_else(|| {
+                    Error::unsupported(format!(
+                        "reading {} in a materialized view (only tables and materialized views \
+                         feed one)",
+                        s.table_name
+                    ))
+                })?;
                 self.inputs.insert(id);
                 Box::new(Scan {
                     id,
