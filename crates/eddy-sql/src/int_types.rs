@@ -9,15 +9,19 @@
 //!
 //! Left alone: a `LIMIT`/`OFFSET` (DataFusion reads those as `Int64`), the `1` DataFusion plans
 //! `count(*)` as, a `VALUES` column that also holds a wider value (it stays `bigint`, as
-//! PostgreSQL resolves it), and any query with a recursive CTE (its literals stay `bigint`).
+//! PostgreSQL resolves it), and a recursive CTE whose recursive term would still be `bigint`
+//! over an `integer` work table (its literals stay `bigint`).
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::catalog::cte_worktable::CteWorkTable;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DFSchema, Result, ScalarValue};
+use datafusion::datasource::{provider_as_source, source_as_provider};
 use datafusion::logical_expr::{
-    Cast, Expr, ExprSchemable, LogicalPlan, Union, Values, WindowFunctionDefinition,
+    Cast, Expr, ExprSchemable, LogicalPlan, RecursiveQuery, TableScanBuilder, Union, Values,
+    WindowFunctionDefinition,
 };
 
 /// The literal DataFusion stands in for `*` in `count(*)`.
@@ -71,9 +75,6 @@ fn is_count_one(name: &str, args: &[Expr]) -> bool {
 
 /// Gives a plan fresh from the SQL planner PostgreSQL's integer types.
 pub fn pg_integer_types(plan: LogicalPlan) -> Result<LogicalPlan> {
-    // A recursive CTE's recursive term was planned against its work table's types, taken from
-    // the static term; narrowing one but not the other would make them disagree, so such a plan
-    // keeps DataFusion's `bigint` literals.
     let mut recursive = false;
     plan.apply_with_subqueries(|p| {
         recursive |= matches!(p, LogicalPlan::RecursiveQuery(_));
@@ -82,10 +83,81 @@ pub fn pg_integer_types(plan: LogicalPlan) -> Result<LogicalPlan> {
             false => TreeNodeRecursion::Continue,
         })
     })?;
-    if recursive {
-        return Ok(plan);
+    if !recursive {
+        return narrow_plan(plan);
     }
+    // A recursive CTE's recursive term was planned against its work table's types, taken from
+    // the static term: narrowing gives the work table the narrowed static term's types and
+    // plans the recursive term again over it. Where the recursive term still gives another
+    // type (`SELECT 1 UNION ALL SELECT n * 3000000000 ...`, which PostgreSQL refuses), the
+    // plan keeps DataFusion's `bigint`s throughout rather than fail.
+    match narrow_plan(plan.clone()) {
+        Ok(narrowed) if recursive_terms_agree(&narrowed)? => Ok(narrowed),
+        _ => Ok(plan),
+    }
+}
+
+/// Whether every recursive CTE's recursive term gives its static term's types.
+fn recursive_terms_agree(plan: &LogicalPlan) -> Result<bool> {
+    let mut agree = true;
+    plan.apply_with_subqueries(|p| {
+        if let LogicalPlan::RecursiveQuery(rq) = p {
+            let types = |s: &DFSchema| -> Vec<DataType> {
+                s.fields().iter().map(|f| f.data_type().clone()).collect()
+            };
+            agree &= types(rq.static_term.schema()) == types(rq.recursive_term.schema());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(agree)
+}
+
+/// The recursive term planned again over a work table of the (narrowed) static term's types.
+fn retype_work_table(rq: RecursiveQuery) -> Result<Transformed<LogicalPlan>> {
+    let static_types: Vec<DataType> = (rq.static_term.schema().fields().iter())
+        .map(|f| f.data_type().clone())
+        .collect();
+    let name = rq.name.clone();
+    let recursive_term = Arc::unwrap_or_clone(rq.recursive_term)
+        .transform_up_with_subqueries(|node| match node {
+            LogicalPlan::TableScan(scan)
+                if source_as_provider(&scan.source)
+                    .ok()
+                    .and_then(|p| p.downcast_ref::<CteWorkTable>().map(|w| w.name() == name))
+                    .unwrap_or(false) =>
+            {
+                let old = scan.source.schema();
+                if old.fields().len() != static_types.len() {
+                    return Ok(Transformed::no(LogicalPlan::TableScan(scan)));
+                }
+                // The work table keeps its own nullability (the planner's conservative one).
+                let fields: Vec<Field> = (old.fields().iter().zip(&static_types))
+                    .map(|(f, t)| f.as_ref().clone().with_data_type(t.clone()))
+                    .collect();
+                let table = CteWorkTable::new(&name, Arc::new(Schema::new(fields)));
+                let scan =
+                    TableScanBuilder::new(scan.table_name, provider_as_source(Arc::new(table)))
+                        .with_projection(scan.projection)
+                        .with_filters(scan.filters)
+                        .with_fetch(scan.fetch)
+                        .build()?;
+                Ok(Transformed::yes(LogicalPlan::TableScan(scan)))
+            }
+            node => Ok(Transformed::yes(node.recompute_schema()?)),
+        })?
+        .data;
+    RecursiveQuery::try_new(
+        rq.name,
+        rq.static_term,
+        Arc::new(recursive_term),
+        rq.is_distinct,
+    )
+    .map(|rq| Transformed::yes(LogicalPlan::RecursiveQuery(rq)))
+}
+
+fn narrow_plan(plan: LogicalPlan) -> Result<LogicalPlan> {
     plan.transform_up_with_subqueries(|node| match node {
+        LogicalPlan::RecursiveQuery(rq) => retype_work_table(rq),
         LogicalPlan::Limit(_) => Ok(Transformed::no(node)),
         LogicalPlan::Values(v) => values(v),
         // Its schema was its first input's; type coercion later widens it to what all of them
