@@ -2,13 +2,14 @@
 //!
 //! It owns the error type (every error carries a PostgreSQL `SQLSTATE`), the mapping between
 //! PostgreSQL types and Arrow types (`PgType`), jsonb's text form and element access (`json`),
-//! epochs and ids. It has no I/O and must never
+//! `numeric` values with PostgreSQL's scales and arithmetic (`numeric`), epochs and ids. It has no I/O and must never
 //! depend on another Eddy crate: everything else depends on it.
 
 pub mod array_text;
 pub mod datetime;
 pub mod error;
 pub mod json;
+pub mod numeric;
 pub mod types;
 
 pub use error::{Error, Result, SqlState};

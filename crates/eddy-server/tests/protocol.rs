@@ -708,3 +708,90 @@ async fn pg_proc_rows_are_postgres_own() {
         "pg_proc.tsv differs from PostgreSQL's pg_proc; regenerate it with the query in this test"
     );
 }
+
+/// `eddy_common::numeric`, the numeric value layer, against PostgreSQL on random operands of
+/// many magnitudes and scales: every result's text (digits and scale) must be PostgreSQL's.
+#[tokio::test]
+async fn numeric_arithmetic_matches_postgres() {
+    use eddy_common::numeric::Numeric;
+    if !server::postgres_available() {
+        eprintln!("PostgreSQL missing: skipped");
+        return;
+    }
+    let pg = server::PgServer::start();
+    let on_pg = connect(&pg.conn_str("postgres")).await;
+    fn next(seed: &mut u64, n: u64) -> u64 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *seed % n
+    }
+    fn operand(seed: &mut u64) -> String {
+        let int: String = match next(seed, 4) {
+            0 => "0".into(),
+            1 => next(seed, 10).to_string(),
+            2 => next(seed, 100_000).to_string(),
+            _ => format!(
+                "{}{:09}",
+                next(seed, 1_000_000_000),
+                next(seed, 1_000_000_000)
+            ),
+        };
+        let frac: String = (0..next(seed, 12))
+            .map(|_| char::from(b'0' + next(seed, 10) as u8))
+            .collect();
+        let sign = if next(seed, 3) == 0 { "-" } else { "" };
+        match frac.is_empty() {
+            true => format!("{sign}{int}"),
+            false => format!("{sign}{int}.{frac}"),
+        }
+    }
+    let mut seed = 0x9e3779b97f4a7c15u64;
+    let pairs: Vec<(String, String, i32)> = (0..400)
+        .map(|_| {
+            let (a, b) = (operand(&mut seed), operand(&mut seed));
+            (a, b, next(&mut seed, 7) as i32 - 2)
+        })
+        .collect();
+    let values: Vec<String> = pairs
+        .iter()
+        .map(|(a, b, k)| format!("({a}::numeric, {b}::numeric, {k})"))
+        .collect();
+    let sql = format!(
+        "SELECT (a + b)::text, (a - b)::text, (a * b)::text, \
+         CASE WHEN b <> 0 THEN (a / b)::text END, CASE WHEN b <> 0 THEN (a % b)::text END, \
+         sqrt(abs(a))::text, round(a, k)::text, trunc(a, k)::text, (a::float8)::numeric::text \
+         FROM (VALUES {}) v(a, b, k)",
+        values.join(", ")
+    );
+    let rows = on_pg.query(&sql, &[]).await.unwrap();
+    assert_eq!(rows.len(), pairs.len());
+    let mut differences = vec![];
+    for ((a, b, k), row) in pairs.iter().zip(rows) {
+        let (x, y) = (Numeric::parse(a).unwrap(), Numeric::parse(b).unwrap());
+        let ours = [
+            Some(x.add(&y).to_string()),
+            Some(x.sub(&y).to_string()),
+            Some(x.mul(&y).to_string()),
+            (!y.is_zero()).then(|| x.div(&y).unwrap().to_string()),
+            (!y.is_zero()).then(|| x.rem(&y).unwrap().to_string()),
+            Some(x.abs().sqrt().unwrap().to_string()),
+            Some(x.round(*k).to_string()),
+            Some(x.trunc(*k).to_string()),
+            Some(Numeric::from_f64(x.to_f64()).to_string()),
+        ];
+        for (i, (op, mine)) in ["+", "-", "*", "/", "%", "sqrt", "round", "trunc", "float8"]
+            .iter()
+            .zip(ours)
+            .enumerate()
+        {
+            let theirs: Option<String> = row.get(i);
+            if theirs != mine {
+                differences.push(format!(
+                    "{a} {op} {b} (k {k}): PostgreSQL {theirs:?}, Eddy {mine:?}"
+                ));
+            }
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
