@@ -186,6 +186,12 @@ impl Numeric {
         mantissa * pow10(to - from)
     }
 
+    /// Both mantissas at the larger of their scales, and that scale.
+    fn aligned(a: &BigInt, sa: u32, b: &BigInt, sb: u32) -> (BigInt, BigInt, u32) {
+        let s = sa.max(sb);
+        (Self::scaled(a, sa, s), Self::scaled(b, sb, s), s)
+    }
+
     fn sign(&self) -> Ordering {
         match self {
             Numeric::Finite { mantissa, .. } => mantissa.cmp(&BigInt::zero()),
@@ -227,8 +233,8 @@ impl Numeric {
                     dscale: sb,
                 },
             ) => {
-                let s = (*sa).max(*sb);
-                Numeric::finite(Self::scaled(a, *sa, s) + Self::scaled(b, *sb, s), s)
+                let (a, b, s) = Self::aligned(a, *sa, b, *sb);
+                Numeric::finite(a + b, s)
             }
         }
     }
@@ -241,22 +247,16 @@ impl Numeric {
         use Numeric::*;
         match (self, other) {
             (NaN, _) | (_, NaN) => NaN,
-            (Finite { .. }, Finite { .. }) => {
-                let (
-                    Finite {
-                        mantissa: a,
-                        dscale: sa,
-                    },
-                    Finite {
-                        mantissa: b,
-                        dscale: sb,
-                    },
-                ) = (self, other)
-                else {
-                    unreachable!()
-                };
-                Numeric::finite(a * b, sa + sb)
-            }
+            (
+                Finite {
+                    mantissa: a,
+                    dscale: sa,
+                },
+                Finite {
+                    mantissa: b,
+                    dscale: sb,
+                },
+            ) => Numeric::finite(a * b, sa + sb),
             // An infinity times zero has no value; otherwise the signs multiply.
             (a, b) => match a.sign() as i8 * b.sign() as i8 {
                 0 => NaN,
@@ -362,9 +362,9 @@ impl Numeric {
                     dscale: sb,
                 },
             ) => {
-                let s = (*sa).max(*sb);
+                let (a, b, s) = Self::aligned(a, *sa, b, *sb);
                 // Truncated division's remainder has the dividend's sign, as PostgreSQL's.
-                Numeric::finite(Self::scaled(a, *sa, s) % Self::scaled(b, *sb, s), s)
+                Numeric::finite(a % b, s)
             }
         })
     }
@@ -562,8 +562,8 @@ impl Ord for Numeric {
                     dscale: sb,
                 },
             ) => {
-                let s = (*sa).max(*sb);
-                Self::scaled(a, *sa, s).cmp(&Self::scaled(b, *sb, s))
+                let (a, b, _) = Self::aligned(a, *sa, b, *sb);
+                a.cmp(&b)
             }
             (a, b) => rank(a).cmp(&rank(b)),
         }

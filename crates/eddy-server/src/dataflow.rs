@@ -206,6 +206,26 @@ fn log_changes(v: &ViewRuntime, epoch: u64, z: &ZBatch, writes: &mut WriteSet) -
     Ok(())
 }
 
+/// One step of a view being built: `inputs` through its dataflow (the `first` step, with
+/// none, sets it up); returns the view's changes.
+fn step_view(
+    v: &ViewRuntime,
+    state: &mut StateStore,
+    inputs: &HashMap<TableId, ZBatch>,
+    first: bool,
+    parallel: Parallelism,
+) -> Result<Option<ZBatch>> {
+    let mut cx = StepCx {
+        state,
+        inputs,
+        first,
+        errors: vec![],
+        rows_processed: 0,
+        parallel,
+    };
+    v.sink.step(&mut cx)
+}
+
 /// Computes a new view's initial rows and state from its inputs' contents at `snap`, in
 /// batches; the writes go into `writes`.
 pub fn backfill(
@@ -216,19 +236,10 @@ pub fn backfill(
     parallel: Parallelism,
 ) -> Result<()> {
     let mut state = StateStore::new(snap.clone());
-    let none = HashMap::new();
     let step = |state: &mut StateStore, inputs: &HashMap<TableId, ZBatch>, first| {
-        let mut cx = StepCx {
-            state,
-            inputs,
-            first,
-            errors: vec![],
-            rows_processed: 0,
-            parallel,
-        };
-        v.sink.step(&mut cx).map(|_| ())
+        step_view(v, state, inputs, first, parallel).map(|_| ())
     };
-    step(&mut state, &none, true)?;
+    step(&mut state, &HashMap::new(), true)?;
     for id in &v.inputs {
         let chunks = match catalog.relation_by_id(*id) {
             Some(Relation::Table(t)) => table_contents(&t, &snap)?,
@@ -260,15 +271,7 @@ pub fn backfill_as_of(
 ) -> Result<()> {
     let mut state = StateStore::new(snap.clone());
     let step = |state: &mut StateStore, inputs: &HashMap<TableId, ZBatch>, first| {
-        let mut cx = StepCx {
-            state,
-            inputs,
-            first,
-            errors: vec![],
-            rows_processed: 0,
-            parallel,
-        };
-        v.sink.step(&mut cx)
+        step_view(v, state, inputs, first, parallel)
     };
     step(&mut state, &HashMap::new(), true)?;
     // Every input change after `as_of`, by epoch: (input, diff, encoded row).

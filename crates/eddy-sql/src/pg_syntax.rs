@@ -650,6 +650,24 @@ fn series_in_select_list(item: &mut SelectItem) {
     let _ = item.visit(&mut Wrap { depth: 0 });
 }
 
+/// `(query) alias`, the table a table function becomes when DataFusion cannot take it as
+/// written; `None` if `query` does not parse.
+fn derived_table(
+    query: &str,
+    alias: &datafusion::sql::sqlparser::ast::TableAlias,
+) -> Option<TableFactor> {
+    let subquery = Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(query)
+        .and_then(|mut p| p.parse_query())
+        .ok()?;
+    Some(TableFactor::Derived {
+        lateral: false,
+        subquery,
+        alias: Some(alias.clone()),
+        sample: None,
+    })
+}
+
 /// Whether every argument is an integer literal that fits an `integer`, as PostgreSQL types
 /// them (`-5` included).
 fn int4_literals(args: &[FunctionArg]) -> bool {
@@ -1169,20 +1187,16 @@ impl VisitorMut for PgSyntax {
                     .any(|f| name.to_string().eq_ignore_ascii_case(f))
                 && !args.args.iter().any(reads_columns)
                 && let [column] = alias.columns.as_slice()
-                && let Ok(subquery) = Parser::new(&PostgreSqlDialect {})
-                    .try_with_sql(&format!(
+                && let Some(derived) = derived_table(
+                    &format!(
                         "SELECT {name}({}) AS {}",
                         args_text(&args.args),
                         column.name
-                    ))
-                    .and_then(|mut p| p.parse_query())
+                    ),
+                    alias,
+                )
             {
-                *t = TableFactor::Derived {
-                    lateral: false,
-                    subquery,
-                    alias: Some(alias.clone()),
-                    sample: None,
-                };
+                *t = derived;
                 return ControlFlow::Continue(());
             }
             // DataFusion's generate_series takes int8 bounds only; the array functions give int4
@@ -1217,19 +1231,15 @@ impl VisitorMut for PgSyntax {
             } = t
                 && name.to_string().eq_ignore_ascii_case("generate_series")
                 && int4_literals(&args.args)
-                && let Ok(subquery) = Parser::new(&PostgreSqlDialect {})
-                    .try_with_sql(&format!(
+                && let Some(derived) = derived_table(
+                    &format!(
                         "SELECT CAST(value AS INT) AS value FROM generate_series({})",
                         args_text(&args.args)
-                    ))
-                    .and_then(|mut p| p.parse_query())
+                    ),
+                    alias,
+                )
             {
-                *t = TableFactor::Derived {
-                    lateral: false,
-                    subquery,
-                    alias: Some(alias.clone()),
-                    sample: None,
-                };
+                *t = derived;
                 return ControlFlow::Continue(());
             }
             // `FROM generate_series(a, b) s` is the unnested array of the series: DataFusion's
