@@ -20,6 +20,7 @@ impl SqlState {
     pub const DIVISION_BY_ZERO: SqlState = SqlState("22012");
     pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");
     pub const INVALID_ARGUMENT_FOR_POWER_FUNCTION: SqlState = SqlState("2201F");
+    pub const INVALID_ARGUMENT_FOR_LOG: SqlState = SqlState("2201E");
     pub const SERIALIZATION_FAILURE: SqlState = SqlState("40001");
     pub const WRONG_OBJECT_TYPE: SqlState = SqlState("42809");
     pub const DUPLICATE_CURSOR: SqlState = SqlState("42P03");

@@ -26,6 +26,12 @@ const MIN_SIG_DIGITS: i64 = 16;
 const MAX_DISPLAY_SCALE: i64 = 1000;
 /// Decimal digits per PostgreSQL digit group (`DEC_DIGITS`, base `NBASE` = 10000).
 const DEC_DIGITS: i64 = 4;
+/// PostgreSQL's own approximations of log10(e) and log10(2) in `exp_var`, kept as written so
+/// that its scale estimates truncate exactly as PostgreSQL's do.
+#[allow(clippy::approx_constant)]
+const PG_LOG10_E: f64 = 0.434294481903252;
+#[allow(clippy::approx_constant)]
+const PG_LOG10_2: f64 = 0.301029995663981;
 
 #[derive(Clone, Debug)]
 pub enum Numeric {
@@ -441,6 +447,158 @@ impl Numeric {
         ))
     }
 
+    /// PostgreSQL's base-10000 digit groups of the absolute value, without leading or
+    /// trailing zero groups, and the weight (power of 10000) of the first; `None` for zero.
+    fn groups(&self) -> Option<(i64, Vec<u32>)> {
+        let Numeric::Finite { mantissa, dscale } = self else {
+            return None;
+        };
+        if mantissa.is_zero() {
+            return None;
+        }
+        let digits = mantissa.abs().to_string();
+        let s = *dscale as usize;
+        // Pad the fraction to whole groups on the right and the integer part on the left.
+        let frac_pad = (4 - s % 4) % 4;
+        let int_len = digits.len() as i64 - s as i64;
+        let int_pad = if int_len > 0 {
+            ((4 - int_len % 4) % 4) as usize
+        } else {
+            0
+        };
+        let lead_zeros = if int_len < 0 { (-int_len) as usize } else { 0 };
+        let padded = format!(
+            "{}{}{digits}{}",
+            "0".repeat(int_pad),
+            "0".repeat(lead_zeros),
+            "0".repeat(frac_pad)
+        );
+        let int_groups = (int_len.max(0) as usize + int_pad) / 4;
+        let mut groups: Vec<u32> = (padded.as_bytes().chunks(4))
+            .map(|c| std::str::from_utf8(c).unwrap().parse().unwrap())
+            .collect();
+        let mut weight = int_groups as i64 - 1;
+        let first = groups.iter().position(|g| *g != 0).unwrap_or(0);
+        groups.drain(..first);
+        weight -= first as i64;
+        while groups.last() == Some(&0) {
+            groups.pop();
+        }
+        Some((weight, groups))
+    }
+
+    /// `ln`, with PostgreSQL's result scale (`estimate_ln_dweight`): 16 significant digits at
+    /// least, never fewer fraction digits than the argument's.
+    pub fn ln(&self) -> Result<Numeric> {
+        let (mantissa, dscale) = match self {
+            Numeric::NaN | Numeric::PosInf => return Ok(self.clone()),
+            Numeric::NegInf => return Err(log_of_negative()),
+            Numeric::Finite { mantissa, dscale } => (mantissa, *dscale),
+        };
+        match mantissa.sign() {
+            Sign::NoSign => {
+                return Err(Error::new(
+                    SqlState::INVALID_ARGUMENT_FOR_LOG,
+                    "cannot take logarithm of zero",
+                ));
+            }
+            Sign::Minus => return Err(log_of_negative()),
+            Sign::Plus => {}
+        }
+        let near_one = *self >= Numeric::parse("0.9").expect("literal")
+            && *self <= Numeric::parse("1.1").expect("literal");
+        let ln_dweight = if near_one {
+            match self.sub(&Numeric::from_i64(1)).groups() {
+                Some((w, g)) => w * DEC_DIGITS + (g[0] as f64).log10() as i64,
+                None => 0,
+            }
+        } else {
+            let (w, g) = self.groups().expect("positive");
+            let (digits, dweight) = match g.get(1) {
+                Some(second) => (
+                    g[0] as f64 * 10000.0 + *second as f64,
+                    w * DEC_DIGITS - DEC_DIGITS,
+                ),
+                None => (g[0] as f64, w * DEC_DIGITS),
+            };
+            let ln = digits.ln() + dweight as f64 * std::f64::consts::LN_10;
+            ln.abs().log10() as i64
+        };
+        let rscale = (MIN_SIG_DIGITS - ln_dweight)
+            .max(dscale as i64)
+            .clamp(0, MAX_DISPLAY_SCALE) as u32;
+        let work = rscale + GUARD_DIGITS;
+        let v = fixed_ln(mantissa, dscale, work);
+        Ok(Numeric::finite(div_round(&v, &pow10(GUARD_DIGITS)), rscale))
+    }
+
+    /// `exp`, with PostgreSQL's result scale: 16 significant digits at least (estimated from
+    /// `x · log10(e)`), never fewer fraction digits than the argument's. The digits are those
+    /// of PostgreSQL's `exp_var`, step for step: its series stops at the first term that
+    /// rounds to zero at its working scale, so its last digit is not always the correctly
+    /// rounded one, and PostgreSQL's is what users compare with.
+    pub fn exp(&self) -> Result<Numeric> {
+        let dscale = match self {
+            Numeric::NaN | Numeric::PosInf => return Ok(self.clone()),
+            Numeric::NegInf => return Ok(Numeric::zero()),
+            Numeric::Finite { dscale, .. } => *dscale,
+        };
+        let val = self.to_f64();
+        let est = (val * PG_LOG10_E).clamp(-2000.0, 2000.0);
+        let rscale = (MIN_SIG_DIGITS - est as i64)
+            .max(dscale as i64)
+            .clamp(0, MAX_DISPLAY_SCALE);
+        // PostgreSQL's bound (`NUMERIC_MAX_RESULT_SCALE * 3`): beyond it the result overflows,
+        // or underflows to zero.
+        if val.abs() >= 6000.0 {
+            if val > 0.0 {
+                return Err(overflow("value overflows numeric format"));
+            }
+            return Ok(Numeric::finite(BigInt::zero(), rscale as u32));
+        }
+        let dweight = (val * PG_LOG10_E) as i64;
+        // Halved until |x| <= 0.01, for the series to converge fast.
+        let mut x = self.clone();
+        let mut ndiv2 = 0u32;
+        if val.abs() > 0.01 {
+            let mut v = val / 2.0;
+            ndiv2 = 1;
+            while v.abs() > 0.01 {
+                ndiv2 += 1;
+                v /= 2.0;
+            }
+            x = x.div_int_rounded(1i64 << ndiv2, (dscale + ndiv2) as i64);
+        }
+        let sig_digits = (1 + dweight + rscale + (ndiv2 as f64 * PG_LOG10_2) as i64).max(0) + 8;
+        let local = sig_digits - 1;
+        let mut result = Numeric::from_i64(1).add(&x);
+        let mut elem = x.mul(&x).round(local as i32);
+        let mut ni = 2;
+        elem = elem.div_int_rounded(ni, local);
+        while !elem.is_zero() {
+            result = result.add(&elem);
+            elem = elem.mul(&x).round(local as i32);
+            ni += 1;
+            elem = elem.div_int_rounded(ni, local);
+        }
+        for _ in 0..ndiv2 {
+            let weight = result.groups().map_or(0, |(w, _)| w);
+            let local = (sig_digits - weight * 2 * DEC_DIGITS).max(0);
+            result = result.mul(&result).round(local as i32);
+        }
+        Ok(result.round(rscale as i32))
+    }
+
+    /// `self / n` rounded half away from zero at `scale` fraction digits (`div_var_int`).
+    fn div_int_rounded(&self, n: i64, scale: i64) -> Numeric {
+        let Numeric::Finite { mantissa, dscale } = self else {
+            return self.clone();
+        };
+        let scale = scale.max(0) as u32;
+        let q = Self::quotient(mantissa, *dscale, &BigInt::from(n), 0, scale);
+        Numeric::finite(q, scale)
+    }
+
     /// Fits the value to `numeric(precision, scale)`: rounded to `scale` digits, and an error
     /// when more than `precision - scale` digits remain before the point.
     pub fn with_typmod(&self, precision: u32, scale: u32) -> Result<Numeric> {
@@ -503,6 +661,67 @@ impl Numeric {
             )),
         }
     }
+}
+
+/// Digits computed beyond the result's scale before it is rounded, so that rounding sees
+/// the true digits.
+const GUARD_DIGITS: u32 = 12;
+
+fn log_of_negative() -> Error {
+    Error::new(
+        SqlState::INVALID_ARGUMENT_FOR_LOG,
+        "cannot take logarithm of a negative number",
+    )
+}
+
+/// `ln(m · 10^-s)` (positive) as a fixed-point integer with `p` fraction digits: the value
+/// brought to [1, 10) by a power of ten, square roots taken until it is within 1% of 1, then
+/// `2 atanh((y-1)/(y+1))`, doubled back.
+fn fixed_ln(m: &BigInt, s: u32, p: u32) -> BigInt {
+    let digits = m.to_string().len() as i64;
+    // m · 10^-s = y · 10^e with 1 <= y < 10.
+    let e = digits - 1 - s as i64;
+    let wp = p + 10 + (e.unsigned_abs().max(1) as f64).log10().ceil() as u32;
+    // y at `wp` digits: m · 10^(wp - digits + 1).
+    let shift = wp as i64 - digits + 1;
+    let y = if shift >= 0 {
+        m * pow10(shift as u32)
+    } else {
+        div_round(m, &pow10((-shift) as u32))
+    };
+    let ln_y = fixed_ln_reduced(y, wp);
+    let result = if e != 0 {
+        ln_y + fixed_ln_reduced(pow10(wp) * 10u32, wp) * e
+    } else {
+        ln_y
+    };
+    div_round(&result, &pow10(wp - p))
+}
+
+/// `ln(y)` for a fixed-point `y` (with `p` fraction digits) in [1, 10].
+fn fixed_ln_reduced(mut y: BigInt, p: u32) -> BigInt {
+    let one = pow10(p);
+    let near = &one + &one / 100u32;
+    let mut k = 0u32;
+    while y > near {
+        y = (&y * &one).sqrt();
+        k += 1;
+    }
+    let z = div_round(&((&y - &one) * &one), &(&y + &one));
+    let z2 = div_round(&(&z * &z), &one);
+    let mut sum = z.clone();
+    let mut power = z;
+    let mut n = 3u32;
+    loop {
+        power = div_round(&(&power * &z2), &one);
+        let term = &power / n;
+        if term.is_zero() {
+            break;
+        }
+        sum += term;
+        n += 2;
+    }
+    sum * 2u32 * BigInt::from(2u32).pow(k)
 }
 
 fn sqrt_of_negative() -> Error {
@@ -691,6 +910,30 @@ mod tests {
             assert_eq!(n(x).sqrt().unwrap().to_string(), want, "sqrt({x})");
         }
         assert!(n("-1").sqrt().is_err());
+    }
+
+    #[test]
+    fn exp_and_ln_take_postgres_digits() {
+        for (x, want) in [
+            ("1", "2.7182818284590452"),
+            ("100", "26881171418161354484126255515800135873611119"),
+            ("0.5", "1.6487212707001281"),
+        ] {
+            assert_eq!(n(x).exp().unwrap().to_string(), want, "exp({x})");
+        }
+        let underflow = n("-6000").exp().unwrap().to_string();
+        assert_eq!(underflow.len(), 2 + 1000, "exp(-6000) is 0 at scale 1000");
+        assert!(n("6000").exp().is_err());
+        for (x, want) in [
+            ("2", "0.6931471805599453"),
+            ("1e-10", "-23.025850929940457"),
+            ("1", "0.0000000000000000"),
+            ("10", "2.3025850929940457"),
+        ] {
+            assert_eq!(n(x).ln().unwrap().to_string(), want, "ln({x})");
+        }
+        assert!(n("0").ln().is_err());
+        assert!(n("-1").ln().is_err());
     }
 
     #[test]

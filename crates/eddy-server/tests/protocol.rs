@@ -747,7 +747,7 @@ async fn numeric_arithmetic_matches_postgres() {
         }
     }
     let mut seed = 0x9e3779b97f4a7c15u64;
-    let pairs: Vec<(String, String, i32)> = (0..400)
+    let pairs: Vec<(String, String, i32)> = (0..1000)
         .map(|_| {
             let (a, b) = (operand(&mut seed), operand(&mut seed));
             (a, b, next(&mut seed, 7) as i32 - 2)
@@ -760,7 +760,8 @@ async fn numeric_arithmetic_matches_postgres() {
     let sql = format!(
         "SELECT (a + b)::text, (a - b)::text, (a * b)::text, \
          CASE WHEN b <> 0 THEN (a / b)::text END, CASE WHEN b <> 0 THEN (a % b)::text END, \
-         sqrt(abs(a))::text, round(a, k)::text, trunc(a, k)::text, (a::float8)::numeric::text \
+         sqrt(abs(a))::text, round(a, k)::text, trunc(a, k)::text, (a::float8)::numeric::text, \
+         CASE WHEN a <> 0 THEN ln(abs(a))::text END, exp(b / 1000000000000000)::text \
          FROM (VALUES {}) v(a, b, k)",
         values.join(", ")
     );
@@ -779,11 +780,21 @@ async fn numeric_arithmetic_matches_postgres() {
             Some(x.round(*k).to_string()),
             Some(x.trunc(*k).to_string()),
             Some(Numeric::from_f64(x.to_f64()).to_string()),
+            (!x.is_zero()).then(|| x.abs().ln().unwrap().to_string()),
+            Some(
+                y.div(&Numeric::from_i64(1_000_000_000_000_000))
+                    .unwrap()
+                    .exp()
+                    .unwrap()
+                    .to_string(),
+            ),
         ];
-        for (i, (op, mine)) in ["+", "-", "*", "/", "%", "sqrt", "round", "trunc", "float8"]
-            .iter()
-            .zip(ours)
-            .enumerate()
+        for (i, (op, mine)) in [
+            "+", "-", "*", "/", "%", "sqrt", "round", "trunc", "float8", "ln", "exp",
+        ]
+        .iter()
+        .zip(ours)
+        .enumerate()
         {
             let theirs: Option<String> = row.get(i);
             if theirs != mine {
