@@ -101,6 +101,7 @@ impl Engine {
         if self.catalog.has_views(true) || !self.catalog.history_tables().is_empty() {
             let catalog = self.catalog.clone();
             let snap = self.store.snapshot();
+            let own = writes.data.len();
             (writes, changed) = self
                 .dataflow
                 .run(move |v| {
@@ -108,6 +109,9 @@ impl Engine {
                         .map(|changed| (writes, changed))
                 })
                 .await??;
+            // Views' and histories' writes go to keys of their own, so any new key is derived
+            // from this statement's writes, bulk puts included.
+            writes.bulk_feeds_others = !writes.bulk.is_empty() && writes.data.len() > own;
         }
         let epoch = self.store.commit(writes)?;
         self.epochs.send_replace(epoch);

@@ -16,6 +16,10 @@ pub struct WriteSet {
     /// so a large COPY costs no map node or allocation per row. Never read by a scan, so only
     /// statements outside a transaction may use it.
     pub bulk: BulkPuts,
+    /// Other writes of this set were computed from the bulk puts (a view's rows and state, a
+    /// table's history). The bulk puts then go in the same WAL batch as those, never as a file
+    /// ingested after it, so a crash cannot keep the derived writes without their source.
+    pub bulk_feeds_others: bool,
 }
 
 /// Append-only `data` puts in one buffer: `key | value` back to back, indexed by lengths.
