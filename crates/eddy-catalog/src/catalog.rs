@@ -667,6 +667,12 @@ impl Catalog {
         Ok(())
     }
 
+    /// Whether any table keeps its changes: checked at every commit, so it allocates nothing.
+    pub fn has_table_history(&self) -> bool {
+        let state = self.state.read().expect("catalog lock");
+        state.tables.values().any(|t| t.def.history.is_some())
+    }
+
     /// The tables that keep their changes (`retain_history`).
     pub fn history_tables(&self) -> Vec<Arc<TableEntry>> {
         let state = self.state.read().expect("catalog lock");

@@ -277,19 +277,7 @@ impl Numeric {
     /// either operand shows.
     fn div_scale(a: &BigInt, sa: u32, b: &BigInt, sb: u32) -> u32 {
         let lead = |m: &BigInt, s: u32| -> (i64, u32) {
-            if m.is_zero() {
-                return (0, 0);
-            }
-            let digits = m.abs().to_string();
-            // The power of ten of the first digit, then its base-10000 group and value.
-            let exp10 = digits.len() as i64 - 1 - s as i64;
-            let weight = exp10.div_euclid(DEC_DIGITS);
-            let in_group = (exp10 - weight * DEC_DIGITS + 1) as usize;
-            let first = digits[..in_group.min(digits.len())]
-                .parse::<u32>()
-                .unwrap_or(0)
-                * 10u32.pow(in_group.saturating_sub(digits.len()) as u32);
-            (weight, first)
+            digit_groups(m, s).map_or((0, 0), |(weight, groups)| (weight, groups[0]))
         };
         let (w1, f1) = lead(a, sa);
         let (w2, f2) = lead(b, sb);
@@ -423,12 +411,7 @@ impl Numeric {
             return Err(sqrt_of_negative());
         }
         // `sweight = (weight + 1) * DEC_DIGITS / 2 - 1`, weight in digit groups.
-        let weight = if mantissa.is_zero() {
-            0
-        } else {
-            let exp10 = mantissa.to_string().len() as i64 - 1 - dscale as i64;
-            exp10.div_euclid(DEC_DIGITS)
-        };
+        let weight = digit_groups(mantissa, dscale).map_or(0, |(w, _)| w);
         let sweight = (weight + 1) * DEC_DIGITS / 2 - 1;
         let rscale = (MIN_SIG_DIGITS - sweight)
             .max(dscale as i64)
@@ -447,44 +430,12 @@ impl Numeric {
         ))
     }
 
-    /// PostgreSQL's base-10000 digit groups of the absolute value, without leading or
-    /// trailing zero groups, and the weight (power of 10000) of the first; `None` for zero.
+    /// PostgreSQL's base-10000 digit groups of the absolute value (see [`digit_groups`]).
     fn groups(&self) -> Option<(i64, Vec<u32>)> {
-        let Numeric::Finite { mantissa, dscale } = self else {
-            return None;
-        };
-        if mantissa.is_zero() {
-            return None;
+        match self {
+            Numeric::Finite { mantissa, dscale } => digit_groups(mantissa, *dscale),
+            _ => None,
         }
-        let digits = mantissa.abs().to_string();
-        let s = *dscale as usize;
-        // Pad the fraction to whole groups on the right and the integer part on the left.
-        let frac_pad = (4 - s % 4) % 4;
-        let int_len = digits.len() as i64 - s as i64;
-        let int_pad = if int_len > 0 {
-            ((4 - int_len % 4) % 4) as usize
-        } else {
-            0
-        };
-        let lead_zeros = if int_len < 0 { (-int_len) as usize } else { 0 };
-        let padded = format!(
-            "{}{}{digits}{}",
-            "0".repeat(int_pad),
-            "0".repeat(lead_zeros),
-            "0".repeat(frac_pad)
-        );
-        let int_groups = (int_len.max(0) as usize + int_pad) / 4;
-        let mut groups: Vec<u32> = (padded.as_bytes().chunks(4))
-            .map(|c| std::str::from_utf8(c).unwrap().parse().unwrap())
-            .collect();
-        let mut weight = int_groups as i64 - 1;
-        let first = groups.iter().position(|g| *g != 0).unwrap_or(0);
-        groups.drain(..first);
-        weight -= first as i64;
-        while groups.last() == Some(&0) {
-            groups.pop();
-        }
-        Some((weight, groups))
     }
 
     /// `ln`, with PostgreSQL's result scale (`estimate_ln_dweight`): 16 significant digits at
@@ -661,6 +612,44 @@ impl Numeric {
             )),
         }
     }
+}
+
+/// PostgreSQL's base-10000 digit groups of `mantissa · 10^-dscale` in absolute value, without
+/// leading or trailing zero groups, and the weight (power of 10000) of the first; `None` for
+/// zero. Division and `sqrt` take their scales from these, as PostgreSQL does.
+fn digit_groups(mantissa: &BigInt, dscale: u32) -> Option<(i64, Vec<u32>)> {
+    if mantissa.is_zero() {
+        return None;
+    }
+    let digits = mantissa.abs().to_string();
+    let s = dscale as usize;
+    // Pad the fraction to whole groups on the right and the integer part on the left.
+    let frac_pad = (4 - s % 4) % 4;
+    let int_len = digits.len() as i64 - s as i64;
+    let int_pad = if int_len > 0 {
+        ((4 - int_len % 4) % 4) as usize
+    } else {
+        0
+    };
+    let lead_zeros = if int_len < 0 { (-int_len) as usize } else { 0 };
+    let padded = format!(
+        "{}{}{digits}{}",
+        "0".repeat(int_pad),
+        "0".repeat(lead_zeros),
+        "0".repeat(frac_pad)
+    );
+    let int_groups = (int_len.max(0) as usize + int_pad) / 4;
+    let mut groups: Vec<u32> = (padded.as_bytes().chunks(4))
+        .map(|c| std::str::from_utf8(c).unwrap().parse().unwrap())
+        .collect();
+    let mut weight = int_groups as i64 - 1;
+    let first = groups.iter().position(|g| *g != 0).unwrap_or(0);
+    groups.drain(..first);
+    weight -= first as i64;
+    while groups.last() == Some(&0) {
+        groups.pop();
+    }
+    Some((weight, groups))
 }
 
 /// Digits computed beyond the result's scale before it is rounded, so that rounding sees

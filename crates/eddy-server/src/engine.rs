@@ -98,7 +98,7 @@ impl Engine {
     /// hold the write lock, so the dataflow reads the epoch this one follows.
     pub(crate) async fn commit(&self, mut writes: WriteSet) -> Result<Epoch> {
         let mut changed = vec![];
-        if self.catalog.has_views(true) || !self.catalog.history_tables().is_empty() {
+        if self.catalog.has_views(true) || self.catalog.has_table_history() {
             let catalog = self.catalog.clone();
             let snap = self.store.snapshot();
             let own = writes.data.len();
