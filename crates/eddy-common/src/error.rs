@@ -21,6 +21,8 @@ impl SqlState {
     pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");
     pub const INVALID_ARGUMENT_FOR_POWER_FUNCTION: SqlState = SqlState("2201F");
     pub const INVALID_ARGUMENT_FOR_LOG: SqlState = SqlState("2201E");
+    pub const INVALID_BINARY_REPRESENTATION: SqlState = SqlState("22P03");
+    pub const CANNOT_COERCE: SqlState = SqlState("42846");
     pub const SERIALIZATION_FAILURE: SqlState = SqlState("40001");
     pub const WRONG_OBJECT_TYPE: SqlState = SqlState("42809");
     pub const DUPLICATE_CURSOR: SqlState = SqlState("42P03");

@@ -10,6 +10,8 @@ pub mod datetime;
 pub mod error;
 pub mod json;
 pub mod numeric;
+pub mod numeric_array;
+pub mod numeric_codec;
 pub mod types;
 
 pub use error::{Error, Result, SqlState};

@@ -72,6 +72,26 @@ impl Numeric {
         Numeric::finite(BigInt::zero(), 0)
     }
 
+    /// An Arrow decimal's value: `v × 10^-scale` (a negative scale multiplies).
+    pub fn from_i128(v: i128, scale: i32) -> Numeric {
+        Numeric::scaled_mantissa(BigInt::from(v), scale)
+    }
+
+    /// A mantissa written in decimal digits (a wider Arrow decimal's), `× 10^-scale`.
+    pub fn from_mantissa_text(digits: &str, scale: i32) -> Option<Numeric> {
+        digits
+            .parse()
+            .ok()
+            .map(|m| Numeric::scaled_mantissa(m, scale))
+    }
+
+    fn scaled_mantissa(m: BigInt, scale: i32) -> Numeric {
+        match scale {
+            s if s >= 0 => Numeric::finite(m, s as u32),
+            s => Numeric::finite(m * pow10(s.unsigned_abs()), 0),
+        }
+    }
+
     pub fn from_i64(v: i64) -> Numeric {
         Numeric::finite(BigInt::from(v), 0)
     }
@@ -91,6 +111,16 @@ impl Numeric {
         }
         // `%.15g`: 15 significant digits, then trailing zeros of the fraction dropped.
         let sci = format!("{:.14e}", v);
+        let parsed = Numeric::parse(&sci).expect("a formatted float is a number");
+        parsed.without_trailing_zeros()
+    }
+
+    /// A `real` as PostgreSQL casts it: rounded to 6 significant digits (`FLT_DIG`).
+    pub fn from_f32(v: f32) -> Numeric {
+        if !v.is_finite() {
+            return Numeric::from_f64(v as f64);
+        }
+        let sci = format!("{:.5e}", v);
         let parsed = Numeric::parse(&sci).expect("a formatted float is a number");
         parsed.without_trailing_zeros()
     }
@@ -431,7 +461,7 @@ impl Numeric {
     }
 
     /// PostgreSQL's base-10000 digit groups of the absolute value (see [`digit_groups`]).
-    fn groups(&self) -> Option<(i64, Vec<u32>)> {
+    pub(crate) fn groups(&self) -> Option<(i64, Vec<u32>)> {
         match self {
             Numeric::Finite { mantissa, dscale } => digit_groups(mantissa, *dscale),
             _ => None,
@@ -456,31 +486,43 @@ impl Numeric {
             Sign::Minus => return Err(log_of_negative()),
             Sign::Plus => {}
         }
-        let near_one = *self >= Numeric::parse("0.9").expect("literal")
-            && *self <= Numeric::parse("1.1").expect("literal");
-        let ln_dweight = if near_one {
-            match self.sub(&Numeric::from_i64(1)).groups() {
-                Some((w, g)) => w * DEC_DIGITS + (g[0] as f64).log10() as i64,
-                None => 0,
-            }
-        } else {
-            let (w, g) = self.groups().expect("positive");
-            let (digits, dweight) = match g.get(1) {
-                Some(second) => (
-                    g[0] as f64 * 10000.0 + *second as f64,
-                    w * DEC_DIGITS - DEC_DIGITS,
-                ),
-                None => (g[0] as f64, w * DEC_DIGITS),
-            };
-            let ln = digits.ln() + dweight as f64 * std::f64::consts::LN_10;
-            ln.abs().log10() as i64
-        };
+        let ln_dweight = self.ln_dweight();
         let rscale = (MIN_SIG_DIGITS - ln_dweight)
             .max(dscale as i64)
             .clamp(0, MAX_DISPLAY_SCALE) as u32;
+        Ok(Numeric::ln_at(mantissa, dscale, rscale))
+    }
+
+    /// `ln(m · 10^-s)` (positive) correctly rounded at `rscale` fraction digits (`ln_var`).
+    fn ln_at(mantissa: &BigInt, dscale: u32, rscale: u32) -> Numeric {
         let work = rscale + GUARD_DIGITS;
         let v = fixed_ln(mantissa, dscale, work);
-        Ok(Numeric::finite(div_round(&v, &pow10(GUARD_DIGITS)), rscale))
+        Numeric::finite(div_round(&v, &pow10(GUARD_DIGITS)), rscale)
+    }
+
+    /// PostgreSQL's estimate of the decimal weight of `ln(self)` (`estimate_ln_dweight`), from
+    /// which `ln`, `log` and `power` choose their scales; `self` is positive.
+    fn ln_dweight(&self) -> i64 {
+        let near_one = *self >= Numeric::parse("0.9").expect("literal")
+            && *self <= Numeric::parse("1.1").expect("literal");
+        if near_one {
+            return match self.sub(&Numeric::from_i64(1)).groups() {
+                Some((w, g)) => w * DEC_DIGITS + (g[0] as f64).log10() as i64,
+                None => 0,
+            };
+        }
+        let Some((w, g)) = self.groups() else {
+            return 0;
+        };
+        let (digits, dweight) = match g.get(1) {
+            Some(second) => (
+                g[0] as f64 * 10000.0 + *second as f64,
+                w * DEC_DIGITS - DEC_DIGITS,
+            ),
+            None => (g[0] as f64, w * DEC_DIGITS),
+        };
+        let ln = digits.ln() + dweight as f64 * std::f64::consts::LN_10;
+        ln.abs().log10() as i64
     }
 
     /// `exp`, with PostgreSQL's result scale: 16 significant digits at least (estimated from
@@ -499,6 +541,13 @@ impl Numeric {
         let rscale = (MIN_SIG_DIGITS - est as i64)
             .max(dscale as i64)
             .clamp(0, MAX_DISPLAY_SCALE);
+        self.exp_at(rscale)
+    }
+
+    /// `exp_var`: `e^self` (finite) at `rscale` fraction digits.
+    fn exp_at(&self, rscale: i64) -> Result<Numeric> {
+        let dscale = self.dscale();
+        let val = self.to_f64();
         // PostgreSQL's bound (`NUMERIC_MAX_RESULT_SCALE * 3`): beyond it the result overflows,
         // or underflows to zero.
         if val.abs() >= 6000.0 {
@@ -550,6 +599,346 @@ impl Numeric {
         Numeric::finite(q, scale)
     }
 
+    /// The nearest integer at or above the value (`ceil`), shown without fraction digits.
+    pub fn ceil(&self) -> Numeric {
+        self.to_integer(true)
+    }
+
+    /// The nearest integer at or below the value (`floor`), shown without fraction digits.
+    pub fn floor(&self) -> Numeric {
+        self.to_integer(false)
+    }
+
+    fn to_integer(&self, up: bool) -> Numeric {
+        let Numeric::Finite { mantissa, dscale } = self else {
+            return self.clone();
+        };
+        let unit = pow10(*dscale);
+        let (q, r) = (mantissa / &unit, mantissa % &unit);
+        let q = match r.sign() {
+            Sign::Plus if up => q + 1,
+            Sign::Minus if !up => q - 1,
+            _ => q,
+        };
+        Numeric::finite(q, 0)
+    }
+
+    /// `sign`: -1, 0 or 1 without fraction digits (NaN stays NaN).
+    pub fn signum(&self) -> Numeric {
+        match self {
+            Numeric::NaN => Numeric::NaN,
+            n if n.is_zero() => Numeric::zero(),
+            n => Numeric::from_i64(if n.sign() == Ordering::Less { -1 } else { 1 }),
+        }
+    }
+
+    /// Whether the value is a whole number (infinities are not).
+    pub fn is_integral(&self) -> bool {
+        match self {
+            Numeric::Finite { mantissa, dscale } => (mantissa % pow10(*dscale)).is_zero(),
+            _ => false,
+        }
+    }
+
+    /// `power(self, exp)` (`^`), with PostgreSQL's special cases, errors and scales
+    /// (`numeric_power`, `power_var`, `power_var_int`).
+    pub fn power(&self, exp: &Numeric) -> Result<Numeric> {
+        use Numeric::*;
+        let one = Numeric::from_i64(1);
+        // POSIX pow(): NaN ^ 0 = 1 and 1 ^ NaN = 1; every other NaN gives NaN.
+        if matches!(self, NaN) {
+            return Ok(if exp.is_zero() { one } else { NaN });
+        }
+        if matches!(exp, NaN) {
+            return Ok(if *self == one { one } else { NaN });
+        }
+        let (sign1, sign2) = (self.sign_of(), exp.sign_of());
+        if sign1 == 0 && sign2 < 0 {
+            return Err(Error::new(
+                SqlState::INVALID_ARGUMENT_FOR_POWER_FUNCTION,
+                "zero raised to a negative power is undefined",
+            ));
+        }
+        if sign1 < 0 && !exp.is_integral() && !matches!(exp, PosInf | NegInf) {
+            return Err(Error::new(
+                SqlState::INVALID_ARGUMENT_FOR_POWER_FUNCTION,
+                "a negative number raised to a non-integer power yields a complex result",
+            ));
+        }
+        if matches!(self, PosInf | NegInf) || matches!(exp, PosInf | NegInf) {
+            return Ok(self.power_special(exp));
+        }
+        // An integer exponent that fits in 32 bits: repeated multiplication.
+        if exp.is_integral()
+            && let Ok(n) = exp.to_i64_rounded()
+            && let Ok(n) = i32::try_from(n)
+        {
+            let rscale = MIN_SIG_DIGITS
+                .max(self.dscale() as i64)
+                .clamp(0, MAX_DISPLAY_SCALE);
+            return self.power_int(n, rscale);
+        }
+        if self.is_zero() {
+            return Ok(Numeric::finite(BigInt::zero(), MIN_SIG_DIGITS as u32));
+        }
+        let Finite { mantissa, dscale } = self else {
+            unreachable!("specials handled above")
+        };
+        if mantissa.is_negative() {
+            return Err(log_of_negative());
+        }
+        // A low-precision exp · ln(base) estimates the result's weight, hence its scale.
+        let ln_dweight = self.ln_dweight();
+        let local = (8 - ln_dweight).max(0) as u32;
+        let ln_num = Numeric::ln_at(mantissa, *dscale, local)
+            .mul(exp)
+            .round(local as i32);
+        let val = ln_num.to_f64();
+        if val.abs() > 6000.0 * 1.0033 {
+            if val > 0.0 {
+                return Err(overflow("value overflows numeric format"));
+            }
+            return Ok(Numeric::finite(BigInt::zero(), MAX_DISPLAY_SCALE as u32));
+        }
+        let val = val * PG_LOG10_E;
+        let rscale = (MIN_SIG_DIGITS - val as i64)
+            .max(self.dscale() as i64)
+            .max(exp.dscale() as i64)
+            .clamp(0, MAX_DISPLAY_SCALE);
+        let sig_digits = (rscale + val as i64).max(0);
+        let local = (sig_digits - ln_dweight + 8).max(0) as u32;
+        let ln_num = Numeric::ln_at(mantissa, *dscale, local)
+            .mul(exp)
+            .round(local as i32);
+        ln_num.exp_at(rscale)
+    }
+
+    /// -1, 0 or 1 as the value is below, at or above zero (NaN counts as above).
+    fn sign_of(&self) -> i32 {
+        match self.sign() {
+            Ordering::Less => -1,
+            Ordering::Equal => 0,
+            Ordering::Greater => 1,
+        }
+    }
+
+    /// `power` where the base or the exponent is infinite, as POSIX `pow()` defines it.
+    fn power_special(&self, exp: &Numeric) -> Numeric {
+        use Numeric::*;
+        let one = Numeric::from_i64(1);
+        if exp.is_zero() || *self == one {
+            return one;
+        }
+        match exp {
+            PosInf | NegInf => {
+                let mag = self.abs().cmp(&one);
+                if mag == Ordering::Equal {
+                    return one;
+                }
+                // |base| > 1 grows without bound toward +Inf, shrinks toward -Inf.
+                if (mag == Ordering::Greater) == matches!(exp, PosInf) {
+                    PosInf
+                } else {
+                    Numeric::zero()
+                }
+            }
+            _ => {
+                if exp.sign_of() < 0 {
+                    return Numeric::zero();
+                }
+                // -Inf to an odd integer power stays negative.
+                let odd = exp.is_integral()
+                    && matches!(exp.round(0), Finite { ref mantissa, .. }
+                        if (mantissa % 2u32) != BigInt::zero());
+                if matches!(self, NegInf) && odd {
+                    NegInf
+                } else {
+                    PosInf
+                }
+            }
+        }
+    }
+
+    /// `power_var_int`: `self ^ n` at `rscale`, multiplying by squares with working scales
+    /// that keep enough significant digits, as PostgreSQL's does.
+    fn power_int(&self, n: i32, rscale: i64) -> Result<Numeric> {
+        let one = Numeric::from_i64(1);
+        match n {
+            0 => return Ok(Numeric::finite(pow10(rscale as u32), rscale as u32)),
+            1 => return Ok(self.round(rscale as i32)),
+            -1 => return Numeric::quotient_at(&one, self, rscale),
+            2 => return Ok(self.mul(self).round(rscale as i32)),
+            _ => {}
+        }
+        let Some((weight, groups)) = self.groups() else {
+            if n < 0 {
+                return Err(Error::new(SqlState::DIVISION_BY_ZERO, "division by zero"));
+            }
+            return Ok(Numeric::finite(BigInt::zero(), rscale as u32));
+        };
+        // base ≈ f · 10^p, so log10(result) ≈ n · (log10(f) + p).
+        let mut f = groups[0] as f64;
+        let mut p = weight * DEC_DIGITS;
+        for g in groups.iter().skip(1).take(3) {
+            f = f * 10000.0 + *g as f64;
+            p -= DEC_DIGITS;
+        }
+        let f = n as f64 * (f.log10() + p as f64);
+        if f > 3.0 * 32767.0 * 4.0 {
+            return Err(overflow("value overflows numeric format"));
+        }
+        if f + 1.0 < -(rscale as f64) || f + 1.0 < -(MAX_DISPLAY_SCALE as f64) {
+            return Ok(Numeric::finite(BigInt::zero(), rscale as u32));
+        }
+        let sig_digits = 1 + rscale + f as i64 + (n.unsigned_abs() as f64).ln() as i64 + 8;
+        let weight_of = |v: &Numeric| v.groups().map_or(0, |(w, _)| w);
+        let mut mask = n.unsigned_abs();
+        let mut base_prod = self.clone();
+        let mut result = if mask & 1 == 1 {
+            self.clone()
+        } else {
+            one.clone()
+        };
+        loop {
+            mask >>= 1;
+            if mask == 0 {
+                break;
+            }
+            let local = (sig_digits - 2 * weight_of(&base_prod) * DEC_DIGITS)
+                .min(2 * base_prod.dscale() as i64)
+                .max(0);
+            base_prod = base_prod.mul(&base_prod).round(local as i32);
+            if mask & 1 == 1 {
+                let local = (sig_digits
+                    - (weight_of(&base_prod) + weight_of(&result)) * DEC_DIGITS)
+                    .min((base_prod.dscale() + result.dscale()) as i64)
+                    .max(0);
+                result = base_prod.mul(&result).round(local as i32);
+            }
+            if weight_of(&base_prod) > 32767 || weight_of(&result) > 32767 {
+                if n > 0 {
+                    return Err(overflow("value overflows numeric format"));
+                }
+                return Ok(Numeric::finite(BigInt::zero(), rscale as u32));
+            }
+        }
+        if n < 0 {
+            return Numeric::quotient_at(&one, &result, rscale);
+        }
+        Ok(result.round(rscale as i32))
+    }
+
+    /// `a / b` (finite, `b` nonzero) at `rscale` fraction digits, rounded (`div_var`).
+    fn quotient_at(a: &Numeric, b: &Numeric, rscale: i64) -> Result<Numeric> {
+        match (a, b) {
+            (
+                Numeric::Finite {
+                    mantissa: m1,
+                    dscale: s1,
+                },
+                Numeric::Finite {
+                    mantissa: m2,
+                    dscale: s2,
+                },
+            ) => {
+                if m2.is_zero() {
+                    return Err(Error::new(SqlState::DIVISION_BY_ZERO, "division by zero"));
+                }
+                let rscale = rscale.clamp(0, MAX_DISPLAY_SCALE) as u32;
+                Ok(Numeric::finite(
+                    Self::quotient(m1, *s1, m2, *s2, rscale),
+                    rscale,
+                ))
+            }
+            _ => a.div(b),
+        }
+    }
+
+    /// `log(base, self)` with PostgreSQL's scale (`log_var`): logarithms taken with more
+    /// significant digits than the result keeps, then divided.
+    pub fn log(&self, base: &Numeric) -> Result<Numeric> {
+        use Numeric::*;
+        if matches!(self, NaN) || matches!(base, NaN) {
+            return Ok(NaN);
+        }
+        for v in [base, self] {
+            match v.sign_of() {
+                -1 => return Err(log_of_negative()),
+                0 => {
+                    return Err(Error::new(
+                        SqlState::INVALID_ARGUMENT_FOR_LOG,
+                        "cannot take logarithm of zero",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        match (base, self) {
+            (PosInf, PosInf) => return Ok(NaN),
+            (PosInf, _) => return Ok(Numeric::zero()),
+            (_, PosInf) => return Ok(PosInf),
+            _ => {}
+        }
+        let (
+            Finite {
+                mantissa: mb,
+                dscale: sb,
+            },
+            Finite {
+                mantissa: mn,
+                dscale: sn,
+            },
+        ) = (base, self)
+        else {
+            unreachable!("specials handled above")
+        };
+        let (base_dw, num_dw) = (base.ln_dweight(), self.ln_dweight());
+        let result_dw = num_dw - base_dw;
+        let rscale = (MIN_SIG_DIGITS - result_dw)
+            .max(*sb as i64)
+            .max(*sn as i64)
+            .clamp(0, MAX_DISPLAY_SCALE);
+        let base_rscale = (rscale + result_dw - base_dw + 8).max(0) as u32;
+        let num_rscale = (rscale + result_dw - num_dw + 8).max(0) as u32;
+        let ln_base = Numeric::ln_at(mb, *sb, base_rscale);
+        let ln_num = Numeric::ln_at(mn, *sn, num_rscale);
+        Numeric::quotient_at(&ln_num, &ln_base, rscale)
+    }
+
+    /// The value as an integer of `bits` bits (16, 32 or 64), rounded as PostgreSQL's casts
+    /// round, with its messages for values that do not fit.
+    pub fn to_int(&self, bits: u32) -> Result<i64> {
+        let name = match bits {
+            16 => "smallint",
+            32 => "integer",
+            _ => "bigint",
+        };
+        let v = match self.round(0) {
+            Numeric::Finite { mantissa, .. } => mantissa.to_i64(),
+            Numeric::NaN => {
+                return Err(Error::new(
+                    SqlState::FEATURE_NOT_SUPPORTED,
+                    format!("cannot convert NaN to {name}"),
+                ));
+            }
+            _ => {
+                return Err(Error::new(
+                    SqlState::FEATURE_NOT_SUPPORTED,
+                    format!("cannot convert infinity to {name}"),
+                ));
+            }
+        };
+        let fits = |v: i64| match bits {
+            16 => i16::try_from(v).is_ok(),
+            32 => i32::try_from(v).is_ok(),
+            _ => true,
+        };
+        match v {
+            Some(v) if fits(v) => Ok(v),
+            _ => Err(overflow(&format!("{name} out of range"))),
+        }
+    }
+
     /// Fits the value to `numeric(precision, scale)`: rounded to `scale` digits, and an error
     /// when more than `precision - scale` digits remain before the point.
     pub fn with_typmod(&self, precision: u32, scale: u32) -> Result<Numeric> {
@@ -592,6 +981,16 @@ impl Numeric {
             Numeric::PosInf => f64::INFINITY,
             Numeric::NegInf => f64::NEG_INFINITY,
             n => n.to_string().parse().unwrap_or(f64::NAN),
+        }
+    }
+
+    /// The nearest `real`, read from the value's digits as PostgreSQL's cast does.
+    pub fn to_f32(&self) -> f32 {
+        match self {
+            Numeric::NaN => f32::NAN,
+            Numeric::PosInf => f32::INFINITY,
+            Numeric::NegInf => f32::NEG_INFINITY,
+            n => n.to_string().parse().unwrap_or(f32::NAN),
         }
     }
 

@@ -148,10 +148,8 @@ impl PgType {
             PgType::Int8 => DataType::Int64,
             PgType::Float4 => DataType::Float32,
             PgType::Float8 => DataType::Float64,
-            PgType::Numeric(Some((p, s))) => DataType::Decimal128(*p, *s),
-            PgType::Numeric(None) => {
-                DataType::Decimal128(NUMERIC_PRECISION_MAX, NUMERIC_UNCONSTRAINED_SCALE)
-            }
+            // Each value keeps its own scale (`numeric_array`); a typmod travels as metadata.
+            PgType::Numeric(_) => crate::numeric_array::NUMERIC_ARROW,
             PgType::Text
             | PgType::Varchar(_)
             | PgType::Json
@@ -221,10 +219,8 @@ impl PgType {
                 PgType::Numeric(Some((*p, *s)))
             }
             DataType::Decimal256(p, s) => PgType::Numeric(Some(((*p).min(38), *s))),
-            DataType::Binary
-            | DataType::LargeBinary
-            | DataType::BinaryView
-            | DataType::FixedSizeBinary(_) => PgType::Bytea,
+            DataType::LargeBinary => PgType::Numeric(None),
+            DataType::Binary | DataType::BinaryView | DataType::FixedSizeBinary(_) => PgType::Bytea,
             DataType::Date32 | DataType::Date64 => PgType::Date,
             DataType::Time32(_) | DataType::Time64(_) => PgType::Time,
             DataType::Timestamp(_, None) => PgType::Timestamp,

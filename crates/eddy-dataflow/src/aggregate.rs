@@ -28,10 +28,11 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int64Type, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef};
 use datafusion::arrow::row::{RowConverter, Rows};
 use datafusion::common::ScalarValue;
 use datafusion::physical_expr::PhysicalExpr;
+use eddy_common::numeric::Numeric;
 use eddy_common::{Error, Result, SqlState, TableId};
 
 use crate::operator::{Operator, StepCx, line};
@@ -42,12 +43,14 @@ use crate::zset::{ZBatch, rebatch_columns};
 pub enum AggKind {
     Count,
     SumInt,
-    SumDecimal,
     SumFloat,
     AvgFloat,
-    AvgDecimal {
-        in_scale: i8,
-    },
+    /// `sum`/`avg` of `numeric` (and `avg` of integers): slots count the values, NaNs and
+    /// infinities; the finite sum and how many values have each display scale live in the
+    /// group's extra bytes (see [`NumericSum`]), because the sum shows the largest scale
+    /// among the values still in the group.
+    SumNumeric,
+    AvgNumeric,
     Min,
     Max,
     CountDistinct,
@@ -179,6 +182,72 @@ impl Acc {
     }
 }
 
+/// A numeric sum's finite part and how many of its values show each display scale: the sum
+/// shows the largest scale still present, as PostgreSQL's sum of the group's rows would.
+#[derive(Debug, Default)]
+pub struct NumericSum {
+    sum: Option<Numeric>,
+    scales: std::collections::BTreeMap<u32, i64>,
+}
+
+impl NumericSum {
+    pub fn add(&mut self, v: &Numeric, w: i64) {
+        let v = v.mul(&Numeric::from_i64(w));
+        self.sum = Some(match self.sum.take() {
+            Some(s) => s.add(&v),
+            None => v.clone(),
+        });
+        let n = self.scales.entry(v.dscale()).or_insert(0);
+        *n += w;
+        if *n == 0 {
+            self.scales.remove(&v.dscale());
+        }
+    }
+
+    pub fn total(&self) -> Numeric {
+        let scale = self.scales.keys().next_back().copied().unwrap_or(0);
+        match &self.sum {
+            Some(s) => s.trunc(scale as i32),
+            None => Numeric::zero(),
+        }
+    }
+
+    fn decode(b: Option<&[u8]>) -> Result<NumericSum> {
+        let Some(b) = b else {
+            return Ok(NumericSum::default());
+        };
+        let corrupt = || Error::internal("corrupt numeric sum");
+        let n = u32::from_be_bytes(b.get(..4).ok_or_else(corrupt)?.try_into().expect("4")) as usize;
+        let mut scales = std::collections::BTreeMap::new();
+        for k in 0..n {
+            let o = 4 + k * 12;
+            let e = b.get(o..o + 12).ok_or_else(corrupt)?;
+            scales.insert(
+                u32::from_be_bytes(e[..4].try_into().expect("4")),
+                i64::from_be_bytes(e[4..].try_into().expect("8")),
+            );
+        }
+        let rest = &b[4 + n * 12..];
+        let sum = match rest.is_empty() {
+            true => None,
+            false => Some(Numeric::from_bytes(rest)?),
+        };
+        Ok(NumericSum { sum, scales })
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut v = (self.scales.len() as u32).to_be_bytes().to_vec();
+        for (s, n) in &self.scales {
+            v.extend_from_slice(&s.to_be_bytes());
+            v.extend_from_slice(&n.to_be_bytes());
+        }
+        if let Some(s) = &self.sum {
+            s.write_bytes(&mut v);
+        }
+        v
+    }
+}
+
 /// How one step changed a min/max multiset: the best value inserted, and whether a value that
 /// could have been the extreme lost its last copy (then the multiset is scanned).
 #[derive(Clone, Default)]
@@ -214,6 +283,9 @@ impl Aggregate {
                     Some(match spec.kind {
                         AggKind::SumInt => cast(&a, &DataType::Int64)?,
                         AggKind::SumFloat | AggKind::AvgFloat => cast(&a, &DataType::Float64)?,
+                        AggKind::SumNumeric | AggKind::AvgNumeric => {
+                            eddy_common::numeric_array::cast_to_numeric(&a, None)?
+                        }
                         _ => a,
                     })
                 }
@@ -303,8 +375,18 @@ impl Aggregate {
             match spec.kind {
                 AggKind::Count => {}
                 AggKind::SumInt => s[1] += a.as_primitive::<Int64Type>().value(i) as i128 * w128,
-                AggKind::SumDecimal | AggKind::AvgDecimal { .. } => {
-                    s[1] += a.as_primitive::<Decimal128Type>().value(i) * w128
+                AggKind::SumNumeric | AggKind::AvgNumeric => {
+                    let v = Numeric::from_bytes(a.as_binary::<i64>().value(i))?;
+                    match v {
+                        Numeric::NaN => s[2] += w128,
+                        Numeric::PosInf => s[3] += w128,
+                        Numeric::NegInf => s[4] += w128,
+                        v => {
+                            let mut sum = NumericSum::decode(acc.ext[j].as_deref())?;
+                            sum.add(&v, w);
+                            acc.ext[j] = Some(sum.encode());
+                        }
+                    }
                 }
                 AggKind::SumFloat | AggKind::AvgFloat => {
                     let v = a.as_primitive::<Float64Type>().value(i);
@@ -368,22 +450,24 @@ impl Aggregate {
                 AggKind::SumInt => ScalarValue::Int64(Some(i64::try_from(s[1]).map_err(|_| {
                     Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "bigint out of range")
                 })?)),
-                AggKind::SumDecimal => match spec.output {
-                    DataType::Decimal128(p, sc) => ScalarValue::Decimal128(Some(s[1]), p, sc),
-                    _ => return Err(Error::internal("decimal sum of a non-decimal type")),
-                },
+                AggKind::SumNumeric | AggKind::AvgNumeric => {
+                    let total = if s[2] > 0 || (s[3] > 0 && s[4] > 0) {
+                        Numeric::NaN
+                    } else if s[3] > 0 {
+                        Numeric::PosInf
+                    } else if s[4] > 0 {
+                        Numeric::NegInf
+                    } else {
+                        NumericSum::decode(acc.ext[j].as_deref())?.total()
+                    };
+                    let v = match spec.kind {
+                        AggKind::AvgNumeric => total.div(&Numeric::from_i64(s[0] as i64))?,
+                        _ => total,
+                    };
+                    ScalarValue::LargeBinary(Some(v.to_bytes()))
+                }
                 AggKind::SumFloat => ScalarValue::Float64(Some(float_sum(s))),
                 AggKind::AvgFloat => ScalarValue::Float64(Some(float_sum(s) / s[0] as f64)),
-                AggKind::AvgDecimal { in_scale } => match spec.output {
-                    DataType::Decimal128(p, sc) => {
-                        let mul = 10i128.pow((sc - in_scale).max(0) as u32);
-                        let v = s[1].checked_mul(mul).ok_or_else(|| {
-                            Error::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "numeric overflow")
-                        })? / s[0];
-                        ScalarValue::Decimal128(Some(v), p, sc)
-                    }
-                    _ => return Err(Error::internal("decimal avg of a non-decimal type")),
-                },
                 // reached only with no input rows (handled above otherwise)
                 AggKind::StringAgg | AggKind::ArrayAgg | AggKind::Variance { .. } => {
                     ScalarValue::try_from(&spec.output)?

@@ -61,7 +61,10 @@ pub fn text_value(
         DataType::LargeUtf8 => out.push_str(array.as_string::<i64>().value(row)),
         DataType::Utf8View => out.push_str(array.as_string_view().value(row)),
         DataType::Binary => bytea_text(array.as_binary::<i32>().value(row), out),
-        DataType::LargeBinary => bytea_text(array.as_binary::<i64>().value(row), out),
+        DataType::LargeBinary => {
+            let v = eddy_common::numeric::Numeric::from_bytes(array.as_binary::<i64>().value(row))?;
+            write!(out, "{v}").unwrap()
+        }
         DataType::BinaryView => bytea_text(array.as_binary_view().value(row), out),
         DataType::FixedSizeBinary(_) => bytea_text(array.as_fixed_size_binary().value(row), out),
         DataType::Date32 => date_text(array.as_primitive::<Date32Type>().value(row) as i64, out),
@@ -433,6 +436,10 @@ pub fn binary_value(array: &ArrayRef, row: usize, ty: &PgType, out: &mut BytesMu
             text_value(array, row, ty, &SessionZone::default(), &mut s)?;
             out.put_slice(s.as_bytes());
         }
+        (PgType::Numeric(_), DataType::LargeBinary) => out.put_slice(
+            &eddy_common::numeric::Numeric::from_bytes(array.as_binary::<i64>().value(row))?
+                .to_pg_binary(),
+        ),
         (PgType::Numeric(_), DataType::Decimal128(_, scale)) => numeric_binary(
             array.as_primitive::<Decimal128Type>().value(row),
             *scale,

@@ -75,6 +75,14 @@ fn decode_text(
             };
             Ok(ScalarValue::Binary(Some(b)))
         }
+        PgType::Numeric(typmod) => {
+            let v = eddy_common::numeric::Numeric::parse(text)?;
+            let v = match typmod {
+                Some((p, s)) => v.with_typmod(*p as u32, (*s).max(0) as u32)?,
+                None => v,
+            };
+            Ok(ScalarValue::LargeBinary(Some(v.to_bytes())))
+        }
         PgType::Date => Ok(ScalarValue::Date32(Some(datetime::parse_date(text)?))),
         PgType::Timestamp => Ok(ScalarValue::TimestampMicrosecond(
             Some(datetime::parse_timestamp(text)?),
@@ -171,12 +179,9 @@ fn decode_binary(b: &[u8], ty: &PgType) -> Result<ScalarValue> {
                 us * 1000,
             )))
         }
-        PgType::Numeric(_) => {
-            let text = numeric_from_binary(b)?;
-            ScalarValue::Utf8(Some(text))
-                .cast_to(&ty.to_arrow())
-                .map_err(|_| invalid(ty, "binary numeric"))?
-        }
+        PgType::Numeric(_) => ScalarValue::LargeBinary(Some(
+            eddy_common::numeric::Numeric::from_pg_binary(b)?.to_bytes(),
+        )),
         PgType::Array(elem) | PgType::Vector(elem) => decode_binary_array(b, elem)?,
     })
 }
@@ -228,73 +233,6 @@ fn decode_binary_array(b: &[u8], elem: &PgType) -> Result<ScalarValue> {
     Ok(list(&values, &edt))
 }
 
-fn numeric_from_binary(b: &[u8]) -> Result<String> {
-    let bad = || {
-        Error::new(
-            SqlState::PROTOCOL_VIOLATION,
-            "invalid binary numeric parameter",
-        )
-    };
-    if b.len() < 8 {
-        return Err(bad());
-    }
-    let rd = |i: usize| i16::from_be_bytes([b[i], b[i + 1]]);
-    let ndigits = rd(0) as usize;
-    let weight = rd(2) as i32;
-    let sign = u16::from_be_bytes([b[4], b[5]]);
-    let dscale = rd(6).max(0) as usize;
-    if sign == 0xC000 {
-        return Ok("NaN".into());
-    }
-    if b.len() < 8 + ndigits * 2 {
-        return Err(bad());
-    }
-    let digits: Vec<i16> = (0..ndigits).map(|i| rd(8 + i * 2)).collect();
-    let mut int_part = String::new();
-    let mut frac_part = String::new();
-    for (i, d) in digits.iter().enumerate() {
-        let pos = weight - i as i32;
-        if pos >= 0 {
-            if int_part.is_empty() {
-                int_part.push_str(&d.to_string());
-            } else {
-                int_part.push_str(&format!("{d:04}"));
-            }
-            // fill groups skipped between digits are implicit only at the end (below)
-        } else {
-            while (frac_part.len() as i32) < (-pos - 1) * 4 {
-                frac_part.push_str("0000");
-            }
-            frac_part.push_str(&format!("{d:04}"));
-        }
-    }
-    let int_groups_written = digits
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| weight - *i as i32 >= 0)
-        .count() as i32;
-    for _ in int_groups_written..(weight + 1).max(0) {
-        int_part.push_str("0000");
-    }
-    if int_part.is_empty() {
-        int_part.push('0');
-    }
-    while frac_part.len() < dscale {
-        frac_part.push('0');
-    }
-    frac_part.truncate(dscale);
-    let mut s = String::new();
-    if sign == 0x4000 {
-        s.push('-');
-    }
-    s.push_str(&int_part);
-    if dscale > 0 {
-        s.push('.');
-        s.push_str(&frac_part);
-    }
-    Ok(s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,9 +240,19 @@ mod tests {
     #[test]
     fn binary_numeric_round_trip() {
         let b = [0u8, 3, 0, 1, 0, 0, 0, 2, 0, 1, 0x09, 0x29, 0x1a, 0x2c];
-        assert_eq!(numeric_from_binary(&b).unwrap(), "12345.67");
+        let text = |b: &[u8]| {
+            let ScalarValue::LargeBinary(Some(v)) =
+                decode_binary(b, &PgType::Numeric(None)).unwrap()
+            else {
+                panic!("a numeric")
+            };
+            eddy_common::numeric::Numeric::from_bytes(&v)
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(text(&b), "12345.67");
         let b = [0u8, 1, 0, 2, 0x40, 0, 0, 0, 0, 5]; // -5 * 10000^2
-        assert_eq!(numeric_from_binary(&b).unwrap(), "-500000000");
+        assert_eq!(text(&b), "-500000000");
     }
 
     #[test]

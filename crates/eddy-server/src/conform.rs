@@ -36,6 +36,13 @@ pub fn conform(entry: &TableEntry, columns: Vec<ArrayRef>, rows: usize) -> Resul
 
 pub fn cast_column(col: ArrayRef, def: &ColumnDef) -> Result<ArrayRef> {
     let target = def.ty.to_arrow();
+    // Numerics convert by their own rules: Arrow would take their bytes for a `bytea`.
+    if let PgType::Numeric(typmod) = &def.ty {
+        return eddy_common::numeric_array::cast_to_numeric(&col, *typmod);
+    }
+    if eddy_common::numeric_array::is_numeric(col.data_type()) {
+        return eddy_common::numeric_array::cast_from_numeric(&col, &target);
+    }
     if col.data_type() == &target {
         return Ok(col);
     }
@@ -174,6 +181,7 @@ pub fn canonical_uuid(v: &str) -> Result<String> {
 /// cast, plus the text forms Arrow does not know (`\x` bytea, `{a,b}` arrays).
 pub fn from_text(strings: ArrayRef, def: &ColumnDef, zone: &SessionZone) -> Result<ArrayRef> {
     match &def.ty {
+        PgType::Numeric(typmod) => eddy_common::numeric_array::cast_to_numeric(&strings, *typmod),
         PgType::Interval => {
             let s = strings.as_string::<i32>();
             let mut out = Vec::with_capacity(s.len());

@@ -135,6 +135,48 @@ fn defaults_in_values(
     Ok(Some(out))
 }
 
+/// DataFusion checks each `VALUES` item against the target column's Arrow type before Eddy's
+/// numeric rewrite runs, and a decimal or integer cannot become a numeric column's
+/// `LargeBinary` there. So the items for numeric columns go in as their text (`1.50` keeps its
+/// scale), which the numeric rewrite reads back; parameters already have the column's type.
+fn numeric_values_as_text(ins: &Insert, entry: &TableEntry) -> Option<Insert> {
+    use datafusion::sql::sqlparser::ast::{CastKind, DataType as AstType, Expr, SetExpr, Value};
+    let Some(SetExpr::Values(v)) = ins.source.as_deref().map(|q| q.body.as_ref()) else {
+        return None;
+    };
+    let targets = insert_targets(ins, entry);
+    let numeric: Vec<bool> = (targets.iter())
+        .map(|t| {
+            (entry.def.columns.iter()).any(|c| &c.name == t && matches!(c.ty, PgType::Numeric(_)))
+        })
+        .collect();
+    if !numeric.iter().any(|n| *n) || v.rows.is_empty() {
+        return None;
+    }
+    let mut out = ins.clone();
+    let Some(SetExpr::Values(v)) = out.source.as_deref_mut().map(|q| q.body.as_mut()) else {
+        return None;
+    };
+    for row in &mut v.rows {
+        for (i, e) in row.content.iter_mut().enumerate() {
+            let placeholder =
+                matches!(e, Expr::Value(v) if matches!(v.value, Value::Placeholder(_)));
+            if !numeric.get(i).copied().unwrap_or(false) || placeholder {
+                continue;
+            }
+            let inner = std::mem::replace(e, Expr::value(Value::Null));
+            *e = Expr::Cast {
+                kind: CastKind::Cast,
+                expr: Box::new(inner),
+                data_type: AstType::Text,
+                array: false,
+                format: None,
+            };
+        }
+    }
+    Some(out)
+}
+
 /// A `GENERATED ALWAYS AS IDENTITY` column takes only its sequence's values: an INSERT that
 /// gives it one (other than `DEFAULT`) fails, as in PostgreSQL. (sqlparser has no `OVERRIDING
 /// SYSTEM VALUE`; COPY may give values, as PostgreSQL's does.)
@@ -259,7 +301,7 @@ pub async fn insert(
     let batches = match placeholder_rows(sess, ins, &entry, &params).await? {
         Some(batch) => vec![batch],
         None => {
-            let mut plain = ins.clone();
+            let mut plain = numeric_values_as_text(ins, &entry).unwrap_or_else(|| ins.clone());
             plain.on = None;
             plain.returning = None;
             plain.table_alias = None;
@@ -415,7 +457,8 @@ fn scratch_context(tables: Vec<(&str, RecordBatch)>) -> Result<SessionContext> {
     let mut config = SessionConfig::new().with_target_partitions(1);
     config.options_mut().sql_parser.parse_float_as_decimal = true;
     config.options_mut().sql_parser.map_string_types_to_utf8view = false;
-    let ctx = SessionContext::new_with_config(config);
+    let mut ctx = SessionContext::new_with_config(config);
+    eddy_sql::config::register_numeric(&mut ctx);
     eddy_sql::functions::register(&ctx);
     for (name, batch) in tables {
         let t = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
@@ -431,6 +474,7 @@ async fn scratch_query(ctx: &SessionContext, sql: &str) -> Result<(Statement, Lo
         .statement_to_plan(DFStatement::Statement(Box::new(stmt.clone())))
         .await?;
     let plan = eddy_sql::int_types::pg_integer_types(plan)?;
+    let plan = eddy_sql::numeric_plan::pg_numeric(plan)?;
     let state = ctx.state();
     let plan = state
         .analyzer()

@@ -432,6 +432,7 @@ impl EddySession {
             .statement_to_plan(DFStatement::Statement(Box::new(stmt)))
             .await?;
         let plan = eddy_sql::int_types::pg_integer_types(plan)?;
+        let plan = eddy_sql::numeric_plan::pg_numeric(plan)?;
         if params.is_empty() {
             return self.finish_plan(plan);
         }

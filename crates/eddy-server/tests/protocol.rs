@@ -761,7 +761,10 @@ async fn numeric_arithmetic_matches_postgres() {
         "SELECT (a + b)::text, (a - b)::text, (a * b)::text, \
          CASE WHEN b <> 0 THEN (a / b)::text END, CASE WHEN b <> 0 THEN (a % b)::text END, \
          sqrt(abs(a))::text, round(a, k)::text, trunc(a, k)::text, (a::float8)::numeric::text, \
-         CASE WHEN a <> 0 THEN ln(abs(a))::text END, exp(b / 1000000000000000)::text \
+         CASE WHEN a <> 0 THEN ln(abs(a))::text END, exp(b / 1000000000000000)::text, \
+         ceil(a)::text, floor(a)::text, sign(a)::text, CASE WHEN (abs(a) < 1000000 OR k < 3) \
+         AND (a <> 0 OR k >= 0) THEN power(a, k)::text END, power(abs(a) + 0.5, b % 4)::text, \
+         log(abs(a) + 2, abs(b) + 1)::text \
          FROM (VALUES {}) v(a, b, k)",
         values.join(", ")
     );
@@ -788,9 +791,44 @@ async fn numeric_arithmetic_matches_postgres() {
                     .unwrap()
                     .to_string(),
             ),
+            Some(x.ceil().to_string()),
+            Some(x.floor().to_string()),
+            Some(x.signum().to_string()),
+            ((x.abs() < Numeric::from_i64(1_000_000) || *k < 3) && (!x.is_zero() || *k >= 0))
+                .then(|| x.power(&Numeric::from_i64(*k as i64)).unwrap().to_string()),
+            Some(
+                x.abs()
+                    .add(&Numeric::parse("0.5").unwrap())
+                    .power(&y.rem(&Numeric::from_i64(4)).unwrap())
+                    .unwrap()
+                    .to_string(),
+            ),
+            Some(
+                y.abs()
+                    .add(&Numeric::from_i64(1))
+                    .log(&x.abs().add(&Numeric::from_i64(2)))
+                    .unwrap()
+                    .to_string(),
+            ),
         ];
         for (i, (op, mine)) in [
-            "+", "-", "*", "/", "%", "sqrt", "round", "trunc", "float8", "ln", "exp",
+            "+",
+            "-",
+            "*",
+            "/",
+            "%",
+            "sqrt",
+            "round",
+            "trunc",
+            "float8",
+            "ln",
+            "exp",
+            "ceil",
+            "floor",
+            "sign",
+            "power int",
+            "power",
+            "log",
         ]
         .iter()
         .zip(ours)

@@ -30,6 +30,12 @@ pub fn new_context(catalog: Arc<dyn CatalogProvider>) -> SessionContext {
         .build();
     let mut ctx = SessionContext::new_with_state(state);
     ctx.register_catalog(DATABASE_NAME, catalog);
+    // Operators on numerics first: an interval times a numeric becomes a float8 factor here,
+    // which the interval planner then takes.
+    let _ = datafusion::execution::FunctionRegistry::register_expr_planner(
+        &mut ctx,
+        Arc::new(crate::numeric_plan::NumericOperators),
+    );
     // `->` and `->>` on json/jsonb; registering cannot fail for a planner
     let _ = datafusion::execution::FunctionRegistry::register_expr_planner(
         &mut ctx,
@@ -41,6 +47,19 @@ pub fn new_context(catalog: Arc<dyn CatalogProvider>) -> SessionContext {
     );
     functions::register(&ctx);
     crate::numeric_fns::register(&ctx);
+    // Last: these wrap the functions registered above.
+    crate::numeric_ops::register(&ctx);
     crate::series::register(&ctx);
     ctx
+}
+
+/// PostgreSQL's `numeric`: its operators while planning, and the functions and aggregates
+/// that take it.
+pub fn register_numeric(ctx: &mut SessionContext) {
+    // registering cannot fail for a planner
+    let _ = datafusion::execution::FunctionRegistry::register_expr_planner(
+        ctx,
+        Arc::new(crate::numeric_plan::NumericOperators),
+    );
+    crate::numeric_ops::register(ctx);
 }

@@ -537,6 +537,10 @@ fn json_value(v: &ScalarValue) -> String {
         | ScalarValue::Float32(_)
         | ScalarValue::Float64(_)
         | ScalarValue::Decimal128(..) => v.to_string(),
+        ScalarValue::LargeBinary(Some(b)) => match eddy_common::numeric::Numeric::from_bytes(b) {
+            Ok(n) => n.to_string(),
+            Err(_) => "null".into(),
+        },
         other => serde_json::Value::String(other.to_string()).to_string(),
     }
 }

@@ -31,7 +31,10 @@ fn count_star() -> Expr {
 
 /// What `sum` of a `bigint` becomes: a numeric wide enough for any sum of them.
 fn numeric_sum_arg(arg: Expr) -> Expr {
-    Expr::Cast(Cast::new(Box::new(arg), DataType::Decimal128(38, 0)))
+    Expr::Cast(Cast::new(
+        Box::new(arg),
+        eddy_common::numeric_array::NUMERIC_ARROW,
+    ))
 }
 
 fn is_bigint_sum(name: &str, args: &[Expr], schema: &DFSchema) -> bool {

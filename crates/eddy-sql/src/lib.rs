@@ -20,6 +20,8 @@ pub mod interval_ops;
 pub mod json_ops;
 pub mod names;
 pub mod numeric_fns;
+pub mod numeric_ops;
+pub mod numeric_plan;
 pub mod parse;
 pub mod pg_syntax;
 pub mod series;

@@ -336,12 +336,10 @@ impl<'a> Compiler<'a> {
             ("count", false, _) => AggKind::Count,
             ("count", true, Some(_)) => AggKind::CountDistinct,
             ("sum", false, Some(t)) if t.is_integer() => AggKind::SumInt,
-            ("sum", false, Some(DataType::Decimal128(_, _))) => AggKind::SumDecimal,
+            ("numeric_sum", false, Some(_)) => AggKind::SumNumeric,
+            ("numeric_avg", false, Some(_)) => AggKind::AvgNumeric,
             ("sum", false, Some(t)) if t.is_floating() => AggKind::SumFloat,
             ("avg", false, Some(t)) if t.is_floating() || t.is_integer() => AggKind::AvgFloat,
-            ("avg", false, Some(DataType::Decimal128(_, s))) => {
-                AggKind::AvgDecimal { in_scale: *s }
-            }
             ("min", _, Some(_)) => AggKind::Min,
             ("max", _, Some(_)) => AggKind::Max,
             ("bool_and", false, Some(DataType::Boolean)) => AggKind::BoolAnd,

@@ -1,0 +1,668 @@
+//! Puts PostgreSQL's `numeric` into a plan fresh from the SQL planner, before type coercion:
+//! DataFusion reads `1.5` as an Arrow decimal and `x::numeric(10,2)` as a cast to one, and
+//! would compute with one scale per column. Here every such literal becomes a numeric value
+//! with its own scale, every cast a `to_numeric`/`from_numeric` call, and every operator,
+//! function and aggregate over numerics the `numeric_ops` function that computes it as
+//! PostgreSQL does. The other operand of a mixed operation becomes numeric too (`x + 1`,
+//! `x = '1.5'`), except a float: `numeric + float8` is a `float8`, as in PostgreSQL.
+//!
+//! Comparisons compare the values' keys, their bytes without the display scale, so `1.5 =
+//! 1.50`; so do join keys and `count(DISTINCT ...)`. Grouping, `DISTINCT` and set operations
+//! compare whole values: equal numerics written with different scales (`1.5`, `1.50`) are
+//! different groups there.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{DFSchema, Result, ScalarValue};
+use datafusion::logical_expr::expr::{AggregateFunction, InList, Placeholder, WindowFunction};
+use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
+use datafusion::logical_expr::{
+    Between, BinaryExpr, Case, Expr, ExprSchemable, LogicalPlan, Operator, Projection, Union,
+    Values, WindowFunctionDefinition,
+};
+use datafusion::sql::sqlparser::ast::BinaryOperator;
+use eddy_common::numeric::Numeric;
+use eddy_common::numeric_array::{NUMERIC_ARROW, is_numeric};
+use eddy_common::types::{NUMERIC_PRECISION_MAX, NUMERIC_UNCONSTRAINED_SCALE};
+use eddy_common::{Error, SqlState};
+
+use crate::numeric_ops::{self, Op};
+
+fn ty(e: &Expr, schema: &DFSchema) -> Option<DataType> {
+    e.get_type(schema).ok()
+}
+
+fn num_type(e: &Expr, schema: &DFSchema) -> bool {
+    ty(e, schema).is_some_and(|t| is_numeric(&t))
+}
+
+fn is_float(t: &DataType) -> bool {
+    matches!(t, DataType::Float16 | DataType::Float32 | DataType::Float64)
+}
+
+fn numeric_literal(v: Option<Numeric>) -> Expr {
+    Expr::Literal(ScalarValue::LargeBinary(v.map(|v| v.to_bytes())), None)
+}
+
+fn untyped_placeholder(e: &Expr) -> bool {
+    matches!(e, Expr::Placeholder(Placeholder { field: None, .. }))
+}
+
+/// `e` as a numeric: as it is, a literal converted, a parameter typed, or a `to_numeric` call.
+fn as_numeric(e: Expr, schema: &DFSchema) -> Expr {
+    match e {
+        e if num_type(&e, schema) => e,
+        Expr::Literal(ScalarValue::Null, _) => numeric_literal(None),
+        Expr::Placeholder(Placeholder { id, field: None }) => Expr::Placeholder(Placeholder {
+            id,
+            field: Some(Arc::new(datafusion::arrow::datatypes::Field::new(
+                "",
+                NUMERIC_ARROW,
+                true,
+            ))),
+        }),
+        e => numeric_ops::to_numeric(None).call(vec![e]),
+    }
+}
+
+/// The scale-free key of a numeric (once: a comparison planned with keys is seen again).
+fn key(e: Expr) -> Expr {
+    match &e {
+        Expr::ScalarFunction(f) if f.func.name() == "numeric_key" => e,
+        _ => numeric_ops::udf(Op::Key).call(vec![e]),
+    }
+}
+
+fn unsupported_function(name: &str) -> datafusion::common::DataFusionError {
+    datafusion::common::DataFusionError::External(Box::new(Error::new(
+        SqlState::UNDEFINED_FUNCTION,
+        format!("function {name}(numeric) does not exist"),
+    )))
+}
+
+/// Functions that take any type and pass numerics through untouched, or compare them only
+/// as their bytes order them (by value).
+const PASS_THROUGH: &[&str] = &[
+    "coalesce",
+    "greatest",
+    "least",
+    "make_array",
+    "array_append",
+    "array_prepend",
+    "array_concat",
+    "array_length",
+    "cardinality",
+    "array_ndims",
+    "array_dims",
+    "array_element",
+    "array_slice",
+    "arrow_typeof",
+    "named_struct",
+    "struct",
+    "isnull",
+    "pg_typeof",
+    "json_build_object",
+    "jsonb_build_object",
+];
+
+fn numeric_function(name: &str, args: &[Expr]) -> Option<Op> {
+    Some(match (name, args.len()) {
+        ("abs", 1) => Op::Abs,
+        ("ceil" | "ceiling", 1) => Op::Ceil,
+        ("floor", 1) => Op::Floor,
+        ("sign" | "signum", 1) => Op::Sign,
+        ("sqrt", 1) => Op::Sqrt,
+        ("exp", 1) => Op::Exp,
+        ("ln", 1) => Op::Ln,
+        ("log10" | "log", 1) => Op::Log10,
+        ("log", 2) => Op::Log,
+        ("power" | "pow", 2) => Op::Power,
+        ("mod", 2) => Op::Mod,
+        ("round", 1 | 2) => Op::Round,
+        ("trunc", 1 | 2) => Op::Trunc,
+        _ => return None,
+    })
+}
+
+fn rewrite_expr(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let num = |e: &Expr| num_type(e, schema);
+    Ok(match e {
+        Expr::Literal(ScalarValue::Decimal128(v, _, s), _) => {
+            Transformed::yes(numeric_literal(v.map(|v| Numeric::from_i128(v, s as i32))))
+        }
+        Expr::Literal(ScalarValue::Decimal256(v, _, s), _) => Transformed::yes(numeric_literal(
+            v.and_then(|v| Numeric::from_mantissa_text(&v.to_string(), s as i32)),
+        )),
+        Expr::Cast(c) => cast(*c.expr, c.field.data_type(), schema)?,
+        Expr::TryCast(c) => cast(*c.expr, c.field.data_type(), schema)?,
+        Expr::Negative(inner) if num(&inner) => {
+            Transformed::yes(numeric_ops::udf(Op::Neg).call(vec![*inner]))
+        }
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) if num(&left) || num(&right) => {
+            binary(*left, op, *right, schema)?
+        }
+        Expr::Between(b) if num(&b.expr) || num(&b.low) || num(&b.high) => {
+            Transformed::yes(Expr::Between(Between {
+                expr: Box::new(key(as_numeric(*b.expr, schema))),
+                negated: b.negated,
+                low: Box::new(key(as_numeric(*b.low, schema))),
+                high: Box::new(key(as_numeric(*b.high, schema))),
+            }))
+        }
+        Expr::InList(l) if num(&l.expr) || l.list.iter().any(num) => {
+            Transformed::yes(Expr::InList(InList {
+                expr: Box::new(key(as_numeric(*l.expr, schema))),
+                list: (l.list.into_iter())
+                    .map(|e| key(as_numeric(e, schema)))
+                    .collect(),
+                negated: l.negated,
+            }))
+        }
+        Expr::Case(c) => case(c, schema)?,
+        Expr::ScalarFunction(f) if f.args.iter().any(num) => {
+            let name = f.func.name().to_ascii_lowercase();
+            if let Some(op) = numeric_function(&name, &f.args) {
+                let mut args: Vec<Expr> = f.args;
+                let n = args.len();
+                if matches!(op, Op::Round | Op::Trunc) {
+                    if n == 1 {
+                        args.push(Expr::Literal(ScalarValue::Int32(Some(0)), None));
+                    }
+                } else {
+                    args = args.into_iter().map(|a| as_numeric(a, schema)).collect();
+                }
+                return Ok(Transformed::yes(numeric_ops::udf(op).call(args)));
+            }
+            match name.as_str() {
+                "nullif" => {
+                    // NULLIF(a, b) is NULL when a = b, compared by value.
+                    let mut args = f.args.into_iter().map(|a| as_numeric(a, schema));
+                    let (a, b) = (args.next().expect("two"), args.next().expect("two"));
+                    Transformed::yes(Expr::Case(Case {
+                        expr: None,
+                        when_then_expr: vec![(
+                            Box::new(key(a.clone()).eq(key(b))),
+                            Box::new(numeric_literal(None)),
+                        )],
+                        else_expr: Some(Box::new(a)),
+                    }))
+                }
+                "coalesce" | "greatest" | "least" | "make_array" => {
+                    let args = f.args.into_iter().map(|a| as_numeric(a, schema)).collect();
+                    Transformed::yes(Expr::ScalarFunction(
+                        datafusion::logical_expr::expr::ScalarFunction::new_udf(f.func, args),
+                    ))
+                }
+                "concat" | "concat_ws" | "to_char" => {
+                    // Text of a numeric is what it prints.
+                    let args = (f.args.into_iter())
+                        .map(|a| match num(&a) {
+                            true => numeric_ops::from_numeric(DataType::Utf8).call(vec![a]),
+                            false => a,
+                        })
+                        .collect();
+                    Transformed::yes(Expr::ScalarFunction(
+                        datafusion::logical_expr::expr::ScalarFunction::new_udf(f.func, args),
+                    ))
+                }
+                n if PASS_THROUGH.contains(&n) || n.starts_with("numeric_") => {
+                    Transformed::no(Expr::ScalarFunction(f))
+                }
+                n if n == "to_numeric" || n == "from_numeric" || n.starts_with("array_") => {
+                    Transformed::no(Expr::ScalarFunction(f))
+                }
+                _ => return Err(unsupported_function(&name)),
+            }
+        }
+        Expr::AggregateFunction(f) => aggregate(f, schema)?,
+        Expr::WindowFunction(w) => window(*w, schema)?,
+        e => Transformed::no(e),
+    })
+}
+
+fn cast(inner: Expr, to: &DataType, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let from_num = num_type(&inner, schema);
+    let rebuilt = |inner: Expr| {
+        Expr::Cast(datafusion::logical_expr::Cast::new(
+            Box::new(inner),
+            to.clone(),
+        ))
+    };
+    Ok(match to {
+        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => {
+            let typmod = if (*p, *s) == (NUMERIC_PRECISION_MAX, NUMERIC_UNCONSTRAINED_SCALE) {
+                None
+            } else {
+                Some((*p, *s))
+            };
+            if from_num && typmod.is_none() {
+                return Ok(Transformed::yes(inner));
+            }
+            Transformed::yes(numeric_ops::to_numeric(typmod).call(vec![inner]))
+        }
+        DataType::LargeBinary => Transformed::yes(as_numeric(inner, schema)),
+        to if from_num => match to {
+            DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::Float32
+            | DataType::Float64
+            | DataType::Utf8 => {
+                Transformed::yes(numeric_ops::from_numeric(to.clone()).call(vec![inner]))
+            }
+            DataType::Utf8View | DataType::LargeUtf8 => Transformed::yes(rebuilt(
+                numeric_ops::from_numeric(DataType::Utf8).call(vec![inner]),
+            )),
+            other => {
+                return Err(datafusion::common::DataFusionError::External(Box::new(
+                    Error::new(
+                        SqlState::CANNOT_COERCE,
+                        format!(
+                            "cannot cast type numeric to {}",
+                            eddy_common::PgType::from_arrow(other)
+                        ),
+                    ),
+                )));
+            }
+        },
+        _ => Transformed::no(rebuilt(inner)),
+    })
+}
+
+fn binary(left: Expr, op: Operator, right: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let (lt, rt) = (ty(&left, schema), ty(&right, schema));
+    // numeric with a float is float8 arithmetic, as in PostgreSQL.
+    if lt.as_ref().is_some_and(is_float) || rt.as_ref().is_some_and(is_float) {
+        let f = |e: Expr| match num_type(&e, schema) {
+            true => numeric_ops::from_numeric(DataType::Float64).call(vec![e]),
+            false => e,
+        };
+        return Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
+            Box::new(f(left)),
+            op,
+            Box::new(f(right)),
+        ))));
+    }
+    let arith = |o: Op, l: Expr, r: Expr| {
+        numeric_ops::udf(o).call(vec![as_numeric(l, schema), as_numeric(r, schema)])
+    };
+    Ok(Transformed::yes(match op {
+        Operator::Plus => arith(Op::Add, left, right),
+        Operator::Minus => arith(Op::Sub, left, right),
+        Operator::Multiply => arith(Op::Mul, left, right),
+        Operator::Divide => arith(Op::Div, left, right),
+        Operator::Modulo => arith(Op::Mod, left, right),
+        Operator::Eq
+        | Operator::NotEq
+        | Operator::Lt
+        | Operator::LtEq
+        | Operator::Gt
+        | Operator::GtEq
+        | Operator::IsDistinctFrom
+        | Operator::IsNotDistinctFrom => Expr::BinaryExpr(BinaryExpr::new(
+            Box::new(key(as_numeric(left, schema))),
+            op,
+            Box::new(key(as_numeric(right, schema))),
+        )),
+        Operator::StringConcat => {
+            let text = |e: Expr| match num_type(&e, schema) {
+                true => numeric_ops::from_numeric(DataType::Utf8).call(vec![e]),
+                false => e,
+            };
+            Expr::BinaryExpr(BinaryExpr::new(
+                Box::new(text(left)),
+                op,
+                Box::new(text(right)),
+            ))
+        }
+        _ => {
+            return Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr::new(
+                Box::new(left),
+                op,
+                Box::new(right),
+            ))));
+        }
+    }))
+}
+
+fn case(c: Case, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let results_numeric = c
+        .when_then_expr
+        .iter()
+        .map(|(_, t)| t.as_ref())
+        .chain(c.else_expr.as_deref())
+        .any(|e| num_type(e, schema));
+    let base_numeric = c.expr.as_deref().is_some_and(|e| num_type(e, schema))
+        || (c.expr.is_some() && c.when_then_expr.iter().any(|(w, _)| num_type(w, schema)));
+    if !results_numeric && !base_numeric {
+        return Ok(Transformed::no(Expr::Case(c)));
+    }
+    let result = |e: Expr| match results_numeric && !untyped_placeholder(&e) {
+        true => as_numeric(e, schema),
+        false => e,
+    };
+    let when = |e: Expr| match base_numeric {
+        true => key(as_numeric(e, schema)),
+        false => e,
+    };
+    Ok(Transformed::yes(Expr::Case(Case {
+        expr: c.expr.map(|e| Box::new(when(*e))),
+        when_then_expr: (c.when_then_expr.into_iter())
+            .map(|(w, t)| (Box::new(when(*w)), Box::new(result(*t))))
+            .collect(),
+        else_expr: c.else_expr.map(|e| Box::new(result(*e))),
+    })))
+}
+
+fn is_int(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
+    )
+}
+
+/// The numeric aggregate replacing DataFusion's `sum`/`avg` over these arguments, if any:
+/// `sum` and `avg` of numerics, and `avg` of integers (a numeric in PostgreSQL).
+fn numeric_aggregate(
+    name: &str,
+    args: &[Expr],
+    schema: &DFSchema,
+) -> Option<Arc<datafusion::logical_expr::AggregateUDF>> {
+    let [arg] = args else { return None };
+    let t = ty(arg, schema)?;
+    match name {
+        "sum" if is_numeric(&t) => Some(numeric_ops::sum()),
+        "avg" | "mean" if is_numeric(&t) || is_int(&t) => Some(numeric_ops::avg()),
+        _ => None,
+    }
+}
+
+fn refuse_distinct(name: &str) -> datafusion::common::DataFusionError {
+    datafusion::common::DataFusionError::External(Box::new(Error::unsupported(format!(
+        "{name}(DISTINCT numeric)"
+    ))))
+}
+
+fn aggregate(mut f: AggregateFunction, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let name = f.func.name().to_ascii_lowercase();
+    if let Some(udaf) = numeric_aggregate(&name, &f.params.args, schema) {
+        if f.params.distinct {
+            return Err(refuse_distinct(&name));
+        }
+        f.func = udaf;
+        return Ok(Transformed::yes(Expr::AggregateFunction(f)));
+    }
+    let any_numeric = f.params.args.iter().any(|a| num_type(a, schema));
+    if !any_numeric {
+        return Ok(Transformed::no(Expr::AggregateFunction(f)));
+    }
+    match name.as_str() {
+        "count" if f.params.distinct => {
+            f.params.args = f.params.args.into_iter().map(key).collect();
+            Ok(Transformed::yes(Expr::AggregateFunction(f)))
+        }
+        "count" | "min" | "max" | "array_agg" | "first_value" | "last_value" | "any_value" => {
+            Ok(Transformed::no(Expr::AggregateFunction(f)))
+        }
+        // Statistics of numerics are computed in float8 (PostgreSQL computes them exactly).
+        "stddev" | "stddev_samp" | "stddev_pop" | "var_samp" | "var_pop" | "variance" | "corr"
+        | "covar_samp" | "covar_pop" | "regr_slope" | "regr_intercept" => {
+            f.params.args = (f.params.args.into_iter())
+                .map(|a| match num_type(&a, schema) {
+                    true => numeric_ops::from_numeric(DataType::Float64).call(vec![a]),
+                    false => a,
+                })
+                .collect();
+            Ok(Transformed::yes(Expr::AggregateFunction(f)))
+        }
+        _ => Err(unsupported_function(&name)),
+    }
+}
+
+fn window(mut w: WindowFunction, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let mut changed = false;
+    if let WindowFunctionDefinition::AggregateUDF(f) = &w.fun {
+        let name = f.name().to_ascii_lowercase();
+        if let Some(udaf) = numeric_aggregate(&name, &w.params.args, schema) {
+            if w.params.distinct {
+                return Err(refuse_distinct(&name));
+            }
+            w.fun = WindowFunctionDefinition::AggregateUDF(udaf);
+            changed = true;
+        }
+    }
+    let parts = std::mem::take(&mut w.params.partition_by);
+    w.params.partition_by = parts
+        .into_iter()
+        .map(|p| match num_type(&p, schema) {
+            true => {
+                changed = true;
+                key(p)
+            }
+            false => p,
+        })
+        .collect();
+    let t = Expr::WindowFunction(Box::new(w));
+    Ok(if changed {
+        Transformed::yes(t)
+    } else {
+        Transformed::no(t)
+    })
+}
+
+/// A `VALUES` list whose column holds a numeric anywhere holds numerics in every row.
+fn values(v: Values) -> Result<Transformed<LogicalPlan>> {
+    let empty = DFSchema::empty();
+    let mut rows: Vec<Vec<Expr>> = (v.values.into_iter())
+        .map(|row| {
+            row.into_iter()
+                .map(|e| e.transform_up(|e| rewrite_expr(e, &empty)).map(|t| t.data))
+                .collect::<Result<Vec<_>>>()
+        })
+        .collect::<Result<_>>()?;
+    let mut changed = false;
+    let width = v.schema.fields().len();
+    let mut fields = vec![];
+    for i in 0..width {
+        let (qualifier, field) = v.schema.qualified_field(i);
+        let declared = field.data_type();
+        let numeric = matches!(
+            declared,
+            DataType::Decimal128(..) | DataType::Decimal256(..)
+        ) || rows.iter().any(|r| num_type(&r[i], &empty));
+        if numeric {
+            changed = true;
+            for r in rows.iter_mut() {
+                let e = std::mem::replace(&mut r[i], Expr::Literal(ScalarValue::Null, None));
+                r[i] = as_numeric(e, &empty);
+            }
+        }
+        let t = if numeric {
+            NUMERIC_ARROW
+        } else {
+            declared.clone()
+        };
+        let f = datafusion::arrow::datatypes::Field::new(field.name(), t, field.is_nullable())
+            .with_metadata(field.metadata().clone());
+        fields.push((qualifier.cloned(), Arc::new(f)));
+    }
+    let schema = DFSchema::new_with_metadata(fields, v.schema.metadata().clone())?;
+    let plan = LogicalPlan::Values(Values {
+        schema: Arc::new(schema),
+        values: rows,
+    });
+    Ok(if changed {
+        Transformed::yes(plan)
+    } else {
+        Transformed::no(plan)
+    })
+}
+
+/// A union whose column is numeric in one input casts the other inputs' column to numeric.
+fn union(u: Union) -> Result<Transformed<LogicalPlan>> {
+    let width = u.schema.fields().len();
+    let numeric_cols: Vec<bool> = (0..width)
+        .map(|i| {
+            u.inputs
+                .iter()
+                .any(|p| is_numeric(p.schema().field(i).data_type()))
+        })
+        .collect();
+    if !numeric_cols.iter().any(|b| *b) {
+        return Ok(Transformed::no(LogicalPlan::Union(u)));
+    }
+    let mut inputs = vec![];
+    for input in u.inputs {
+        let needs =
+            (0..width).any(|i| numeric_cols[i] && !is_numeric(input.schema().field(i).data_type()));
+        if !needs {
+            inputs.push(input);
+            continue;
+        }
+        let schema = input.schema().clone();
+        let exprs = (0..width)
+            .map(|i| {
+                let (q, f) = schema.qualified_field(i);
+                let col = Expr::Column(datafusion::common::Column::new(q.cloned(), f.name()));
+                match numeric_cols[i] && !is_numeric(f.data_type()) {
+                    true => as_numeric(col, &schema).alias_qualified(q.cloned(), f.name()),
+                    false => col,
+                }
+            })
+            .collect();
+        inputs.push(Arc::new(LogicalPlan::Projection(Projection::try_new(
+            exprs, input,
+        )?)));
+    }
+    let fields = (0..width)
+        .map(|i| {
+            let (q, f) = u.schema.qualified_field(i);
+            let t = if numeric_cols[i] {
+                NUMERIC_ARROW
+            } else {
+                f.data_type().clone()
+            };
+            (
+                q.cloned(),
+                Arc::new(
+                    datafusion::arrow::datatypes::Field::new(f.name(), t, true)
+                        .with_metadata(f.metadata().clone()),
+                ),
+            )
+        })
+        .collect();
+    let schema = DFSchema::new_with_metadata(fields, u.schema.metadata().clone())?;
+    Ok(Transformed::yes(LogicalPlan::Union(Union {
+        inputs,
+        schema: Arc::new(schema),
+    })))
+}
+
+/// Join keys compare numerics by value.
+fn join_keys(node: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
+    let LogicalPlan::Join(mut j) = node else {
+        return Ok(Transformed::no(node));
+    };
+    let (ls, rs) = (j.left.schema().clone(), j.right.schema().clone());
+    let mut changed = false;
+    j.on = (j.on.into_iter())
+        .map(|(l, r)| {
+            if num_type(&l, &ls) || num_type(&r, &rs) {
+                changed = true;
+                (key(as_numeric(l, &ls)), key(as_numeric(r, &rs)))
+            } else {
+                (l, r)
+            }
+        })
+        .collect();
+    let plan = LogicalPlan::Join(j);
+    Ok(if changed {
+        Transformed::yes(plan)
+    } else {
+        Transformed::no(plan)
+    })
+}
+
+/// Rewrites a freshly planned (not yet analyzed) plan to compute `numeric` as PostgreSQL does.
+pub fn pg_numeric(plan: LogicalPlan) -> Result<LogicalPlan> {
+    plan.transform_up_with_subqueries(|node| {
+        let node = match node {
+            LogicalPlan::Values(v) => return values(v),
+            LogicalPlan::Union(u) => return union(u),
+            n => n,
+        };
+        let node = join_keys(node)?;
+        let joined = node.transformed;
+        let node = node.data;
+        let schema = crate::merged_input_schema(&node);
+        let out = crate::map_expressions_keeping_names(node, |e| {
+            e.transform_up(|e| rewrite_expr(e, &schema))
+        })?;
+        // Recomputed even when nothing here changed: an input's types may have.
+        let _ = joined;
+        Ok(Transformed::yes(out.data.recompute_schema()?))
+    })
+    .map(|t| t.data)
+}
+
+/// Binary operators with a `numeric` operand, planned as the `numeric_ops` functions while
+/// DataFusion plans: it types each operation as it builds it, and has no arithmetic on the
+/// numeric columns' Arrow type.
+#[derive(Debug, Default)]
+pub struct NumericOperators;
+
+impl ExprPlanner for NumericOperators {
+    fn plan_binary_op(
+        &self,
+        expr: RawBinaryExpr,
+        schema: &DFSchema,
+    ) -> Result<PlannerResult<RawBinaryExpr>> {
+        let (lt, rt) = (ty(&expr.left, schema), ty(&expr.right, schema));
+        let numeric = |t: &Option<DataType>| t.as_ref().is_some_and(is_numeric);
+        if !numeric(&lt) && !numeric(&rt) {
+            return Ok(PlannerResult::Original(expr));
+        }
+        let interval = |t: &Option<DataType>| matches!(t, Some(DataType::Interval(_)));
+        if interval(&lt) || interval(&rt) {
+            // An interval scaled by a numeric is scaled by its float8 value.
+            let f = |e: Expr, t: &Option<DataType>| match numeric(t) {
+                true => numeric_ops::from_numeric(DataType::Float64).call(vec![e]),
+                false => e,
+            };
+            return Ok(PlannerResult::Original(RawBinaryExpr {
+                op: expr.op,
+                left: f(expr.left, &lt),
+                right: f(expr.right, &rt),
+            }));
+        }
+        let op = match expr.op {
+            BinaryOperator::Plus => Operator::Plus,
+            BinaryOperator::Minus => Operator::Minus,
+            BinaryOperator::Multiply => Operator::Multiply,
+            BinaryOperator::Divide => Operator::Divide,
+            BinaryOperator::Modulo => Operator::Modulo,
+            BinaryOperator::Eq => Operator::Eq,
+            BinaryOperator::NotEq => Operator::NotEq,
+            BinaryOperator::Lt => Operator::Lt,
+            BinaryOperator::LtEq => Operator::LtEq,
+            BinaryOperator::Gt => Operator::Gt,
+            BinaryOperator::GtEq => Operator::GtEq,
+            BinaryOperator::StringConcat => Operator::StringConcat,
+            BinaryOperator::PGExp => {
+                let (l, r) = (
+                    as_numeric(expr.left, schema),
+                    as_numeric(expr.right, schema),
+                );
+                return Ok(PlannerResult::Planned(
+                    numeric_ops::udf(Op::Power).call(vec![l, r]),
+                ));
+            }
+            _ => return Ok(PlannerResult::Original(expr)),
+        };
+        Ok(PlannerResult::Planned(
+            binary(expr.left, op, expr.right, schema)?.data,
+        ))
+    }
+}
