@@ -933,6 +933,24 @@ impl VisitorMut for PgSyntax {
                     *e = new;
                 }
             }
+            // DataFusion refuses `-x` while planning unless x has one of Arrow's numeric types,
+            // which `numeric` (Eddy's own) is not; `x * -1` is the same value for every type
+            // `-` takes (the scale of a numeric, -0 of a float, the overflow of an integer),
+            // and plans for numerics too. Literals and parameters stay as they are.
+            Expr::UnaryOp {
+                op: UnaryOperator::Minus,
+                expr,
+            } if !matches!(expr.as_ref(), Expr::Value(_)) => {
+                let inner = std::mem::replace(expr.as_mut(), Expr::value(Value::Null));
+                *e = Expr::BinaryOp {
+                    left: Box::new(Expr::Nested(Box::new(inner))),
+                    op: BinaryOperator::Multiply,
+                    right: Box::new(Expr::UnaryOp {
+                        op: UnaryOperator::Minus,
+                        expr: Box::new(Expr::value(Value::Number("1".into(), false))),
+                    }),
+                };
+            }
             Expr::Collate { expr, .. } => {
                 let inner = std::mem::replace(
                     expr.as_mut(),
