@@ -58,12 +58,12 @@ impl Numeric {
             return;
         }
         let negative = mantissa.is_negative();
-        let mut digits = mantissa.abs().to_string().into_bytes();
+        let mut digits = mantissa.magnitude().to_string().into_bytes();
+        // value = 0.digits × 10^e10, with e10 counted before the trailing zeros go.
+        let total_len = digits.len() as i64;
         while digits.last() == Some(&b'0') {
             digits.pop();
         }
-        // value = 0.digits × 10^e10, with e10 counted before the trailing zeros went.
-        let total_len = mantissa.abs().to_string().len() as i64;
         let mut e10 = total_len - dscale as i64;
         if e10.rem_euclid(2) == 1 {
             digits.insert(0, b'0');
@@ -112,18 +112,25 @@ impl Numeric {
             e[i] = flip(*b);
         }
         let e100 = (u32::from_be_bytes(e) ^ 0x8000_0000) as i32 as i64;
-        let mut digits = String::with_capacity(2 * body.len());
+        // Base-100 digits, gathered in a u128 while they fit (38 decimal digits), which is
+        // every value short of that, without going through text.
+        let mut small: u128 = 0;
+        let mut big: Option<BigInt> = None;
+        let mut n = 0i64;
         for &b in &body[4..] {
             let b = flip(b);
             if b == TERMINATOR {
                 break;
             }
             let d = b.checked_sub(1).filter(|d| *d < 100).ok_or_else(corrupt)?;
-            digits.push((b'0' + d / 10) as char);
-            digits.push((b'0' + d % 10) as char);
+            n += 2;
+            match &mut big {
+                Some(m) => *m = &*m * 100u32 + d,
+                None if n <= 38 => small = small * 100 + d as u128,
+                None => big = Some(BigInt::from(small) * 100u32 + d),
+            }
         }
-        let n = digits.len() as i64;
-        let m: BigInt = digits.parse().map_err(|_| corrupt())?;
+        let m = big.unwrap_or_else(|| BigInt::from(small));
         // value = m × 10^(2·e100 − n), shown with `dscale` fraction digits.
         let shift = 2 * e100 - n + dscale as i64;
         let ten = BigInt::from(10u32);
@@ -246,6 +253,8 @@ mod tests {
         "100.000",
         "12345.678",
         "1e40",
+        "12345678901234567890123456789012345678901234567890.123",
+        "-98765432109876543210987654321098765432109876543210.5",
         "Infinity",
         "NaN",
     ];
