@@ -809,6 +809,8 @@ pub fn register(ctx: &datafusion::prelude::SessionContext) {
         ("ln", Some(Op::Ln)),
         ("log10", Some(Op::Log10)),
         ("power", Some(Op::Power)),
+        // `log(x)` is log10, `log(b, x)` the base-b logarithm.
+        ("log", Some(Op::Log)),
         ("signum", Some(Op::Sign)),
         ("coalesce", None),
         ("greatest", None),
@@ -827,13 +829,6 @@ pub fn register(ctx: &datafusion::prelude::SessionContext) {
     ctx.register_udf(ScalarUDF::new_from_impl(Mod {
         signature: Signature::user_defined(Volatility::Immutable),
     }));
-    // `log(x)` is log10, `log(b, x)` the base-b logarithm.
-    if let Ok(inner) = ctx.udf("log") {
-        ctx.register_udf(ScalarUDF::new_from_impl(LogOverload {
-            inner,
-            signature: Signature::user_defined(Volatility::Immutable),
-        }));
-    }
     for (name, avg) in [("sum", false), ("avg", true)] {
         if let Ok(inner) = ctx.udaf(name) {
             ctx.register_udaf(AggregateUDF::new_from_impl(AggOverload {
@@ -842,55 +837,6 @@ pub fn register(ctx: &datafusion::prelude::SessionContext) {
                 signature: Signature::user_defined(Volatility::Immutable),
             }));
         }
-    }
-}
-
-/// `log` with one argument (log10) or two (base first) on numerics.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct LogOverload {
-    inner: Arc<ScalarUDF>,
-    signature: Signature,
-}
-
-impl ScalarUDFImpl for LogOverload {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if any_numeric(arg_types) {
-            return Ok(arg_types.to_vec());
-        }
-        coerced_by(&self.inner, arg_types)
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        if any_numeric(arg_types) {
-            return Ok(NUMERIC_ARROW);
-        }
-        self.inner.return_type(arg_types)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let types: Vec<DataType> = args.args.iter().map(|a| a.data_type()).collect();
-        if !any_numeric(&types) {
-            return self.inner.invoke_with_args(args);
-        }
-        let op = if args.args.len() == 1 {
-            Op::Log10
-        } else {
-            Op::Log
-        };
-        Overload {
-            inner: self.inner.clone(),
-            op: Some(op),
-            signature: self.signature.clone(),
-        }
-        .invoke_with_args(args)
     }
 }
 
