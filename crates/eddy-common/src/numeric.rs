@@ -670,7 +670,7 @@ impl Numeric {
         }
         // An integer exponent that fits in 32 bits: repeated multiplication.
         if exp.is_integral()
-            && let Ok(n) = exp.to_i64_rounded()
+            && let Ok(n) = exp.to_int(64)
             && let Ok(n) = i32::try_from(n)
         {
             let rscale = MIN_SIG_DIGITS
@@ -993,23 +993,74 @@ impl Numeric {
             n => n.to_string().parse().unwrap_or(f32::NAN),
         }
     }
+}
 
-    /// The value as an `i64` when it is an integer that fits (after rounding, as PostgreSQL's
-    /// casts to integer types round).
-    pub fn to_i64_rounded(&self) -> Result<i64> {
-        match self.round(0) {
-            Numeric::Finite { mantissa, .. } => mantissa
-                .to_i64()
-                .ok_or_else(|| overflow("bigint out of range")),
-            Numeric::NaN => Err(Error::new(
-                SqlState::FEATURE_NOT_SUPPORTED,
-                "cannot convert NaN to bigint",
-            )),
-            _ => Err(Error::new(
-                SqlState::FEATURE_NOT_SUPPORTED,
-                "cannot convert infinity to bigint",
-            )),
+/// A numeric sum's finite part and how many of its values show each display scale: the sum
+/// shows the largest scale still present, as PostgreSQL's sum of the rows still summed would.
+/// Values can be taken back out (`w` < 0), as a view's group or a sliding window needs.
+#[derive(Debug, Default)]
+pub struct NumericSum {
+    sum: Option<Numeric>,
+    scales: std::collections::BTreeMap<u32, i64>,
+}
+
+impl NumericSum {
+    pub fn add(&mut self, v: &Numeric, w: i64) {
+        let v = v.mul(&Numeric::from_i64(w));
+        self.sum = Some(match self.sum.take() {
+            Some(s) => s.add(&v),
+            None => v.clone(),
+        });
+        let n = self.scales.entry(v.dscale()).or_insert(0);
+        *n += w;
+        if *n == 0 {
+            self.scales.remove(&v.dscale());
         }
+    }
+
+    pub fn total(&self) -> Numeric {
+        let scale = self.scales.keys().next_back().copied().unwrap_or(0);
+        match &self.sum {
+            Some(s) => s.trunc(scale as i32),
+            None => Numeric::zero(),
+        }
+    }
+
+    /// Reads back what [`NumericSum::encode`] wrote (`None`: an empty sum).
+    pub fn decode(b: Option<&[u8]>) -> Result<NumericSum> {
+        let Some(b) = b else {
+            return Ok(NumericSum::default());
+        };
+        let corrupt = || Error::internal("corrupt numeric sum");
+        let n = u32::from_be_bytes(b.get(..4).ok_or_else(corrupt)?.try_into().expect("4")) as usize;
+        let mut scales = std::collections::BTreeMap::new();
+        for k in 0..n {
+            let o = 4 + k * 12;
+            let e = b.get(o..o + 12).ok_or_else(corrupt)?;
+            scales.insert(
+                u32::from_be_bytes(e[..4].try_into().expect("4")),
+                i64::from_be_bytes(e[4..].try_into().expect("8")),
+            );
+        }
+        let rest = &b[4 + n * 12..];
+        let sum = match rest.is_empty() {
+            true => None,
+            false => Some(Numeric::from_bytes(rest)?),
+        };
+        Ok(NumericSum { sum, scales })
+    }
+
+    /// The sum and its scale counts as bytes, for state kept in storage.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = (self.scales.len() as u32).to_be_bytes().to_vec();
+        for (s, n) in &self.scales {
+            v.extend_from_slice(&s.to_be_bytes());
+            v.extend_from_slice(&n.to_be_bytes());
+        }
+        if let Some(s) = &self.sum {
+            s.write_bytes(&mut v);
+        }
+        v
     }
 }
 

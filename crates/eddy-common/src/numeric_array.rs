@@ -127,12 +127,6 @@ pub fn cast_to_numeric(arr: &ArrayRef, typmod: Option<(u8, i8)>) -> Result<Array
             (arr.as_primitive::<Decimal128Type>().iter())
                 .map(|v| v.map(|v| Numeric::from_i128(v, *s as i32))),
         ),
-        DataType::Boolean => {
-            return Err(Error::new(
-                SqlState::CANNOT_COERCE,
-                "cannot cast type boolean to numeric",
-            ));
-        }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
             let strings = datafusion::arrow::compute::cast(arr, &DataType::Utf8)?;
             let strings = strings.as_string::<i32>();
@@ -181,12 +175,6 @@ pub fn cast_from_numeric(arr: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
         DataType::Utf8 => Arc::new(StringArray::from_iter(
             vals.iter().map(|v| v.as_ref().map(|v| v.to_string())),
         )),
-        DataType::Boolean => {
-            return Err(Error::new(
-                SqlState::CANNOT_COERCE,
-                "cannot cast type numeric to boolean",
-            ));
-        }
         other => {
             return Err(Error::new(
                 SqlState::CANNOT_COERCE,

@@ -32,7 +32,7 @@ use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef};
 use datafusion::arrow::row::{RowConverter, Rows};
 use datafusion::common::ScalarValue;
 use datafusion::physical_expr::PhysicalExpr;
-use eddy_common::numeric::Numeric;
+use eddy_common::numeric::{Numeric, NumericSum};
 use eddy_common::{Error, Result, SqlState, TableId};
 
 use crate::operator::{Operator, StepCx, line};
@@ -177,72 +177,6 @@ impl Acc {
                     v.extend_from_slice(b);
                 }
             }
-        }
-        v
-    }
-}
-
-/// A numeric sum's finite part and how many of its values show each display scale: the sum
-/// shows the largest scale still present, as PostgreSQL's sum of the group's rows would.
-#[derive(Debug, Default)]
-pub struct NumericSum {
-    sum: Option<Numeric>,
-    scales: std::collections::BTreeMap<u32, i64>,
-}
-
-impl NumericSum {
-    pub fn add(&mut self, v: &Numeric, w: i64) {
-        let v = v.mul(&Numeric::from_i64(w));
-        self.sum = Some(match self.sum.take() {
-            Some(s) => s.add(&v),
-            None => v.clone(),
-        });
-        let n = self.scales.entry(v.dscale()).or_insert(0);
-        *n += w;
-        if *n == 0 {
-            self.scales.remove(&v.dscale());
-        }
-    }
-
-    pub fn total(&self) -> Numeric {
-        let scale = self.scales.keys().next_back().copied().unwrap_or(0);
-        match &self.sum {
-            Some(s) => s.trunc(scale as i32),
-            None => Numeric::zero(),
-        }
-    }
-
-    fn decode(b: Option<&[u8]>) -> Result<NumericSum> {
-        let Some(b) = b else {
-            return Ok(NumericSum::default());
-        };
-        let corrupt = || Error::internal("corrupt numeric sum");
-        let n = u32::from_be_bytes(b.get(..4).ok_or_else(corrupt)?.try_into().expect("4")) as usize;
-        let mut scales = std::collections::BTreeMap::new();
-        for k in 0..n {
-            let o = 4 + k * 12;
-            let e = b.get(o..o + 12).ok_or_else(corrupt)?;
-            scales.insert(
-                u32::from_be_bytes(e[..4].try_into().expect("4")),
-                i64::from_be_bytes(e[4..].try_into().expect("8")),
-            );
-        }
-        let rest = &b[4 + n * 12..];
-        let sum = match rest.is_empty() {
-            true => None,
-            false => Some(Numeric::from_bytes(rest)?),
-        };
-        Ok(NumericSum { sum, scales })
-    }
-
-    fn encode(&self) -> Vec<u8> {
-        let mut v = (self.scales.len() as u32).to_be_bytes().to_vec();
-        for (s, n) in &self.scales {
-            v.extend_from_slice(&s.to_be_bytes());
-            v.extend_from_slice(&n.to_be_bytes());
-        }
-        if let Some(s) = &self.sum {
-            s.write_bytes(&mut v);
         }
         v
     }

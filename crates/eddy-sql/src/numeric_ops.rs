@@ -14,7 +14,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, ScalarFunctionArgs, ScalarUDF,
     ScalarUDFImpl, Signature, Volatility,
 };
-use eddy_common::numeric::Numeric;
+use eddy_common::numeric::{Numeric, NumericSum};
 use eddy_common::numeric_array::{self, NUMERIC_ARROW};
 use eddy_common::numeric_codec::value_key;
 
@@ -297,9 +297,7 @@ pub struct NumericAgg {
 
 #[derive(Debug, Default)]
 struct SumState {
-    sum: Option<Numeric>,
-    /// How many values show each display scale: the sum shows the largest still present.
-    scales: std::collections::BTreeMap<u32, i64>,
+    finite: NumericSum,
     count: i64,
     nan: i64,
     pinf: i64,
@@ -313,18 +311,7 @@ impl SumState {
             Numeric::NaN => self.nan += sign,
             Numeric::PosInf => self.pinf += sign,
             Numeric::NegInf => self.ninf += sign,
-            v => {
-                let n = self.scales.entry(v.dscale()).or_insert(0);
-                *n += sign;
-                if *n == 0 {
-                    self.scales.remove(&v.dscale());
-                }
-                let v = if sign < 0 { v.neg() } else { v.clone() };
-                self.sum = Some(match self.sum.take() {
-                    Some(s) => s.add(&v),
-                    None => v,
-                });
-            }
+            v => self.finite.add(v, sign),
         }
     }
 
@@ -339,8 +326,7 @@ impl SumState {
         } else if self.ninf > 0 {
             Numeric::NegInf
         } else {
-            let scale = self.scales.keys().next_back().copied().unwrap_or(0);
-            (self.sum.as_ref()).map_or_else(Numeric::zero, |s| s.trunc(scale as i32))
+            self.finite.total()
         })
     }
 }
@@ -390,7 +376,7 @@ impl Accumulator for NumericAccumulator {
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         let s = &self.state;
         Ok(vec![
-            ScalarValue::LargeBinary(s.sum.as_ref().map(|v| v.to_bytes())),
+            ScalarValue::LargeBinary(Some(s.finite.total().to_bytes())),
             ScalarValue::Int64(Some(s.count)),
             ScalarValue::Int64(Some(s.nan)),
             ScalarValue::Int64(Some(s.pinf)),

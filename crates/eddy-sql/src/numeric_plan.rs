@@ -593,15 +593,12 @@ pub fn pg_numeric(plan: LogicalPlan) -> Result<LogicalPlan> {
             LogicalPlan::Union(u) => return union(u),
             n => n,
         };
-        let node = join_keys(node)?;
-        let joined = node.transformed;
-        let node = node.data;
+        let node = join_keys(node)?.data;
         let schema = crate::merged_input_schema(&node);
         let out = crate::map_expressions_keeping_names(node, |e| {
             e.transform_up(|e| rewrite_expr(e, &schema))
         })?;
         // Recomputed even when nothing here changed: an input's types may have.
-        let _ = joined;
         Ok(Transformed::yes(out.data.recompute_schema()?))
     })
     .map(|t| t.data)
