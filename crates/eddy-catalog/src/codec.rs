@@ -1,5 +1,6 @@
 //! Rows in storage: the key is the primary key in arrow-row's memcomparable encoding (or a hidden
-//! u64 row id), the value is the whole row in arrow-row encoding.
+//! u64 row id), the value is the whole row in arrow-row encoding. A numeric key column is keyed
+//! by value, without the display scale its row keeps.
 //!
 //! arrow-row decodes straight back into Arrow arrays, so a table scan is a vectorized conversion
 //! rather than a per-value deserialization. The encoding depends only on the column types, which
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
+use eddy_common::numeric_array::{from_keys, is_numeric, value_keys};
 use eddy_common::{Error, Result};
 
 use crate::defs::TableDef;
@@ -24,6 +26,9 @@ pub struct TableCodec {
     values: RowConverter,
     /// `None` when the table has no primary key and rows are keyed by row id.
     key: Option<(Vec<usize>, RowConverter)>,
+    /// Which key columns are numerics: they are keyed by value, without their display scale,
+    /// so `1.5` and `1.50` are the same key as PostgreSQL's unique index makes them.
+    numeric_keys: Vec<bool>,
 }
 
 impl std::fmt::Debug for TableCodec {
@@ -58,10 +63,14 @@ impl TableCodec {
                 .collect();
             Some((def.primary_key.clone(), RowConverter::new(kf)?))
         };
+        let numeric_keys = (def.primary_key.iter())
+            .map(|i| is_numeric(schema.field(*i).data_type()))
+            .collect();
         Ok(TableCodec {
             schema,
             values,
             key,
+            numeric_keys,
         })
     }
 
@@ -82,9 +91,9 @@ impl TableCodec {
     pub fn encode_keys(&self, batch: &RecordBatch) -> Result<Option<Rows>> {
         match &self.key {
             None => Ok(None),
-            Some((cols, conv)) => {
+            Some((cols, _)) => {
                 let arrays: Vec<ArrayRef> = cols.iter().map(|i| batch.column(*i).clone()).collect();
-                Ok(Some(conv.convert_columns(&arrays)?))
+                Ok(Some(self.encode_key_arrays(&arrays)?))
             }
         }
     }
@@ -95,7 +104,13 @@ impl TableCodec {
             None => Err(Error::internal("table has no primary key")),
             Some((_, conv)) => {
                 let parser = conv.parser();
-                Ok(conv.convert_rows([parser.parse(key)])?)
+                let arrays = conv.convert_rows([parser.parse(key)])?;
+                (arrays.into_iter().zip(&self.numeric_keys))
+                    .map(|(a, numeric)| match numeric {
+                        true => from_keys(&a),
+                        false => Ok(a),
+                    })
+                    .collect()
             }
         }
     }
@@ -127,6 +142,15 @@ impl TableCodec {
     pub fn encode_key_arrays(&self, arrays: &[ArrayRef]) -> Result<Rows> {
         match &self.key {
             None => Err(Error::internal("table has no primary key")),
+            Some((_, conv)) if self.numeric_keys.contains(&true) => {
+                let keyed: Vec<ArrayRef> = (arrays.iter().zip(&self.numeric_keys))
+                    .map(|(a, numeric)| match numeric {
+                        true => value_keys(a),
+                        false => a.clone(),
+                    })
+                    .collect();
+                Ok(conv.convert_columns(&keyed)?)
+            }
             Some((_, conv)) => Ok(conv.convert_columns(arrays)?),
         }
     }

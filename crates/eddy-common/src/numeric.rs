@@ -446,6 +446,11 @@ impl Numeric {
         let rscale = (MIN_SIG_DIGITS - sweight)
             .max(dscale as i64)
             .clamp(0, MAX_DISPLAY_SCALE) as u32;
+        Ok(Self::sqrt_at(mantissa, dscale, rscale))
+    }
+
+    /// The square root of `mantissa · 10^-dscale` (not negative) rounded to `rscale` digits.
+    fn sqrt_at(mantissa: &BigInt, dscale: u32, rscale: u32) -> Numeric {
         // floor(sqrt(x · 10^(2(rscale+1)))) has one digit more than wanted; round it off.
         let extra = 2 * (rscale + 1) as i64 - dscale as i64;
         let scaled = if extra >= 0 {
@@ -454,10 +459,53 @@ impl Numeric {
             mantissa / pow10((-extra) as u32)
         };
         let root = scaled.sqrt();
-        Ok(Numeric::finite(
-            div_round(&root, &BigInt::from(10u32)),
-            rscale,
-        ))
+        Numeric::finite(div_round(&root, &BigInt::from(10u32)), rscale)
+    }
+
+    /// PostgreSQL's `numeric_stddev_internal`: the sample (or population) variance, or its
+    /// square root, of `n` finite values with sum `sum` and sum of squares `squares`, and
+    /// `special` NaN or infinite values (any of which makes it NaN). NULL for no values, or
+    /// one value when `sample`. Computed exactly, then divided at PostgreSQL's scale.
+    pub fn variance(
+        n: i64,
+        special: i64,
+        sum: &Numeric,
+        squares: &Numeric,
+        sample: bool,
+        sqrt: bool,
+    ) -> Result<Option<Numeric>> {
+        let total = n + special;
+        if total == 0 || (sample && total <= 1) {
+            return Ok(None);
+        }
+        if special > 0 {
+            return Ok(Some(Numeric::NaN));
+        }
+        let rscale = 2 * sum.dscale() as i32;
+        let count = Numeric::from_i64(n);
+        let numerator = count
+            .mul(squares)
+            .round(rscale)
+            .sub(&sum.mul(sum).round(rscale));
+        let Numeric::Finite {
+            mantissa: num,
+            dscale: ns,
+        } = &numerator
+        else {
+            return Err(Error::internal("variance of special values"));
+        };
+        // Rounding can leave a tiny negative numerator where the true one is zero.
+        if !num.is_positive() {
+            return Ok(Some(Numeric::zero()));
+        }
+        let n = BigInt::from(n);
+        let den = if sample { &n * (&n - 1) } else { &n * &n };
+        let rscale = Self::div_scale(num, *ns, &den, 0);
+        let q = Self::quotient(num, *ns, &den, 0, rscale);
+        Ok(Some(match sqrt {
+            true => Self::sqrt_at(&q, rscale, rscale),
+            false => Numeric::finite(q, rscale),
+        }))
     }
 
     /// PostgreSQL's base-10000 digit groups of the absolute value (see [`digit_groups`]).
@@ -1018,6 +1066,23 @@ impl NumericSum {
         }
     }
 
+    /// Adds another sum's values (a partial aggregate's).
+    pub fn merge(&mut self, other: &NumericSum) {
+        if let Some(o) = &other.sum {
+            self.sum = Some(match self.sum.take() {
+                Some(s) => s.add(o),
+                None => o.clone(),
+            });
+        }
+        for (scale, n) in &other.scales {
+            let c = self.scales.entry(*scale).or_insert(0);
+            *c += n;
+            if *c == 0 {
+                self.scales.remove(scale);
+            }
+        }
+    }
+
     pub fn total(&self) -> Numeric {
         let scale = self.scales.keys().next_back().copied().unwrap_or(0);
         match &self.sum {
@@ -1060,6 +1125,54 @@ impl NumericSum {
         if let Some(s) = &self.sum {
             s.write_bytes(&mut v);
         }
+        v
+    }
+}
+
+/// The sums `variance` and `stddev` of numerics need: of the finite values and of their
+/// squares, each with its scale counts so values can be taken back out.
+#[derive(Debug, Default)]
+pub struct NumericMoments {
+    pub sum: NumericSum,
+    pub squares: NumericSum,
+}
+
+impl NumericMoments {
+    pub fn add(&mut self, v: &Numeric, w: i64) {
+        self.sum.add(v, w);
+        self.squares.add(&v.mul(v), w);
+    }
+
+    /// See [`Numeric::variance`]; `n` counts the finite values.
+    pub fn variance(
+        &self,
+        n: i64,
+        special: i64,
+        sample: bool,
+        sqrt: bool,
+    ) -> Result<Option<Numeric>> {
+        let (sum, squares) = (self.sum.total(), self.squares.total());
+        Numeric::variance(n, special, &sum, &squares, sample, sqrt)
+    }
+
+    pub fn decode(b: Option<&[u8]>) -> Result<NumericMoments> {
+        let Some(b) = b else {
+            return Ok(NumericMoments::default());
+        };
+        let corrupt = || Error::internal("corrupt numeric moments");
+        let n = u32::from_be_bytes(b.get(..4).ok_or_else(corrupt)?.try_into().expect("4")) as usize;
+        let first = b.get(4..4 + n).ok_or_else(corrupt)?;
+        Ok(NumericMoments {
+            sum: NumericSum::decode(Some(first))?,
+            squares: NumericSum::decode(Some(&b[4 + n..]))?,
+        })
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let sum = self.sum.encode();
+        let mut v = (sum.len() as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(&sum);
+        v.extend_from_slice(&self.squares.encode());
         v
     }
 }

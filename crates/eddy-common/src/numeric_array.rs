@@ -56,6 +56,23 @@ pub fn values(arr: &dyn Array) -> Result<Vec<Option<Numeric>>> {
     (0..arr.len()).map(|i| value_at(arr, i)).collect()
 }
 
+/// Each value's [`value_key`](crate::numeric_codec::value_key): equal exactly where the values
+/// are, whatever their scales.
+pub fn value_keys(arr: &ArrayRef) -> ArrayRef {
+    let keys: LargeBinaryArray = (arr.as_binary::<i64>().iter())
+        .map(|v| v.map(crate::numeric_codec::value_key))
+        .collect();
+    Arc::new(keys)
+}
+
+/// The values of a column of keys, each with the fewest fraction digits that show it.
+pub fn from_keys(arr: &ArrayRef) -> Result<ArrayRef> {
+    let vals = (arr.as_binary::<i64>().iter())
+        .map(|k| k.map(Numeric::from_key).transpose())
+        .collect::<Result<Vec<_>>>()?;
+    Ok(from_values(vals))
+}
+
 /// Fits each value to `numeric(precision, scale)` (rounding, 22003 on overflow).
 pub fn with_typmod(arr: &ArrayRef, typmod: Option<(u8, i8)>) -> Result<ArrayRef> {
     let Some((p, s)) = typmod else {

@@ -88,17 +88,26 @@ impl Numeric {
 
     /// Reads a value back from its column form.
     pub fn from_bytes(bytes: &[u8]) -> Result<Numeric> {
-        let (&class, rest) = bytes.split_first().ok_or_else(corrupt)?;
-        if rest.len() < 2 {
+        if bytes.len() < 3 {
             return Err(corrupt());
         }
-        let (body, scale) = rest.split_at(rest.len() - 2);
-        let dscale = u16::from_be_bytes([scale[0], scale[1]]) as u32;
+        let (key, scale) = bytes.split_at(bytes.len() - 2);
+        Self::decode(key, Some(u16::from_be_bytes([scale[0], scale[1]]) as u32))
+    }
+
+    /// The value of a [`value_key`], shown with no more fraction digits than it needs (the key
+    /// has no display scale).
+    pub fn from_key(key: &[u8]) -> Result<Numeric> {
+        Self::decode(key, None)
+    }
+
+    fn decode(key: &[u8], dscale: Option<u32>) -> Result<Numeric> {
+        let (&class, body) = key.split_first().ok_or_else(corrupt)?;
         let negative = match class {
             NAN => return Ok(Numeric::NaN),
             POS_INF => return Ok(Numeric::PosInf),
             NEG_INF => return Ok(Numeric::NegInf),
-            ZERO => return Ok(Numeric::finite(BigInt::zero(), dscale)),
+            ZERO => return Ok(Numeric::finite(BigInt::zero(), dscale.unwrap_or(0))),
             NEGATIVE => true,
             POSITIVE => false,
             _ => return Err(corrupt()),
@@ -132,6 +141,11 @@ impl Numeric {
         }
         let m = big.unwrap_or_else(|| BigInt::from(small));
         // value = m × 10^(2·e100 − n), shown with `dscale` fraction digits.
+        // A key's value shows every digit it has, and no trailing zero.
+        let (dscale, trim) = match dscale {
+            Some(d) => (d, false),
+            None => ((n - 2 * e100).max(0) as u32, true),
+        };
         let shift = 2 * e100 - n + dscale as i64;
         let ten = BigInt::from(10u32);
         let m = if shift >= 0 {
@@ -139,7 +153,8 @@ impl Numeric {
         } else {
             m / ten.pow((-shift) as u32)
         };
-        Ok(Numeric::finite(if negative { -m } else { m }, dscale))
+        let v = Numeric::finite(if negative { -m } else { m }, dscale);
+        Ok(if trim { v.without_trailing_zeros() } else { v })
     }
 
     /// PostgreSQL's binary wire format (`numeric_send`).
@@ -282,6 +297,32 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn keys_decode_to_the_value_without_trailing_zeros() {
+        for s in VALUES {
+            let v = n(s);
+            let back = Numeric::from_key(value_key(&v.to_bytes())).unwrap();
+            assert_eq!(
+                back.to_string(),
+                v.without_trailing_zeros().to_string(),
+                "{s}"
+            );
+        }
+        for (s, shown) in [
+            ("1.500", "1.5"),
+            ("100.00", "100"),
+            ("-0.0100", "-0.01"),
+            ("0.00", "0"),
+        ] {
+            assert_eq!(
+                Numeric::from_key(value_key(&n(s).to_bytes()))
+                    .unwrap()
+                    .to_string(),
+                shown
+            );
         }
     }
 

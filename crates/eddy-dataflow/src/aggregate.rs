@@ -32,7 +32,7 @@ use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef};
 use datafusion::arrow::row::{RowConverter, Rows};
 use datafusion::common::ScalarValue;
 use datafusion::physical_expr::PhysicalExpr;
-use eddy_common::numeric::{Numeric, NumericSum};
+use eddy_common::numeric::{Numeric, NumericMoments, NumericSum};
 use eddy_common::{Error, Result, SqlState, TableId};
 
 use crate::operator::{Operator, StepCx, line};
@@ -51,6 +51,13 @@ pub enum AggKind {
     /// among the values still in the group.
     SumNumeric,
     AvgNumeric,
+    /// `var_samp`/`var_pop`/`stddev_samp`/`stddev_pop` of numerics (and integers), exact as
+    /// PostgreSQL's: the slots as for `SumNumeric`, and the extra bytes hold the sums of the
+    /// values and of their squares ([`NumericMoments`]).
+    VarNumeric {
+        sample: bool,
+        sqrt: bool,
+    },
     Min,
     Max,
     CountDistinct,
@@ -217,7 +224,7 @@ impl Aggregate {
                     Some(match spec.kind {
                         AggKind::SumInt => cast(&a, &DataType::Int64)?,
                         AggKind::SumFloat | AggKind::AvgFloat => cast(&a, &DataType::Float64)?,
-                        AggKind::SumNumeric | AggKind::AvgNumeric => {
+                        AggKind::SumNumeric | AggKind::AvgNumeric | AggKind::VarNumeric { .. } => {
                             eddy_common::numeric_array::cast_to_numeric(&a, None)?
                         }
                         _ => a,
@@ -309,12 +316,17 @@ impl Aggregate {
             match spec.kind {
                 AggKind::Count => {}
                 AggKind::SumInt => s[1] += a.as_primitive::<Int64Type>().value(i) as i128 * w128,
-                AggKind::SumNumeric | AggKind::AvgNumeric => {
+                AggKind::SumNumeric | AggKind::AvgNumeric | AggKind::VarNumeric { .. } => {
                     let v = Numeric::from_bytes(a.as_binary::<i64>().value(i))?;
                     match v {
                         Numeric::NaN => s[2] += w128,
                         Numeric::PosInf => s[3] += w128,
                         Numeric::NegInf => s[4] += w128,
+                        v if matches!(spec.kind, AggKind::VarNumeric { .. }) => {
+                            let mut m = NumericMoments::decode(acc.ext[j].as_deref())?;
+                            m.add(&v, w);
+                            acc.ext[j] = Some(m.encode());
+                        }
                         v => {
                             let mut sum = NumericSum::decode(acc.ext[j].as_deref())?;
                             sum.add(&v, w);
@@ -399,6 +411,12 @@ impl Aggregate {
                         _ => total,
                     };
                     ScalarValue::LargeBinary(Some(v.to_bytes()))
+                }
+                AggKind::VarNumeric { sample, sqrt } => {
+                    let special = (s[2] + s[3] + s[4]) as i64;
+                    let m = NumericMoments::decode(acc.ext[j].as_deref())?;
+                    let v = m.variance(s[0] as i64 - special, special, sample, sqrt)?;
+                    ScalarValue::LargeBinary(v.map(|v| v.to_bytes()))
                 }
                 AggKind::SumFloat => ScalarValue::Float64(Some(float_sum(s))),
                 AggKind::AvgFloat => ScalarValue::Float64(Some(float_sum(s) / s[0] as f64)),

@@ -23,9 +23,18 @@ pub fn new_context(catalog: Arc<dyn CatalogProvider>) -> SessionContext {
     // Tables store Utf8; keep computed strings the same type so results encode uniformly.
     opts.sql_parser.map_string_types_to_utf8view = false;
     opts.execution.time_zone = Some("+00:00".to_string());
+    let rules = (datafusion::optimizer::Optimizer::new().rules.into_iter())
+        .map(|r| match r.name() {
+            "single_distinct_aggregation_to_group_by" => {
+                Arc::new(crate::numeric_plan::SingleDistinctExceptNumeric(r)) as _
+            }
+            _ => r,
+        })
+        .collect();
     let state = datafusion::execution::SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
+        .with_optimizer_rules(rules)
         .with_query_planner(Arc::new(crate::apply::ApplyPlanner))
         .build();
     let mut ctx = SessionContext::new_with_state(state);

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -14,7 +14,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, ScalarFunctionArgs, ScalarUDF,
     ScalarUDFImpl, Signature, Volatility,
 };
-use eddy_common::numeric::{Numeric, NumericSum};
+use eddy_common::numeric::{Numeric, NumericMoments};
 use eddy_common::numeric_array::{self, NUMERIC_ARROW};
 use eddy_common::numeric_codec::value_key;
 
@@ -286,18 +286,115 @@ pub fn from_numeric(to: DataType) -> Arc<ScalarUDF> {
     }))
 }
 
-/// `sum` and `avg` of numerics (and `avg` of integers, cast to numeric first), with
-/// PostgreSQL's special values: a NaN makes the result NaN, as do infinities of both signs.
-/// Kept as counts beside the finite sum, so a sliding window can take values back out.
+/// The aggregates computed over numerics: `sum`, `avg`, and the variances and standard
+/// deviations. `avg` and the statistics of integers are numerics too, as in PostgreSQL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AggFn {
+    Sum,
+    Avg,
+    /// `var_samp`/`var_pop`, or with `sqrt` `stddev_samp`/`stddev_pop`.
+    Var {
+        sample: bool,
+        sqrt: bool,
+    },
+}
+
+impl AggFn {
+    const ALL: [AggFn; 6] = [
+        AggFn::Sum,
+        AggFn::Avg,
+        AggFn::Var {
+            sample: true,
+            sqrt: false,
+        },
+        AggFn::Var {
+            sample: false,
+            sqrt: false,
+        },
+        AggFn::Var {
+            sample: true,
+            sqrt: true,
+        },
+        AggFn::Var {
+            sample: false,
+            sqrt: true,
+        },
+    ];
+
+    /// The name of the aggregate computing it over numerics.
+    pub fn name(self) -> &'static str {
+        match self {
+            AggFn::Sum => "numeric_sum",
+            AggFn::Avg => "numeric_avg",
+            AggFn::Var {
+                sample: true,
+                sqrt: false,
+            } => "numeric_var_samp",
+            AggFn::Var {
+                sample: false,
+                sqrt: false,
+            } => "numeric_var_pop",
+            AggFn::Var {
+                sample: true,
+                sqrt: true,
+            } => "numeric_stddev_samp",
+            AggFn::Var {
+                sample: false,
+                sqrt: true,
+            } => "numeric_stddev_pop",
+        }
+    }
+
+    /// Which of these an aggregate named `name` (as [`AggFn::name`] gives) computes.
+    pub fn from_name(name: &str) -> Option<AggFn> {
+        AggFn::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Which of these DataFusion's aggregate `name` is, over numerics.
+    pub fn of_datafusion(name: &str) -> Option<AggFn> {
+        Some(match name {
+            "sum" => AggFn::Sum,
+            "avg" | "mean" => AggFn::Avg,
+            "var" | "var_samp" | "var_sample" | "variance" => AggFn::Var {
+                sample: true,
+                sqrt: false,
+            },
+            "var_pop" | "var_population" => AggFn::Var {
+                sample: false,
+                sqrt: false,
+            },
+            "stddev" | "stddev_samp" => AggFn::Var {
+                sample: true,
+                sqrt: true,
+            },
+            "stddev_pop" => AggFn::Var {
+                sample: false,
+                sqrt: true,
+            },
+            _ => return None,
+        })
+    }
+
+    /// Whether it gives a numeric over integers too (PostgreSQL's `sum(int)` is an integer).
+    pub fn numeric_over_integers(self) -> bool {
+        self != AggFn::Sum
+    }
+}
+
+/// An aggregate of numerics ([`AggFn`]), with PostgreSQL's special values: a NaN makes a sum
+/// NaN, as do infinities of both signs, and any of them makes a variance NaN. They are kept
+/// as counts beside the finite sums, so a sliding window can take values back out.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct NumericAgg {
-    avg: bool,
+    kind: AggFn,
     signature: Signature,
 }
 
 #[derive(Debug, Default)]
 struct SumState {
-    finite: NumericSum,
+    /// The finite values' sum, and their squares' sum for a variance.
+    finite: NumericMoments,
+    squares: bool,
     count: i64,
     nan: i64,
     pinf: i64,
@@ -305,13 +402,21 @@ struct SumState {
 }
 
 impl SumState {
+    fn new(kind: AggFn) -> SumState {
+        SumState {
+            squares: matches!(kind, AggFn::Var { .. }),
+            ..SumState::default()
+        }
+    }
+
     fn add(&mut self, v: &Numeric, sign: i64) {
         self.count += sign;
         match v {
             Numeric::NaN => self.nan += sign,
             Numeric::PosInf => self.pinf += sign,
             Numeric::NegInf => self.ninf += sign,
-            v => self.finite.add(v, sign),
+            v if self.squares => self.finite.add(v, sign),
+            v => self.finite.sum.add(v, sign),
         }
     }
 
@@ -326,24 +431,83 @@ impl SumState {
         } else if self.ninf > 0 {
             Numeric::NegInf
         } else {
-            self.finite.total()
+            self.finite.sum.total()
+        })
+    }
+
+    fn value(&self, kind: AggFn) -> Result<Option<Numeric>> {
+        Ok(match kind {
+            AggFn::Sum => self.total(),
+            AggFn::Avg => match self.total() {
+                Some(t) => Some(t.div(&Numeric::from_i64(self.count)).map_err(ext)?),
+                None => None,
+            },
+            AggFn::Var { sample, sqrt } => {
+                let special = self.nan + self.pinf + self.ninf;
+                (self.finite)
+                    .variance(self.count - special, special, sample, sqrt)
+                    .map_err(ext)?
+            }
         })
     }
 }
 
+/// The values an aggregate over `DISTINCT` numerics has seen: each value's bytes (scale
+/// included) and how many times, so values can be taken back out of a window's frame.
+type Seen = std::collections::BTreeMap<Vec<u8>, i64>;
+
 #[derive(Debug)]
 struct NumericAccumulator {
-    avg: bool,
+    kind: AggFn,
     state: SumState,
+    /// With `DISTINCT`: the values, aggregated when the result is asked for.
+    distinct: Option<Seen>,
 }
 
 impl NumericAccumulator {
+    fn new(kind: AggFn, distinct: bool) -> NumericAccumulator {
+        NumericAccumulator {
+            kind,
+            state: SumState::new(kind),
+            distinct: distinct.then(Seen::new),
+        }
+    }
+
     fn update(&mut self, values: &[ArrayRef], sign: i64) -> Result<()> {
         let arr = numeric_array::cast_to_numeric(&values[0], None).map_err(ext)?;
+        if let Some(seen) = &mut self.distinct {
+            for v in arr.as_binary::<i64>().iter().flatten() {
+                count_seen(seen, v.to_vec(), sign);
+            }
+            return Ok(());
+        }
         for v in numbers(&arr)?.iter().flatten() {
             self.state.add(v, sign);
         }
         Ok(())
+    }
+
+    /// The aggregate of the distinct values: equal values count once, whatever their scales,
+    /// as the one with the largest bytes (PostgreSQL keeps whichever its sort put first).
+    fn distinct_state(&self, seen: &Seen) -> Result<SumState> {
+        let mut state = SumState::new(self.kind);
+        let mut last: Option<&[u8]> = None;
+        for v in seen.keys().rev() {
+            if last.is_some_and(|l| value_key(l) == value_key(v)) {
+                continue;
+            }
+            last = Some(v);
+            state.add(&Numeric::from_bytes(v).map_err(ext)?, 1);
+        }
+        Ok(state)
+    }
+}
+
+fn count_seen(seen: &mut Seen, v: Vec<u8>, n: i64) {
+    let c = seen.entry(v).or_insert(0);
+    *c += n;
+    if *c <= 0 {
+        seen.retain(|_, c| *c > 0);
     }
 }
 
@@ -361,22 +525,37 @@ impl Accumulator for NumericAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let total = self.state.total();
-        let v = match (total, self.avg) {
-            (Some(t), true) => Some(t.div(&Numeric::from_i64(self.state.count)).map_err(ext)?),
-            (t, _) => t,
+        let v = match &self.distinct {
+            Some(seen) => self.distinct_state(seen)?.value(self.kind)?,
+            None => self.state.value(self.kind)?,
         };
         Ok(ScalarValue::LargeBinary(v.map(|v| v.to_bytes())))
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + 32
+        let seen = (self.distinct.iter().flatten())
+            .map(|(k, _)| k.len() + 32)
+            .sum::<usize>();
+        std::mem::size_of_val(self) + 64 + seen
     }
 
+    /// A partial aggregate: the sums and counts, or with `DISTINCT` the values seen.
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         let s = &self.state;
+        let sums = match &self.distinct {
+            Some(seen) => {
+                let mut b = vec![];
+                for (v, n) in seen {
+                    b.extend_from_slice(&(v.len() as u32).to_be_bytes());
+                    b.extend_from_slice(v);
+                    b.extend_from_slice(&n.to_be_bytes());
+                }
+                b
+            }
+            None => s.finite.encode(),
+        };
         Ok(vec![
-            ScalarValue::LargeBinary(Some(s.finite.total().to_bytes())),
+            ScalarValue::LargeBinary(Some(sums)),
             ScalarValue::Int64(Some(s.count)),
             ScalarValue::Int64(Some(s.nan)),
             ScalarValue::Int64(Some(s.pinf)),
@@ -385,13 +564,25 @@ impl Accumulator for NumericAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let sums = numbers(&states[0])?;
+        let sums = states[0].as_binary::<i64>();
         let counts: Vec<&Int64Array> = states[1..].iter().map(|a| a.as_primitive()).collect();
-        for (i, sum) in sums.iter().enumerate() {
-            if let Some(sum) = sum {
-                self.state.add(sum, 1);
-                // `add` counted the partial sum as one value; its own count replaces that.
-                self.state.count -= 1;
+        for i in 0..sums.len() {
+            if let Some(seen) = &mut self.distinct {
+                let mut b = sums.value(i);
+                let corrupt = || ext(eddy_common::Error::internal("corrupt distinct numerics"));
+                while !b.is_empty() {
+                    let len = u32::from_be_bytes(b[..4].try_into().map_err(|_| corrupt())?);
+                    let (v, rest) = b[4..].split_at(len as usize);
+                    let n = i64::from_be_bytes(rest[..8].try_into().map_err(|_| corrupt())?);
+                    count_seen(seen, v.to_vec(), n);
+                    b = &rest[8..];
+                }
+                continue;
+            }
+            if sums.is_valid(i) {
+                let part = NumericMoments::decode(Some(sums.value(i))).map_err(ext)?;
+                self.state.finite.sum.merge(&part.sum);
+                self.state.finite.squares.merge(&part.squares);
             }
             self.state.count += counts[0].value(i);
             self.state.nan += counts[1].value(i);
@@ -404,11 +595,7 @@ impl Accumulator for NumericAccumulator {
 
 impl AggregateUDFImpl for NumericAgg {
     fn name(&self) -> &str {
-        if self.avg {
-            "numeric_avg"
-        } else {
-            "numeric_sum"
-        }
+        self.kind.name()
     }
 
     fn signature(&self) -> &Signature {
@@ -419,17 +606,17 @@ impl AggregateUDFImpl for NumericAgg {
         Ok(NUMERIC_ARROW)
     }
 
-    fn accumulator(&self, _: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(NumericAccumulator {
-            avg: self.avg,
-            state: SumState::default(),
-        }))
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(NumericAccumulator::new(
+            self.kind,
+            args.is_distinct,
+        )))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         let f = |n: &str, t: DataType| Arc::new(Field::new(format!("{}[{n}]", args.name), t, true));
         Ok(vec![
-            f("sum", NUMERIC_ARROW),
+            f("sums", DataType::LargeBinary),
             f("count", DataType::Int64),
             f("nan", DataType::Int64),
             f("pinf", DataType::Int64),
@@ -438,27 +625,12 @@ impl AggregateUDFImpl for NumericAgg {
     }
 }
 
-pub fn sum() -> Arc<AggregateUDF> {
+/// The aggregate computing `kind` over numerics.
+pub fn aggregate(kind: AggFn) -> Arc<AggregateUDF> {
     Arc::new(AggregateUDF::new_from_impl(NumericAgg {
-        avg: false,
+        kind,
         signature: Signature::any(1, Volatility::Immutable),
     }))
-}
-
-pub fn avg() -> Arc<AggregateUDF> {
-    Arc::new(AggregateUDF::new_from_impl(NumericAgg {
-        avg: true,
-        signature: Signature::any(1, Volatility::Immutable),
-    }))
-}
-
-/// Whether an aggregate is one of these (the dataflow keeps its own sums for them).
-pub fn agg_kind(name: &str) -> Option<bool> {
-    match name {
-        "numeric_sum" => Some(false),
-        "numeric_avg" => Some(true),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
@@ -523,10 +695,7 @@ mod tests {
 
     #[test]
     fn sums_and_averages_take_values_back_out() {
-        let mut acc = NumericAccumulator {
-            avg: true,
-            state: SumState::default(),
-        };
+        let mut acc = NumericAccumulator::new(AggFn::Avg, false);
         acc.update_batch(&[col(&["1", "2", "NaN", "4"])]).unwrap();
         let nan = acc.evaluate().unwrap();
         assert_eq!(nan, ScalarValue::LargeBinary(Some(Numeric::NaN.to_bytes())));
@@ -651,19 +820,21 @@ impl ScalarUDFImpl for Overload {
     }
 }
 
-/// `sum` and `avg` that also take numerics (and `avg` of integers gives a numeric, as in
-/// PostgreSQL); other arguments go to DataFusion's own.
+/// DataFusion's `sum`, `avg`, `var*` and `stddev*`, made to take numerics too (and to give a
+/// numeric for `avg` and the statistics of integers, as PostgreSQL does); other arguments go
+/// to DataFusion's own.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct AggOverload {
     inner: Arc<AggregateUDF>,
-    avg: bool,
+    kind: AggFn,
+    aliases: Vec<String>,
     signature: Signature,
 }
 
 impl AggOverload {
     fn numeric(&self, types: &[DataType]) -> bool {
         any_numeric(types)
-            || (self.avg
+            || (self.kind.numeric_over_integers()
                 && types.iter().any(|t| {
                     matches!(
                         t,
@@ -679,7 +850,7 @@ impl AggregateUDFImpl for AggOverload {
     }
 
     fn aliases(&self) -> &[String] {
-        self.inner.aliases()
+        &self.aliases
     }
 
     fn signature(&self) -> &Signature {
@@ -716,16 +887,10 @@ impl AggregateUDFImpl for AggOverload {
         if !self.numeric(&types) {
             return self.inner.accumulator(args);
         }
-        if args.is_distinct {
-            return Err(ext(eddy_common::Error::unsupported(format!(
-                "{}(DISTINCT numeric)",
-                self.name()
-            ))));
-        }
-        Ok(Box::new(NumericAccumulator {
-            avg: self.avg,
-            state: SumState::default(),
-        }))
+        Ok(Box::new(NumericAccumulator::new(
+            self.kind,
+            args.is_distinct,
+        )))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -738,7 +903,7 @@ impl AggregateUDFImpl for AggOverload {
             return self.inner.inner().state_fields(args);
         }
         NumericAgg {
-            avg: self.avg,
+            kind: self.kind,
             signature: self.signature.clone(),
         }
         .state_fields(args)
@@ -815,14 +980,27 @@ pub fn register(ctx: &datafusion::prelude::SessionContext) {
     ctx.register_udf(ScalarUDF::new_from_impl(Mod {
         signature: Signature::user_defined(Volatility::Immutable),
     }));
-    for (name, avg) in [("sum", false), ("avg", true)] {
-        if let Ok(inner) = ctx.udaf(name) {
-            ctx.register_udaf(AggregateUDF::new_from_impl(AggOverload {
-                inner,
-                avg,
-                signature: Signature::user_defined(Volatility::Immutable),
-            }));
-        }
+    // PostgreSQL's `variance` is `var_samp`, a name DataFusion does not know.
+    let names: &[(&str, &[&str])] = &[
+        ("sum", &[]),
+        ("avg", &[]),
+        ("var", &["variance"]),
+        ("var_pop", &[]),
+        ("stddev", &[]),
+        ("stddev_pop", &[]),
+    ];
+    for (name, extra) in names {
+        let (Ok(inner), Some(kind)) = (ctx.udaf(name), AggFn::of_datafusion(name)) else {
+            continue;
+        };
+        let mut aliases = inner.aliases().to_vec();
+        aliases.extend(extra.iter().map(|a| a.to_string()));
+        ctx.register_udaf(AggregateUDF::new_from_impl(AggOverload {
+            inner,
+            kind,
+            aliases,
+            signature: Signature::user_defined(Volatility::Immutable),
+        }));
     }
 }
 

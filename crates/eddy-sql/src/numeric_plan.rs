@@ -7,21 +7,24 @@
 //! `x = '1.5'`), except a float: `numeric + float8` is a `float8`, as in PostgreSQL.
 //!
 //! Comparisons compare the values' keys, their bytes without the display scale, so `1.5 =
-//! 1.50`; so do join keys and `count(DISTINCT ...)`. Grouping, `DISTINCT` and set operations
-//! compare whole values: equal numerics written with different scales (`1.5`, `1.50`) are
-//! different groups there.
+//! 1.50`; so do join keys, `count(DISTINCT ...)`, window partitions and orders. Grouping,
+//! `DISTINCT` and set operations group by keys too, and show one of each group's values.
 
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, Result, ScalarValue};
-use datafusion::logical_expr::expr::{AggregateFunction, InList, Placeholder, WindowFunction};
-use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
-use datafusion::logical_expr::{
-    Between, BinaryExpr, Case, Expr, ExprSchemable, LogicalPlan, Operator, Projection, Union,
-    Values, WindowFunctionDefinition,
+use datafusion::logical_expr::expr::{
+    AggregateFunction, GroupingSet, InList, Placeholder, WindowFunction,
 };
+use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
+use datafusion::logical_expr::utils::grouping_set_to_exprlist;
+use datafusion::logical_expr::{
+    Aggregate, Between, BinaryExpr, Case, Distinct, Expr, ExprSchemable, LogicalPlan, Operator,
+    Projection, Union, Values, WindowFrameBound, WindowFrameUnits, WindowFunctionDefinition,
+};
+use datafusion::optimizer::{ApplyOrder, OptimizerConfig, OptimizerRule};
 use datafusion::sql::sqlparser::ast::BinaryOperator;
 use eddy_common::numeric::Numeric;
 use eddy_common::numeric_array::{NUMERIC_ARROW, is_numeric};
@@ -69,10 +72,14 @@ fn as_numeric(e: Expr, schema: &DFSchema) -> Expr {
 
 /// The scale-free key of a numeric (once: a comparison planned with keys is seen again).
 fn key(e: Expr) -> Expr {
-    match &e {
-        Expr::ScalarFunction(f) if f.func.name() == "numeric_key" => e,
-        _ => numeric_ops::udf(Op::Key).call(vec![e]),
+    match is_key(&e) {
+        true => e,
+        false => numeric_ops::udf(Op::Key).call(vec![e]),
     }
+}
+
+fn is_key(e: &Expr) -> bool {
+    matches!(e, Expr::ScalarFunction(f) if f.func.name() == "numeric_key")
 }
 
 fn unsupported_function(name: &str) -> datafusion::common::DataFusionError {
@@ -363,8 +370,9 @@ fn is_int(t: &DataType) -> bool {
     )
 }
 
-/// The numeric aggregate replacing DataFusion's `sum`/`avg` over these arguments, if any:
-/// `sum` and `avg` of numerics, and `avg` of integers (a numeric in PostgreSQL).
+/// The numeric aggregate replacing DataFusion's `sum`, `avg`, `var*` or `stddev*` over these
+/// arguments, if any: over numerics, and for all but `sum` over integers (a numeric in
+/// PostgreSQL).
 fn numeric_aggregate(
     name: &str,
     args: &[Expr],
@@ -372,25 +380,14 @@ fn numeric_aggregate(
 ) -> Option<Arc<datafusion::logical_expr::AggregateUDF>> {
     let [arg] = args else { return None };
     let t = ty(arg, schema)?;
-    match name {
-        "sum" if is_numeric(&t) => Some(numeric_ops::sum()),
-        "avg" | "mean" if is_numeric(&t) || is_int(&t) => Some(numeric_ops::avg()),
-        _ => None,
-    }
-}
-
-fn refuse_distinct(name: &str) -> datafusion::common::DataFusionError {
-    datafusion::common::DataFusionError::External(Box::new(Error::unsupported(format!(
-        "{name}(DISTINCT numeric)"
-    ))))
+    let kind = numeric_ops::AggFn::of_datafusion(name)?;
+    (is_numeric(&t) || (kind.numeric_over_integers() && is_int(&t)))
+        .then(|| numeric_ops::aggregate(kind))
 }
 
 fn aggregate(mut f: AggregateFunction, schema: &DFSchema) -> Result<Transformed<Expr>> {
     let name = f.func.name().to_ascii_lowercase();
     if let Some(udaf) = numeric_aggregate(&name, &f.params.args, schema) {
-        if f.params.distinct {
-            return Err(refuse_distinct(&name));
-        }
         f.func = udaf;
         return Ok(Transformed::yes(Expr::AggregateFunction(f)));
     }
@@ -403,20 +400,8 @@ fn aggregate(mut f: AggregateFunction, schema: &DFSchema) -> Result<Transformed<
             f.params.args = f.params.args.into_iter().map(key).collect();
             Ok(Transformed::yes(Expr::AggregateFunction(f)))
         }
-        "count" | "min" | "max" | "array_agg" | "first_value" | "last_value" | "any_value" => {
-            Ok(Transformed::no(Expr::AggregateFunction(f)))
-        }
-        // Statistics of numerics are computed in float8 (PostgreSQL computes them exactly).
-        "stddev" | "stddev_samp" | "stddev_pop" | "var_samp" | "var_pop" | "variance" | "corr"
-        | "covar_samp" | "covar_pop" | "regr_slope" | "regr_intercept" => {
-            f.params.args = (f.params.args.into_iter())
-                .map(|a| match num_type(&a, schema) {
-                    true => numeric_ops::from_numeric(DataType::Float64).call(vec![a]),
-                    false => a,
-                })
-                .collect();
-            Ok(Transformed::yes(Expr::AggregateFunction(f)))
-        }
+        "count" | "min" | "max" | "array_agg" | "first_value" | "last_value" | "any_value"
+        | "grouping" => Ok(Transformed::no(Expr::AggregateFunction(f))),
         _ => Err(unsupported_function(&name)),
     }
 }
@@ -426,9 +411,6 @@ fn window(mut w: WindowFunction, schema: &DFSchema) -> Result<Transformed<Expr>>
     if let WindowFunctionDefinition::AggregateUDF(f) = &w.fun {
         let name = f.name().to_ascii_lowercase();
         if let Some(udaf) = numeric_aggregate(&name, &w.params.args, schema) {
-            if w.params.distinct {
-                return Err(refuse_distinct(&name));
-            }
             w.fun = WindowFunctionDefinition::AggregateUDF(udaf);
             changed = true;
         }
@@ -437,13 +419,36 @@ fn window(mut w: WindowFunction, schema: &DFSchema) -> Result<Transformed<Expr>>
     w.params.partition_by = parts
         .into_iter()
         .map(|p| match num_type(&p, schema) {
-            true => {
+            true if !is_key(&p) => {
                 changed = true;
                 key(p)
             }
-            false => p,
+            _ => p,
         })
         .collect();
+    // Equal numerics are peers in the window's order (`rank`, RANGE frames) whatever their
+    // scales: order by keys, which sort as the values do. A RANGE frame with an offset needs
+    // the values themselves, to add the offset to (DataFusion has no such frame over them).
+    let frame = &mut w.params.window_frame;
+    let offset = |b: &WindowFrameBound| match b {
+        WindowFrameBound::Preceding(v) | WindowFrameBound::Following(v) => !v.is_null(),
+        WindowFrameBound::CurrentRow => false,
+    };
+    let range = frame.units == WindowFrameUnits::Range;
+    if !(range && (offset(&frame.start_bound) || offset(&frame.end_bound))) {
+        for s in w.params.order_by.iter_mut() {
+            if num_type(&s.expr, schema) && !is_key(&s.expr) {
+                changed = true;
+                let e = std::mem::replace(&mut s.expr, Expr::Literal(ScalarValue::Null, None));
+                s.expr = key(e);
+                // Without offsets a RANGE frame reaches the ends or the current row's peers,
+                // as GROUPS does; DataFusion takes RANGE frames only over Arrow's numbers.
+                if range {
+                    frame.units = WindowFrameUnits::Groups;
+                }
+            }
+        }
+    }
     let t = Expr::WindowFunction(Box::new(w));
     Ok(if changed {
         Transformed::yes(t)
@@ -585,6 +590,147 @@ fn join_keys(node: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
     })
 }
 
+/// Groups numerics by value, as PostgreSQL does (`1.5` and `1.50` are one group): a numeric
+/// grouping expression becomes its key, and the group shows the `max` of its values' bytes,
+/// one of the equal values as it was written. `max` rather than the first value met, because
+/// a view must be able to take that value back out. `SELECT DISTINCT` over numerics, and so
+/// `UNION`, `INTERSECT` and `EXCEPT`, become such a grouping.
+fn group_by_value(node: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
+    let numeric_field = |p: &LogicalPlan| {
+        p.schema()
+            .fields()
+            .iter()
+            .any(|f| is_numeric(f.data_type()))
+    };
+    let node = match node {
+        LogicalPlan::Distinct(Distinct::All(input)) if numeric_field(&input) => {
+            let groups = input
+                .schema()
+                .columns()
+                .into_iter()
+                .map(Expr::Column)
+                .collect();
+            LogicalPlan::Aggregate(Aggregate::try_new(input, groups, vec![])?)
+        }
+        // DISTINCT ON numerics: one row per value, the first in an order where equal values
+        // are ties.
+        LogicalPlan::Distinct(Distinct::On(mut on)) => {
+            let schema = on.input.schema().clone();
+            let mut changed = false;
+            let mut by_key = |e: Expr| match num_type(&e, &schema) && !is_key(&e) {
+                true => {
+                    changed = true;
+                    key(e)
+                }
+                false => e,
+            };
+            on.on_expr = on.on_expr.into_iter().map(&mut by_key).collect();
+            if let Some(sorts) = on.sort_expr.as_mut() {
+                for s in sorts.iter_mut() {
+                    s.expr = by_key(std::mem::replace(
+                        &mut s.expr,
+                        Expr::Literal(ScalarValue::Null, None),
+                    ));
+                }
+            }
+            let plan = LogicalPlan::Distinct(Distinct::On(on));
+            return Ok(match changed {
+                true => Transformed::yes(plan),
+                false => Transformed::no(plan),
+            });
+        }
+        n => n,
+    };
+    let LogicalPlan::Aggregate(a) = node else {
+        return Ok(Transformed::no(node));
+    };
+    let in_schema = a.input.schema().clone();
+    let old_groups: Vec<Expr> = grouping_set_to_exprlist(&a.group_expr)?
+        .into_iter()
+        .cloned()
+        .collect();
+    let numeric_groups: Vec<Expr> = (old_groups.iter())
+        .filter(|g| num_type(g, &in_schema) && !is_key(g))
+        .cloned()
+        .collect();
+    if numeric_groups.is_empty() {
+        return Ok(Transformed::no(LogicalPlan::Aggregate(a)));
+    }
+    let to_key = |e: Expr| match numeric_groups.contains(&e) {
+        true => key(e),
+        false => e,
+    };
+    let grouping_sets = matches!(a.group_expr.as_slice(), [Expr::GroupingSet(_)]);
+    let keys = |v: Vec<Expr>| v.into_iter().map(to_key).collect::<Vec<_>>();
+    let group_expr = (a.group_expr.iter().cloned())
+        .map(|g| match g {
+            Expr::GroupingSet(GroupingSet::Rollup(v)) => {
+                Expr::GroupingSet(GroupingSet::Rollup(keys(v)))
+            }
+            Expr::GroupingSet(GroupingSet::Cube(v)) => {
+                Expr::GroupingSet(GroupingSet::Cube(keys(v)))
+            }
+            Expr::GroupingSet(GroupingSet::GroupingSets(sets)) => Expr::GroupingSet(
+                GroupingSet::GroupingSets(sets.into_iter().map(keys).collect()),
+            ),
+            g => to_key(g),
+        })
+        .collect::<Vec<_>>();
+    // `grouping(x)` names a grouping expression, which is now `x`'s key.
+    let mut aggr_expr = (a.aggr_expr.iter().cloned())
+        .map(|e| {
+            e.transform_up(|e| match e {
+                Expr::AggregateFunction(mut f) if f.func.name() == "grouping" => {
+                    f.params.args = keys(f.params.args);
+                    Ok(Transformed::yes(Expr::AggregateFunction(f)))
+                }
+                e => Ok(Transformed::no(e)),
+            })
+            .map(|t| t.data)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for (i, g) in numeric_groups.iter().enumerate() {
+        aggr_expr.push(
+            datafusion::functions_aggregate::expr_fn::max(g.clone())
+                .alias(format!("__eddy_group_value_{i}")),
+        );
+    }
+    let old_schema = a.schema.clone();
+    let new = Aggregate::try_new(a.input, group_expr, aggr_expr)?;
+    let new_schema = new.schema.clone();
+    let reps_at = new_schema.fields().len() - numeric_groups.len();
+    let col = |j: usize| {
+        let (q, f) = new_schema.qualified_field(j);
+        Expr::Column(datafusion::common::Column::new(q.cloned(), f.name()))
+    };
+    // The grouping set id is internal: `grouping()` is computed from it below this
+    // projection, and nothing above reads it.
+    let exprs = (0..old_schema.fields().len())
+        .filter(|j| old_schema.field(*j).name() != Aggregate::INTERNAL_GROUPING_ID)
+        .map(|j| {
+            let (q, f) = old_schema.qualified_field(j);
+            let rep = (old_groups.get(j)).and_then(|g| numeric_groups.iter().position(|n| n == g));
+            let e = match rep {
+                // Under grouping sets, a group without `x` shows NULL for it.
+                Some(r) if grouping_sets => Expr::Case(Case {
+                    expr: None,
+                    when_then_expr: vec![(
+                        Box::new(col(j).is_null()),
+                        Box::new(Expr::Literal(ScalarValue::LargeBinary(None), None)),
+                    )],
+                    else_expr: Some(Box::new(col(reps_at + r))),
+                }),
+                Some(r) => col(reps_at + r),
+                None => col(j),
+            };
+            e.alias_qualified(q.cloned(), f.name())
+        })
+        .collect();
+    Ok(Transformed::yes(LogicalPlan::Projection(
+        Projection::try_new(exprs, Arc::new(LogicalPlan::Aggregate(new)))?,
+    )))
+}
+
 /// Rewrites a freshly planned (not yet analyzed) plan to compute `numeric` as PostgreSQL does.
 pub fn pg_numeric(plan: LogicalPlan) -> Result<LogicalPlan> {
     plan.transform_up_with_subqueries(|node| {
@@ -599,9 +745,50 @@ pub fn pg_numeric(plan: LogicalPlan) -> Result<LogicalPlan> {
             e.transform_up(|e| rewrite_expr(e, &schema))
         })?;
         // Recomputed even when nothing here changed: an input's types may have.
-        Ok(Transformed::yes(out.data.recompute_schema()?))
+        Ok(Transformed::yes(
+            group_by_value(out.data.recompute_schema()?)?.data,
+        ))
     })
     .map(|t| t.data)
+}
+
+/// DataFusion's `single_distinct_aggregation_to_group_by`, except over a DISTINCT aggregate
+/// of numerics: that rule groups by the values' bytes, which tell `1.5` from `1.50`, while
+/// the numeric aggregates deduplicate by value themselves. (`count(DISTINCT x)` counts keys,
+/// which group rightly, and is left to the rule.)
+#[derive(Debug)]
+pub struct SingleDistinctExceptNumeric(pub Arc<dyn OptimizerRule + Send + Sync>);
+
+impl OptimizerRule for SingleDistinctExceptNumeric {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn apply_order(&self) -> Option<ApplyOrder> {
+        self.0.apply_order()
+    }
+
+    fn rewrite(
+        &self,
+        plan: LogicalPlan,
+        config: &dyn OptimizerConfig,
+    ) -> Result<Transformed<LogicalPlan>> {
+        if let LogicalPlan::Aggregate(a) = &plan {
+            let schema = a.input.schema();
+            let numeric_distinct = |e: &Expr| {
+                e.exists(|e| {
+                    Ok(matches!(e, Expr::AggregateFunction(f) if f.params.distinct
+                        && f.params.args.iter().any(|a| num_type(a, schema) && !is_key(a))))
+                })
+            };
+            for e in &a.aggr_expr {
+                if numeric_distinct(e)? {
+                    return Ok(Transformed::no(plan));
+                }
+            }
+        }
+        self.0.rewrite(plan, config)
+    }
 }
 
 /// Binary operators with a `numeric` operand, planned as the `numeric_ops` functions while

@@ -29,6 +29,8 @@ use eddy_dataflow::sources::{Constant, Rename, Scan, Union};
 use eddy_dataflow::topn::TopN;
 use eddy_dataflow::window::{WinFunc, WinSpec, Window};
 
+use crate::numeric_ops::AggFn;
+
 /// Deepest plan the planner walks; deeper ones are refused rather than risking the stack.
 const PLAN_DEPTH_MAX: usize = 128;
 
@@ -332,12 +334,16 @@ impl<'a> Compiler<'a> {
             Some(_) => return Err(unsupported()),
             None => None,
         };
+        let numeric = crate::numeric_ops::AggFn::from_name(&name);
         let kind = match (name.as_str(), params.distinct, &arg_type) {
+            (_, false, Some(_)) if numeric.is_some() => match numeric.expect("checked") {
+                AggFn::Sum => AggKind::SumNumeric,
+                AggFn::Avg => AggKind::AvgNumeric,
+                AggFn::Var { sample, sqrt } => AggKind::VarNumeric { sample, sqrt },
+            },
             ("count", false, _) => AggKind::Count,
             ("count", true, Some(_)) => AggKind::CountDistinct,
             ("sum", false, Some(t)) if t.is_integer() => AggKind::SumInt,
-            ("numeric_sum", false, Some(_)) => AggKind::SumNumeric,
-            ("numeric_avg", false, Some(_)) => AggKind::AvgNumeric,
             ("sum", false, Some(t)) if t.is_floating() => AggKind::SumFloat,
             ("avg", false, Some(t)) if t.is_floating() || t.is_integer() => AggKind::AvgFloat,
             ("min", _, Some(_)) => AggKind::Min,
@@ -485,7 +491,8 @@ impl<'a> Compiler<'a> {
             let from_start =
                 matches!(&f.start_bound, WindowFrameBound::Preceding(v) if v.is_null());
             let to_end = matches!(&f.end_bound, WindowFrameBound::Following(v) if v.is_null());
-            let to_peer = f.units == WindowFrameUnits::Range
+            // GROUPS: a RANGE frame over numerics (see `numeric_plan`).
+            let to_peer = matches!(f.units, WindowFrameUnits::Range | WindowFrameUnits::Groups)
                 && matches!(f.end_bound, WindowFrameBound::CurrentRow);
             let default_frame = from_start && if ordered { to_peer } else { to_end || to_peer };
             let is_agg = matches!(wf.fun, WindowFunctionDefinition::AggregateUDF(_));
