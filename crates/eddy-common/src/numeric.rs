@@ -989,35 +989,40 @@ impl Numeric {
 
     /// Fits the value to `numeric(precision, scale)`: rounded to `scale` digits, and an error
     /// when more than `precision - scale` digits remain before the point.
-    pub fn with_typmod(&self, precision: u32, scale: u32) -> Result<Numeric> {
-        let v = self.round(scale as i32);
+    /// Fitted to `numeric(precision, scale)` as PostgreSQL's `apply_typmod`: rounded to
+    /// `scale` digits (a negative scale rounds to tens, hundreds...), then refused (22003) if
+    /// its leading digit sits `precision - scale` or more places left of the point.
+    pub fn with_typmod(&self, precision: u32, scale: i32) -> Result<Numeric> {
+        let v = self.round(scale);
+        let max_digits = precision as i64 - scale as i64;
+        let overflow = |detail: String| {
+            Error::new(
+                SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                "numeric field overflow",
+            )
+            .with_detail(detail)
+        };
         match &v {
-            Numeric::Finite { mantissa, .. } => {
-                let int_digits = (mantissa.abs() / pow10(scale)).to_string();
-                let used = if int_digits == "0" {
-                    0
-                } else {
-                    int_digits.len()
-                };
-                if used as u32 > precision - scale {
-                    return Err(Error::new(
-                        SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
-                        "numeric field overflow",
-                    )
-                    .with_detail(format!(
+            Numeric::Finite { mantissa, dscale } => {
+                if mantissa.is_zero() {
+                    return Ok(v);
+                }
+                // Where the leading digit is: 1 for units, 0 for tenths, -1 for hundredths...
+                let lead = mantissa.abs().to_string().len() as i64 - *dscale as i64;
+                if lead > max_digits {
+                    let bound = match max_digits {
+                        0 => "1".to_string(),
+                        m => format!("10^{m}"),
+                    };
+                    return Err(overflow(format!(
                         "A field with precision {precision}, scale {scale} must round to an \
-                         absolute value less than 10^{}.",
-                        precision - scale
+                         absolute value less than {bound}."
                     )));
                 }
                 Ok(v)
             }
             Numeric::NaN => Ok(v),
-            _ => Err(Error::new(
-                SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
-                "numeric field overflow",
-            )
-            .with_detail(format!(
+            _ => Err(overflow(format!(
                 "A field with precision {precision}, scale {scale} cannot hold an infinite value."
             ))),
         }

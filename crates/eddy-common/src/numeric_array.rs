@@ -16,6 +16,7 @@ use num_bigint::BigInt;
 
 use crate::error::{Error, Result, SqlState};
 use crate::numeric::Numeric;
+use crate::types::NumericTypmod;
 
 /// The Arrow type `numeric` values are carried in. Nothing else in Eddy is `LargeBinary`.
 pub const NUMERIC_ARROW: DataType = DataType::LargeBinary;
@@ -74,17 +75,14 @@ pub fn from_keys(arr: &ArrayRef) -> Result<ArrayRef> {
 }
 
 /// Fits each value to `numeric(precision, scale)` (rounding, 22003 on overflow).
-pub fn with_typmod(arr: &ArrayRef, typmod: Option<(u8, i8)>) -> Result<ArrayRef> {
+pub fn with_typmod(arr: &ArrayRef, typmod: Option<NumericTypmod>) -> Result<ArrayRef> {
     let Some((p, s)) = typmod else {
         return Ok(arr.clone());
     };
     let vals = values(arr.as_ref())?;
     let fitted = vals
         .into_iter()
-        .map(|v| {
-            v.map(|v| v.with_typmod(p as u32, s.max(0) as u32))
-                .transpose()
-        })
+        .map(|v| v.map(|v| v.with_typmod(p as u32, s as i32)).transpose())
         .collect::<Result<Vec<_>>>()?;
     Ok(from_values(fitted))
 }
@@ -95,7 +93,7 @@ fn ints<I: Iterator<Item = Option<i64>>>(it: I) -> ArrayRef {
 
 /// A column of another type as `numeric` (PostgreSQL's casts: integers exactly, floats to 15
 /// significant digits, text by `numeric`'s input rules), then fitted to `typmod`.
-pub fn cast_to_numeric(arr: &ArrayRef, typmod: Option<(u8, i8)>) -> Result<ArrayRef> {
+pub fn cast_to_numeric(arr: &ArrayRef, typmod: Option<NumericTypmod>) -> Result<ArrayRef> {
     let out: ArrayRef = match arr.data_type() {
         DataType::LargeBinary => arr.clone(),
         DataType::Null => from_values((0..arr.len()).map(|_| None)),

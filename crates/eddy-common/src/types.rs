@@ -13,11 +13,38 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, SqlState};
 
+/// A `numeric(precision, scale)` type modifier.
+pub type NumericTypmod = (u16, i16);
+
+/// `numeric(p, s)`'s typmod, or PostgreSQL's error for one out of its ranges (the scale may be
+/// negative, or larger than the precision: `numeric(2,5)` holds values below 0.001).
+pub fn numeric_typmod(p: i64, s: i64) -> Result<NumericTypmod> {
+    let max = NUMERIC_PRECISION_MAX as i64;
+    if !(1..=max).contains(&p) {
+        return Err(Error::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("NUMERIC precision {p} must be between 1 and {max}"),
+        ));
+    }
+    if !(-max..=max).contains(&s) {
+        return Err(Error::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("NUMERIC scale {s} must be between -{max} and {max}"),
+        ));
+    }
+    Ok((p as u16, s as i16))
+}
+
 /// Field-metadata key holding the PostgreSQL type of an Arrow field.
 pub const PG_TYPE_METADATA_KEY: &str = "eddy.pg_type";
 
-/// Largest precision a `numeric` can have while still being an Arrow `Decimal128`.
-pub const NUMERIC_PRECISION_MAX: u8 = 38;
+/// Largest precision a `numeric` typmod can have (`NUMERIC_MAX_PRECISION`); a scale is within
+/// ± this much too (`NUMERIC_MIN_SCALE`, `NUMERIC_MAX_SCALE`).
+pub const NUMERIC_PRECISION_MAX: u16 = 1000;
+/// The precision DataFusion's planner gives a bare `numeric` cast (with
+/// [`NUMERIC_UNCONSTRAINED_SCALE`]); Eddy plans casts with a typmod itself, so this one is
+/// always a bare `numeric`.
+pub const NUMERIC_UNCONSTRAINED_PRECISION: u8 = 38;
 /// Scale given to `numeric` declared without one: PostgreSQL keeps arbitrary scale, we keep
 /// this many fractional digits and print without trailing zeros.
 pub const NUMERIC_UNCONSTRAINED_SCALE: i8 = 10;
@@ -31,7 +58,7 @@ pub enum PgType {
     Float4,
     Float8,
     /// `numeric(p, s)`; `None` for a bare `numeric`.
-    Numeric(Option<(u8, i8)>),
+    Numeric(Option<NumericTypmod>),
     Text,
     Varchar(Option<u32>),
     Bytea,
@@ -119,7 +146,8 @@ impl PgType {
     pub fn typmod(&self) -> i32 {
         match self {
             PgType::Varchar(Some(n)) => *n as i32 + 4,
-            PgType::Numeric(Some((p, s))) => (((*p as i32) << 16) | (*s as i32 & 0xffff)) + 4,
+            // The scale in 11 bits, two's complement, as PostgreSQL packs a negative one.
+            PgType::Numeric(Some((p, s))) => (((*p as i32) << 16) | (*s as i32 & 0x7ff)) + 4,
             PgType::Array(elem) => elem.typmod(),
             _ => -1,
         }
@@ -212,13 +240,13 @@ impl PgType {
             DataType::Float64 => PgType::Float8,
             // The type unconstrained `numeric` is computed in: an expression over such values
             // (`x * 2`, `x::numeric`) is unconstrained too, shown without trailing zeros.
-            DataType::Decimal128(NUMERIC_PRECISION_MAX, NUMERIC_UNCONSTRAINED_SCALE) => {
+            DataType::Decimal128(NUMERIC_UNCONSTRAINED_PRECISION, NUMERIC_UNCONSTRAINED_SCALE) => {
                 PgType::Numeric(None)
             }
             DataType::Decimal32(p, s) | DataType::Decimal64(p, s) | DataType::Decimal128(p, s) => {
-                PgType::Numeric(Some((*p, *s)))
+                PgType::Numeric(Some((*p as u16, *s as i16)))
             }
-            DataType::Decimal256(p, s) => PgType::Numeric(Some(((*p).min(38), *s))),
+            DataType::Decimal256(p, s) => PgType::Numeric(Some((*p as u16, *s as i16))),
             DataType::LargeBinary => PgType::Numeric(None),
             DataType::Binary | DataType::BinaryView | DataType::FixedSizeBinary(_) => PgType::Bytea,
             DataType::Date32 | DataType::Date64 => PgType::Date,
@@ -285,22 +313,7 @@ impl PgType {
                 (None, _) => PgType::Numeric(None),
                 (Some(p), s) => {
                     let s = s.unwrap_or(0);
-                    if !(1..=NUMERIC_PRECISION_MAX as i64).contains(&p) {
-                        return Err(Error::new(
-                            SqlState::FEATURE_NOT_SUPPORTED,
-                            format!(
-                                "numeric precision {p} is not supported: Eddy stores numeric \
-                                 with at most {NUMERIC_PRECISION_MAX} digits"
-                            ),
-                        ));
-                    }
-                    if s < 0 || s > p {
-                        return Err(Error::new(
-                            SqlState::INVALID_PARAMETER_VALUE,
-                            format!("NUMERIC scale {s} must be between 0 and precision {p}"),
-                        ));
-                    }
-                    PgType::Numeric(Some((p as u8, s as i8)))
+                    PgType::Numeric(Some(numeric_typmod(p, s)?))
                 }
             },
             "text" | "string" => PgType::Text,

@@ -78,7 +78,7 @@ fn decode_text(
         PgType::Numeric(typmod) => {
             let v = eddy_common::numeric::Numeric::parse(text)?;
             let v = match typmod {
-                Some((p, s)) => v.with_typmod(*p as u32, (*s).max(0) as u32)?,
+                Some((p, s)) => v.with_typmod(*p as u32, *s as i32)?,
                 None => v,
             };
             Ok(ScalarValue::LargeBinary(Some(v.to_bytes())))

@@ -11,12 +11,13 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, ScalarFunctionArgs, ScalarUDF,
-    ScalarUDFImpl, Signature, Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Expr, ScalarFunctionArgs,
+    ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use eddy_common::numeric::{Numeric, NumericMoments};
 use eddy_common::numeric_array::{self, NUMERIC_ARROW};
 use eddy_common::numeric_codec::value_key;
+use eddy_common::types::NumericTypmod;
 
 fn ext(e: eddy_common::Error) -> DataFusionError {
     DataFusionError::External(Box::new(e))
@@ -221,7 +222,7 @@ pub fn udf(op: Op) -> Arc<ScalarUDF> {
 /// A cast to `numeric`, fitted to a typmod when one is given (`x::numeric(10,2)`).
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct ToNumeric {
-    typmod: Option<(u8, i8)>,
+    typmod: Option<NumericTypmod>,
     signature: Signature,
 }
 
@@ -245,11 +246,63 @@ impl ScalarUDFImpl for ToNumeric {
     }
 }
 
-pub fn to_numeric(typmod: Option<(u8, i8)>) -> Arc<ScalarUDF> {
+pub fn to_numeric(typmod: Option<NumericTypmod>) -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::new_from_impl(ToNumeric {
         typmod,
         signature: Signature::any(1, Volatility::Immutable),
     }))
+}
+
+/// `numeric_typmod(x, p, s)`: what `pg_syntax` makes of `x::numeric(p,s)`. `pg_numeric`
+/// plans it as `to_numeric` with that typmod; run as it is, it does the same.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct TypmodCast {
+    signature: Signature,
+}
+
+/// The typmod of a `numeric_typmod` call's literal arguments, checked as PostgreSQL checks it.
+pub fn literal_typmod(p: &Expr, s: &Expr) -> Result<NumericTypmod> {
+    let int = |e: &Expr| match e {
+        Expr::Literal(v, _) => match v.cast_to(&DataType::Int64) {
+            Ok(ScalarValue::Int64(Some(n))) => Some(n),
+            _ => None,
+        },
+        _ => None,
+    };
+    match (int(p), int(s)) {
+        (Some(p), Some(s)) => eddy_common::types::numeric_typmod(p, s).map_err(ext),
+        _ => Err(ext(eddy_common::Error::new(
+            eddy_common::SqlState::SYNTAX_ERROR,
+            "a numeric type modifier must be an integer constant",
+        ))),
+    }
+}
+
+impl ScalarUDFImpl for TypmodCast {
+    fn name(&self) -> &str {
+        crate::numeric_plan::TYPMOD_CAST
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(NUMERIC_ARROW)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let typmod = match (&args.args[1], &args.args[2]) {
+            (ColumnarValue::Scalar(p), ColumnarValue::Scalar(s)) => literal_typmod(
+                &Expr::Literal(p.clone(), None),
+                &Expr::Literal(s.clone(), None),
+            )?,
+            _ => return Err(ext(eddy_common::Error::internal("typmod not constant"))),
+        };
+        let (arrays, all_scalar) = arrays(&args.args[..1], args.number_rows)?;
+        let out = numeric_array::cast_to_numeric(&arrays[0], Some(typmod)).map_err(ext)?;
+        result(out, all_scalar)
+    }
 }
 
 /// A cast from `numeric` to another type (integers round; 22003 when out of range).
@@ -977,6 +1030,9 @@ pub fn register(ctx: &datafusion::prelude::SessionContext) {
             }));
         }
     }
+    ctx.register_udf(ScalarUDF::new_from_impl(TypmodCast {
+        signature: Signature::any(3, Volatility::Immutable),
+    }));
     ctx.register_udf(ScalarUDF::new_from_impl(Mod {
         signature: Signature::user_defined(Volatility::Immutable),
     }));

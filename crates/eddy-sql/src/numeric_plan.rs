@@ -28,7 +28,7 @@ use datafusion::optimizer::{ApplyOrder, OptimizerConfig, OptimizerRule};
 use datafusion::sql::sqlparser::ast::BinaryOperator;
 use eddy_common::numeric::Numeric;
 use eddy_common::numeric_array::{NUMERIC_ARROW, is_numeric};
-use eddy_common::types::{NUMERIC_PRECISION_MAX, NUMERIC_UNCONSTRAINED_SCALE};
+use eddy_common::types::{NUMERIC_UNCONSTRAINED_PRECISION, NUMERIC_UNCONSTRAINED_SCALE};
 use eddy_common::{Error, SqlState};
 
 use crate::numeric_ops::{self, Op};
@@ -133,6 +133,9 @@ fn numeric_function(name: &str, args: &[Expr]) -> Option<Op> {
     })
 }
 
+/// The function `pg_syntax` writes `x::numeric(p,s)` as: `numeric_typmod(x, p, s)`.
+pub const TYPMOD_CAST: &str = "numeric_typmod";
+
 fn rewrite_expr(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     let num = |e: &Expr| num_type(e, schema);
     Ok(match e {
@@ -168,6 +171,11 @@ fn rewrite_expr(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
             }))
         }
         Expr::Case(c) => case(c, schema)?,
+        Expr::ScalarFunction(f) if f.func.name() == TYPMOD_CAST && f.args.len() == 3 => {
+            let typmod = numeric_ops::literal_typmod(&f.args[1], &f.args[2])?;
+            let inner = f.args.into_iter().next().expect("three arguments");
+            Transformed::yes(numeric_ops::to_numeric(Some(typmod)).call(vec![inner]))
+        }
         Expr::ScalarFunction(f) if f.args.iter().any(num) => {
             let name = f.func.name().to_ascii_lowercase();
             if let Some(op) = numeric_function(&name, &f.args) {
@@ -239,11 +247,12 @@ fn cast(inner: Expr, to: &DataType, schema: &DFSchema) -> Result<Transformed<Exp
     };
     Ok(match to {
         DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => {
-            let typmod = if (*p, *s) == (NUMERIC_PRECISION_MAX, NUMERIC_UNCONSTRAINED_SCALE) {
-                None
-            } else {
-                Some((*p, *s))
-            };
+            let typmod =
+                if (*p, *s) == (NUMERIC_UNCONSTRAINED_PRECISION, NUMERIC_UNCONSTRAINED_SCALE) {
+                    None
+                } else {
+                    Some((*p as u16, *s as i16))
+                };
             if from_num && typmod.is_none() {
                 return Ok(Transformed::yes(inner));
             }

@@ -24,9 +24,9 @@ use datafusion::sql::sqlparser::ast::{
     Visit, Visitor,
 };
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
-    FunctionArguments, Ident, ObjectName, ObjectNamePart, Statement, TableAliasColumnDef,
-    TableFactor, UnaryOperator, VisitMut, VisitorMut,
+    BinaryOperator, CastKind, DataType, ExactNumberInfo, Expr, Function, FunctionArg,
+    FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName, ObjectNamePart,
+    Statement, TableAliasColumnDef, TableFactor, UnaryOperator, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -171,13 +171,19 @@ fn unqualified(name: &str) -> ObjectName {
 }
 
 fn call(name: &str, arg: Expr) -> Expr {
+    call_with(name, vec![arg])
+}
+
+fn call_with(name: &str, args: Vec<Expr>) -> Expr {
     Expr::Function(Function {
         name: unqualified(name),
         uses_odbc_syntax: false,
         parameters: FunctionArguments::None,
         args: FunctionArguments::List(FunctionArgumentList {
             duplicate_treatment: None,
-            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))],
+            args: (args.into_iter())
+                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
+                .collect(),
             clauses: vec![],
         }),
         filter: None,
@@ -1107,6 +1113,43 @@ impl VisitorMut for PgSyntax {
                 {
                     *e = new;
                 }
+            }
+            // A number of more digits than Arrow's widest decimal holds is still a numeric.
+            Expr::Value(v)
+                if matches!(&v.value, Value::Number(n, _)
+                    if n.chars().filter(char::is_ascii_digit).count() > 76) =>
+            {
+                if let Value::Number(n, _) = &v.value {
+                    *e = Expr::Cast {
+                        kind: CastKind::Cast,
+                        expr: Box::new(Expr::value(Value::SingleQuotedString(n.clone()))),
+                        data_type: DataType::Numeric(ExactNumberInfo::None),
+                        array: false,
+                        format: None,
+                    };
+                }
+            }
+            // `x::numeric(p,s)`: DataFusion's planner would make the type an Arrow decimal, which
+            // has no room for PostgreSQL's typmods (precision to 1000, negative scales, scales
+            // above the precision); `numeric_plan` turns this call into the cast.
+            Expr::Cast {
+                kind: CastKind::Cast | CastKind::DoubleColon,
+                expr,
+                data_type: DataType::Numeric(info) | DataType::Decimal(info) | DataType::Dec(info),
+                array: false,
+                format: None,
+            } if !matches!(info, ExactNumberInfo::None) => {
+                let (p, s) = match *info {
+                    ExactNumberInfo::Precision(p) => (p, 0),
+                    ExactNumberInfo::PrecisionAndScale(p, s) => (p, s),
+                    ExactNumberInfo::None => unreachable!("guarded"),
+                };
+                let inner = std::mem::replace(expr.as_mut(), Expr::value(Value::Null));
+                let number = |n: String| Expr::value(Value::Number(n, false));
+                *e = call_with(
+                    crate::numeric_plan::TYPMOD_CAST,
+                    vec![inner, number(p.to_string()), number(s.to_string())],
+                );
             }
             // `x::regclass::text`: the name, where the lookup alone gives a name only from an oid
             Expr::Cast {

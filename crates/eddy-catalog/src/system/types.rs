@@ -295,7 +295,12 @@ pub fn format_type(oid: u32, typmod: Option<i64>) -> Option<String> {
         (1042, Some(m)) => format!("character({})", m - 4),
         (1700, Some(m)) => {
             let m = m - 4;
-            format!("numeric({},{})", (m >> 16) & 0xffff, m & 0xffff)
+            // The scale is 11 bits of two's complement (it may be negative).
+            format!(
+                "numeric({},{})",
+                (m >> 16) & 0xffff,
+                ((m & 0x7ff) ^ 1024) - 1024
+            )
         }
         _ => base,
     };
