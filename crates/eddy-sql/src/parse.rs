@@ -33,7 +33,45 @@ pub fn parse_statements(sql: &str) -> Result<Vec<Statement>> {
         .with_recursion_limit(PARSE_DEPTH_MAX)
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_statements())
-        .map_err(syntax_error)
+        .map_err(|e| unsupported_command(sql).unwrap_or_else(|| syntax_error(e)))
+}
+
+/// PostgreSQL commands the parser does not read and Eddy does not run. A statement starting
+/// with one is refused as not supported (0A000), not as a syntax error, which would tell the
+/// user the statement is wrong.
+const UNSUPPORTED_COMMANDS: &[&str] = &[
+    "alter sequence",
+    "alter system",
+    "alter default privileges",
+    "create trigger",
+    "create event trigger",
+    "create rule",
+    "create domain",
+    "create aggregate",
+    "create operator",
+    "create collation",
+    "create conversion",
+    "create publication",
+    "create subscription",
+    "create text search",
+    "cluster",
+    "reindex",
+    "checkpoint",
+    "security label",
+    "import foreign schema",
+];
+
+fn unsupported_command(sql: &str) -> Option<Error> {
+    let words: Vec<String> = (sql.split_whitespace().take(4))
+        .map(|w| w.trim_end_matches(';').to_ascii_lowercase())
+        .collect();
+    UNSUPPORTED_COMMANDS
+        .iter()
+        .find(|c| {
+            let c: Vec<&str> = c.split(' ').collect();
+            words.len() >= c.len() && words.iter().zip(&c).all(|(w, c)| w == c)
+        })
+        .map(|c| Error::unsupported(c.to_ascii_uppercase()))
 }
 
 /// sqlparser reads `ALTER TABLE t RENAME TO u` but not the same for a view or a materialized
@@ -313,6 +351,15 @@ pub fn interval_literals_as_casts(stmt: &mut Statement) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_eddy_does_not_run_are_not_syntax_errors() {
+        let e = parse_statements("ALTER SEQUENCE s RESTART WITH 5").unwrap_err();
+        assert_eq!(e.state, SqlState::FEATURE_NOT_SUPPORTED);
+        assert!(e.message.starts_with("ALTER SEQUENCE"), "{}", e.message);
+        let e = parse_statements("ALTER SEQUENC s").unwrap_err();
+        assert_eq!(e.state, SqlState::SYNTAX_ERROR);
+    }
 
     #[test]
     fn syntax_errors_read_like_postgres() {
