@@ -1051,46 +1051,79 @@ impl Numeric {
 /// A numeric sum's finite part and how many of its values show each display scale: the sum
 /// shows the largest scale still present, as PostgreSQL's sum of the rows still summed would.
 /// Values can be taken back out (`w` < 0), as a view's group or a sliding window needs.
+///
+/// Values whose digits fit an `i128` (up to 38 of them) are summed per scale in `i128`s, with
+/// no big-integer arithmetic; a sum that would overflow one moves into the big sum.
 #[derive(Debug, Default)]
 pub struct NumericSum {
     sum: Option<Numeric>,
+    /// Per display scale, the sum of the mantissas of the small values with that scale.
+    small: std::collections::BTreeMap<u32, i128>,
     scales: std::collections::BTreeMap<u32, i64>,
 }
 
 impl NumericSum {
     pub fn add(&mut self, v: &Numeric, w: i64) {
-        let v = v.mul(&Numeric::from_i64(w));
+        if let Numeric::Finite { mantissa, dscale } = v
+            && let Some(m) = mantissa.to_i128()
+        {
+            return self.add_small(m, *dscale, w);
+        }
+        self.add_big(v.mul(&Numeric::from_i64(w)));
+        self.count(v.dscale(), w);
+    }
+
+    /// Adds `w` times the value `m × 10^-scale`.
+    pub fn add_small(&mut self, m: i128, scale: u32, w: i64) {
+        let slot = self.small.entry(scale).or_insert(0);
+        match m.checked_mul(w as i128).and_then(|x| slot.checked_add(x)) {
+            Some(x) => *slot = x,
+            None => self.add_big(Numeric::finite(BigInt::from(m) * w, scale)),
+        }
+        self.count(scale, w);
+    }
+
+    fn add_big(&mut self, v: Numeric) {
         self.sum = Some(match self.sum.take() {
             Some(s) => s.add(&v),
-            None => v.clone(),
+            None => v,
         });
-        let n = self.scales.entry(v.dscale()).or_insert(0);
+    }
+
+    fn count(&mut self, scale: u32, w: i64) {
+        let n = self.scales.entry(scale).or_insert(0);
         *n += w;
         if *n == 0 {
-            self.scales.remove(&v.dscale());
+            self.scales.remove(&scale);
         }
     }
 
     /// Adds another sum's values (a partial aggregate's).
     pub fn merge(&mut self, other: &NumericSum) {
-        if let Some(o) = &other.sum {
-            self.sum = Some(match self.sum.take() {
-                Some(s) => s.add(o),
-                None => o.clone(),
-            });
+        if let Some(o) = other.combined() {
+            self.add_big(o);
         }
         for (scale, n) in &other.scales {
-            let c = self.scales.entry(*scale).or_insert(0);
-            *c += n;
-            if *c == 0 {
-                self.scales.remove(scale);
-            }
+            self.count(*scale, *n);
         }
+    }
+
+    /// The big sum and the small ones added up (`None`: nothing was ever added).
+    fn combined(&self) -> Option<Numeric> {
+        let mut total = self.sum.clone();
+        for (scale, m) in &self.small {
+            let v = Numeric::finite(BigInt::from(*m), *scale);
+            total = Some(match total {
+                Some(t) => t.add(&v),
+                None => v,
+            });
+        }
+        total
     }
 
     pub fn total(&self) -> Numeric {
         let scale = self.scales.keys().next_back().copied().unwrap_or(0);
-        match &self.sum {
+        match self.combined() {
             Some(s) => s.trunc(scale as i32),
             None => Numeric::zero(),
         }
@@ -1117,7 +1150,11 @@ impl NumericSum {
             true => None,
             false => Some(Numeric::from_bytes(rest)?),
         };
-        Ok(NumericSum { sum, scales })
+        Ok(NumericSum {
+            sum,
+            small: Default::default(),
+            scales,
+        })
     }
 
     /// The sum and its scale counts as bytes, for state kept in storage.
@@ -1127,7 +1164,7 @@ impl NumericSum {
             v.extend_from_slice(&s.to_be_bytes());
             v.extend_from_slice(&n.to_be_bytes());
         }
-        if let Some(s) = &self.sum {
+        if let Some(s) = self.combined() {
             s.write_bytes(&mut v);
         }
         v
@@ -1146,6 +1183,18 @@ impl NumericMoments {
     pub fn add(&mut self, v: &Numeric, w: i64) {
         self.sum.add(v, w);
         self.squares.add(&v.mul(v), w);
+    }
+
+    /// Adds `w` times the value `m × 10^-scale`.
+    pub fn add_small(&mut self, m: i128, scale: u32, w: i64) {
+        self.sum.add_small(m, scale, w);
+        match m.checked_mul(m) {
+            Some(sq) => self.squares.add_small(sq, 2 * scale, w),
+            None => {
+                let v = Numeric::finite(BigInt::from(m), scale);
+                self.squares.add(&v.mul(&v), w)
+            }
+        }
     }
 
     /// See [`Numeric::variance`]; `n` counts the finite values.

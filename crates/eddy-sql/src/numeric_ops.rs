@@ -473,6 +473,15 @@ impl SumState {
         }
     }
 
+    /// `add` of the finite value `m × 10^-scale`, without big integers.
+    fn add_small(&mut self, m: i128, scale: u32, sign: i64) {
+        self.count += sign;
+        match self.squares {
+            true => self.finite.add_small(m, scale, sign),
+            false => self.finite.sum.add_small(m, scale, sign),
+        }
+    }
+
     fn total(&self) -> Option<Numeric> {
         if self.count == 0 {
             return None;
@@ -534,8 +543,11 @@ impl NumericAccumulator {
             }
             return Ok(());
         }
-        for v in numbers(&arr)?.iter().flatten() {
-            self.state.add(v, sign);
+        for b in arr.as_binary::<i64>().iter().flatten() {
+            match Numeric::small_parts(b) {
+                Some((m, scale)) => self.state.add_small(m, scale, sign),
+                None => self.state.add(&Numeric::from_bytes(b).map_err(ext)?, sign),
+            }
         }
         Ok(())
     }
