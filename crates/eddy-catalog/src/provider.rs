@@ -259,7 +259,7 @@ impl SchemaProvider for EddySchemaProvider {
                 )
                 .map_err(|e| DataFusionError::External(Box::new(e)));
             }
-            return Ok(None);
+            return sequence_row(&self.catalog, &self.schema, name);
         };
         let ctx = self
             .slot
@@ -275,8 +275,45 @@ impl SchemaProvider for EddySchemaProvider {
 
     fn table_exist(&self, name: &str) -> bool {
         self.catalog.relation(&self.schema, name).is_some()
+            || (self.catalog.sequences)
+                .by_name(&format!("\"{}\".\"{name}\"", self.schema))
+                .is_some()
             || (self.schema == crate::DEFAULT_SCHEMA && crate::system::is_pg_catalog_table(name))
     }
+}
+
+/// `SELECT * FROM seq`: a sequence read as a relation is one row of where it stands, as in
+/// PostgreSQL. `log_cnt` (values PostgreSQL has logged ahead in its WAL) is always 0: Eddy
+/// logs each value it hands out.
+fn sequence_row(
+    catalog: &Catalog,
+    schema: &str,
+    name: &str,
+) -> datafusion::common::Result<Option<Arc<dyn TableProvider>>> {
+    use datafusion::arrow::array::{BooleanArray, Int64Array};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let seqs = &catalog.sequences;
+    let Some(def) = seqs.by_name(&format!("\"{schema}\".\"{name}\"")) else {
+        return Ok(None);
+    };
+    let Some((last, is_called)) = seqs.position(def.id) else {
+        return Ok(None);
+    };
+    let fields = Schema::new(vec![
+        Field::new("last_value", DataType::Int64, false),
+        Field::new("log_cnt", DataType::Int64, false),
+        Field::new("is_called", DataType::Boolean, false),
+    ]);
+    let batch = datafusion::arrow::array::RecordBatch::try_new(
+        Arc::new(fields),
+        vec![
+            Arc::new(Int64Array::from(vec![last])),
+            Arc::new(Int64Array::from(vec![0])),
+            Arc::new(BooleanArray::from(vec![is_called])),
+        ],
+    )?;
+    let table = datafusion::datasource::MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+    Ok(Some(Arc::new(table)))
 }
 
 /// One table as read by one statement.
