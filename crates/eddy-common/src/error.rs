@@ -288,6 +288,15 @@ fn classify_datafusion(e: DataFusionError) -> Error {
         (SqlState::UNDEFINED_FUNCTION, strip_prefixes(&text))
     } else if matches!(e, DataFusionError::SQL(..)) {
         (SqlState::SYNTAX_ERROR, strip_prefixes(&text))
+    } else if matches!(e, DataFusionError::NotImplemented(_)) && text.contains("OuterReference") {
+        // A FROM item reading a column of another one (`FROM t, LATERAL (...)`,
+        // `FROM t, generate_series(1, t.n)`) that no rewrite could turn into a join.
+        (
+            SqlState::FEATURE_NOT_SUPPORTED,
+            "a FROM item that reads columns of another FROM item (LATERAL) is not supported \
+             here: a set-returning function over them can go in the select list instead"
+                .to_string(),
+        )
     } else if matches!(e, DataFusionError::NotImplemented(_)) {
         (SqlState::FEATURE_NOT_SUPPORTED, strip_prefixes(&text))
     } else if lower.contains("projection references non-aggregate")
