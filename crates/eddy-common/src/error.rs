@@ -26,6 +26,7 @@ impl SqlState {
     pub const SERIALIZATION_FAILURE: SqlState = SqlState("40001");
     pub const WRONG_OBJECT_TYPE: SqlState = SqlState("42809");
     pub const DUPLICATE_CURSOR: SqlState = SqlState("42P03");
+    pub const DUPLICATE_PREPARED_STATEMENT: SqlState = SqlState("42P05");
     pub const OBJECT_NOT_IN_PREREQUISITE_STATE: SqlState = SqlState("55000");
     pub const INVALID_TEXT_REPRESENTATION: SqlState = SqlState("22P02");
     pub const BAD_COPY_FILE_FORMAT: SqlState = SqlState("22P04");
@@ -40,6 +41,7 @@ impl SqlState {
     pub const NO_ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25P01");
     pub const IN_FAILED_SQL_TRANSACTION: SqlState = SqlState("25P02");
     pub const INVALID_CURSOR_NAME: SqlState = SqlState("34000");
+    pub const INVALID_SQL_STATEMENT_NAME: SqlState = SqlState("26000");
     pub const SYNTAX_ERROR: SqlState = SqlState("42601");
     pub const UNDEFINED_COLUMN: SqlState = SqlState("42703");
     pub const UNDEFINED_FUNCTION: SqlState = SqlState("42883");

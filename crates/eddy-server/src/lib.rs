@@ -21,6 +21,7 @@ mod notify;
 mod pg_text;
 mod plain_views;
 mod point_read;
+mod prepared;
 mod sequence_calls;
 mod session;
 mod settings;

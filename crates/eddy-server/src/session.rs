@@ -226,6 +226,8 @@ pub(crate) struct State {
     cursors: HashMap<String, crate::cursors::Cursor>,
     /// Channels the session LISTENs on.
     listening: std::collections::BTreeSet<String>,
+    /// `PREPARE`d statements (SQL ones; the protocol's are the driver's).
+    prepared: crate::prepared::PreparedStatements,
     /// The open transaction's undo log as last written to storage.
     undo_on_disk: Option<String>,
     /// What RESET goes back to: the defaults with the startup packet's options applied.
@@ -781,6 +783,33 @@ impl EddySession {
                 ))
             }
             Statement::ShowVariable { variable } => self.show(st, variable),
+            Statement::Prepare {
+                name,
+                data_types,
+                statement,
+            } => {
+                st.prepared.prepare(name, data_types, statement)?;
+                Ok(Output::Command("PREPARE".into()))
+            }
+            Statement::Execute {
+                name: Some(name),
+                parameters,
+                immediate: false,
+                into,
+                using,
+                ..
+            } if into.is_empty() && using.is_empty() => {
+                let name = match name.0.as_slice() {
+                    [part] => part.as_ident().map(names::ident).unwrap_or_default(),
+                    _ => name.to_string(),
+                };
+                let bound = st.prepared.bind(&name, parameters)?;
+                Box::pin(self.dispatch(st, &bound, vec![])).await
+            }
+            Statement::Deallocate { name, .. } => {
+                let tag = st.prepared.deallocate(name)?;
+                Ok(Output::Command(tag.into()))
+            }
             other => {
                 let text = other.to_string();
                 let word: String = text
