@@ -275,9 +275,7 @@ impl SchemaProvider for EddySchemaProvider {
 
     fn table_exist(&self, name: &str) -> bool {
         self.catalog.relation(&self.schema, name).is_some()
-            || (self.catalog.sequences)
-                .by_name(&format!("\"{}\".\"{name}\"", self.schema))
-                .is_some()
+            || self.catalog.sequences.find(&self.schema, name).is_some()
             || (self.schema == crate::DEFAULT_SCHEMA && crate::system::is_pg_catalog_table(name))
     }
 }
@@ -293,7 +291,7 @@ fn sequence_row(
     use datafusion::arrow::array::{BooleanArray, Int64Array};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     let seqs = &catalog.sequences;
-    let Some(def) = seqs.by_name(&format!("\"{schema}\".\"{name}\"")) else {
+    let Some(def) = seqs.find(schema, name) else {
         return Ok(None);
     };
     let Some((last, is_called)) = seqs.position(def.id) else {

@@ -205,11 +205,15 @@ impl Sequences {
             None => (crate::DEFAULT_SCHEMA, name),
         };
         let unquote = |s: &str| s.trim_matches('"').to_string();
-        let (schema, bare) = (unquote(schema), unquote(bare));
+        self.find(&unquote(schema), &unquote(bare))
+    }
+
+    /// The sequence `name` of schema `schema` (both as stored, unquoted).
+    pub fn find(&self, schema: &str, name: &str) -> Option<SequenceDef> {
         let inner = self.inner.lock().expect("sequences lock");
         inner
             .values()
-            .find(|(d, _)| d.schema == schema && d.name == bare)
+            .find(|(d, _)| d.schema == schema && d.name == name)
             .map(|(d, _)| d.clone())
     }
 

@@ -36,6 +36,35 @@ fn corrupt() -> Error {
     Error::internal("corrupt numeric value")
 }
 
+/// A value's column bytes split into its key and its display scale (the last two bytes).
+fn split_scale(bytes: &[u8]) -> Option<(&[u8], u32)> {
+    if bytes.len() < 3 {
+        return None;
+    }
+    let (key, scale) = bytes.split_at(bytes.len() - 2);
+    Some((key, u16::from_be_bytes([scale[0], scale[1]]) as u32))
+}
+
+/// A nonzero finite value's base-100 exponent and base-100 digits (0 to 99, most significant
+/// first), read from its key after the class byte.
+fn finite_digits(
+    negative: bool,
+    body: &[u8],
+) -> Result<(i64, impl Iterator<Item = Result<u8>> + '_)> {
+    let flip = move |b: u8| if negative { !b } else { b };
+    // Four exponent bytes, one digit at least and the terminator.
+    if body.len() < 5 {
+        return Err(corrupt());
+    }
+    let e = [flip(body[0]), flip(body[1]), flip(body[2]), flip(body[3])];
+    let e100 = (u32::from_be_bytes(e) ^ 0x8000_0000) as i32 as i64;
+    let digits = (body[4..].iter())
+        .map(move |b| flip(*b))
+        .take_while(|b| *b != TERMINATOR)
+        .map(|b| b.checked_sub(1).filter(|d| *d < 100).ok_or_else(corrupt));
+    Ok((e100, digits))
+}
+
 impl Numeric {
     /// The value's column form (see the module documentation).
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -88,44 +117,30 @@ impl Numeric {
 
     /// Reads a value back from its column form.
     pub fn from_bytes(bytes: &[u8]) -> Result<Numeric> {
-        if bytes.len() < 3 {
-            return Err(corrupt());
-        }
-        let (key, scale) = bytes.split_at(bytes.len() - 2);
-        Self::decode(key, Some(u16::from_be_bytes([scale[0], scale[1]]) as u32))
+        let (key, dscale) = split_scale(bytes).ok_or_else(corrupt)?;
+        Self::decode(key, Some(dscale))
     }
 
     /// A finite value's mantissa and display scale (`mantissa × 10^-scale`) when the mantissa
     /// fits an `i128`, read straight from its column bytes: the fast path of sums.
     pub fn small_parts(bytes: &[u8]) -> Option<(i128, u32)> {
-        let (&class, rest) = bytes.split_first()?;
-        if rest.len() < 2 {
-            return None;
-        }
-        let (body, scale) = rest.split_at(rest.len() - 2);
-        let dscale = u16::from_be_bytes([scale[0], scale[1]]) as u32;
+        let (key, dscale) = split_scale(bytes)?;
+        let (&class, body) = key.split_first()?;
         let negative = match class {
             ZERO => return Some((0, dscale)),
             NEGATIVE => true,
             POSITIVE => false,
             _ => return None,
         };
-        let flip = |b: u8| if negative { !b } else { b };
-        let e = body.get(..4)?;
-        let e = u32::from_be_bytes([flip(e[0]), flip(e[1]), flip(e[2]), flip(e[3])]);
-        let e100 = (e ^ 0x8000_0000) as i32 as i64;
+        let (e100, digits) = finite_digits(negative, body).ok()?;
         let mut m: i128 = 0;
         let mut n = 0i64;
-        for &b in &body[4..] {
-            let b = flip(b);
-            if b == TERMINATOR {
-                break;
-            }
+        for d in digits {
             n += 2;
             if n > 38 {
                 return None;
             }
-            m = m * 100 + (b.checked_sub(1)? as i128);
+            m = m * 100 + d.ok()? as i128;
         }
         // value = m × 10^(2·e100 − n); as a mantissa at `dscale`: m × 10^(2·e100 − n + dscale).
         // A negative shift drops the zero that pads an odd number of fraction digits to a
@@ -162,26 +177,14 @@ impl Numeric {
             POSITIVE => false,
             _ => return Err(corrupt()),
         };
-        let flip = |b: u8| if negative { !b } else { b };
-        if body.len() < 5 {
-            return Err(corrupt());
-        }
-        let mut e = [0u8; 4];
-        for (i, b) in body[..4].iter().enumerate() {
-            e[i] = flip(*b);
-        }
-        let e100 = (u32::from_be_bytes(e) ^ 0x8000_0000) as i32 as i64;
+        let (e100, digits) = finite_digits(negative, body)?;
         // Base-100 digits, gathered in a u128 while they fit (38 decimal digits), which is
         // every value short of that, without going through text.
         let mut small: u128 = 0;
         let mut big: Option<BigInt> = None;
         let mut n = 0i64;
-        for &b in &body[4..] {
-            let b = flip(b);
-            if b == TERMINATOR {
-                break;
-            }
-            let d = b.checked_sub(1).filter(|d| *d < 100).ok_or_else(corrupt)?;
+        for d in digits {
+            let d = d?;
             n += 2;
             match &mut big {
                 Some(m) => *m = &*m * 100u32 + d,

@@ -11,8 +11,8 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Expr, ScalarFunctionArgs,
-    ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, ScalarFunctionArgs, ScalarUDF,
+    ScalarUDFImpl, Signature, Volatility,
 };
 use eddy_common::numeric::{Numeric, NumericMoments};
 use eddy_common::numeric_array::{self, NUMERIC_ARROW};
@@ -164,12 +164,7 @@ impl ScalarUDFImpl for NumericFn {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let (arrays, all_scalar) = arrays(&args.args, args.number_rows)?;
         let out = match self.op {
-            Op::Key => {
-                let a = arrays[0].as_binary::<i64>();
-                let keys: datafusion::arrow::array::LargeBinaryArray =
-                    a.iter().map(|v| v.map(value_key)).collect();
-                Arc::new(keys) as ArrayRef
-            }
+            Op::Key => numeric_array::value_keys(&arrays[0]),
             Op::Round | Op::Trunc => {
                 let xs = numbers(&arrays[0])?;
                 let places = datafusion::arrow::compute::cast(&arrays[1], &DataType::Int64)?;
@@ -240,10 +235,19 @@ impl ScalarUDFImpl for ToNumeric {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let (arrays, all_scalar) = arrays(&args.args, args.number_rows)?;
-        let out = numeric_array::cast_to_numeric(&arrays[0], self.typmod).map_err(ext)?;
-        result(out, all_scalar)
+        cast_values(&args.args, args.number_rows, self.typmod)
     }
+}
+
+/// The first argument cast to numeric and fitted to `typmod`.
+fn cast_values(
+    args: &[ColumnarValue],
+    rows: usize,
+    typmod: Option<NumericTypmod>,
+) -> Result<ColumnarValue> {
+    let (arrays, all_scalar) = arrays(&args[..1], rows)?;
+    let out = numeric_array::cast_to_numeric(&arrays[0], typmod).map_err(ext)?;
+    result(out, all_scalar)
 }
 
 pub fn to_numeric(typmod: Option<NumericTypmod>) -> Arc<ScalarUDF> {
@@ -260,13 +264,11 @@ struct TypmodCast {
     signature: Signature,
 }
 
-/// The typmod of a `numeric_typmod` call's literal arguments, checked as PostgreSQL checks it.
-pub fn literal_typmod(p: &Expr, s: &Expr) -> Result<NumericTypmod> {
-    let int = |e: &Expr| match e {
-        Expr::Literal(v, _) => match v.cast_to(&DataType::Int64) {
-            Ok(ScalarValue::Int64(Some(n))) => Some(n),
-            _ => None,
-        },
+/// The typmod of a `numeric_typmod` call's constant arguments, checked as PostgreSQL checks
+/// it.
+pub fn constant_typmod(p: Option<&ScalarValue>, s: Option<&ScalarValue>) -> Result<NumericTypmod> {
+    let int = |v: Option<&ScalarValue>| match v.map(|v| v.cast_to(&DataType::Int64)) {
+        Some(Ok(ScalarValue::Int64(Some(n)))) => Some(n),
         _ => None,
     };
     match (int(p), int(s)) {
@@ -292,16 +294,13 @@ impl ScalarUDFImpl for TypmodCast {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let typmod = match (&args.args[1], &args.args[2]) {
-            (ColumnarValue::Scalar(p), ColumnarValue::Scalar(s)) => literal_typmod(
-                &Expr::Literal(p.clone(), None),
-                &Expr::Literal(s.clone(), None),
-            )?,
-            _ => return Err(ext(eddy_common::Error::internal("typmod not constant"))),
+        let scalar = |a: &ColumnarValue| match a {
+            ColumnarValue::Scalar(v) => Some(v.clone()),
+            ColumnarValue::Array(_) => None,
         };
-        let (arrays, all_scalar) = arrays(&args.args[..1], args.number_rows)?;
-        let out = numeric_array::cast_to_numeric(&arrays[0], Some(typmod)).map_err(ext)?;
-        result(out, all_scalar)
+        let (p, s) = (scalar(&args.args[1]), scalar(&args.args[2]));
+        let typmod = constant_typmod(p.as_ref(), s.as_ref())?;
+        cast_values(&args.args[..1], args.number_rows, Some(typmod))
     }
 }
 
@@ -428,9 +427,10 @@ impl AggFn {
         })
     }
 
-    /// Whether it gives a numeric over integers too (PostgreSQL's `sum(int)` is an integer).
-    pub fn numeric_over_integers(self) -> bool {
-        self != AggFn::Sum
+    /// Whether it is computed as a numeric over an argument of type `t`: over numerics, and
+    /// for all but `sum` over integers too (PostgreSQL's `sum(int)` is an integer).
+    pub fn over(self, t: &DataType) -> bool {
+        numeric_array::is_numeric(t) || (self != AggFn::Sum && t.is_signed_integer())
     }
 }
 
@@ -443,11 +443,11 @@ pub struct NumericAgg {
     signature: Signature,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct SumState {
+    kind: AggFn,
     /// The finite values' sum, and their squares' sum for a variance.
     finite: NumericMoments,
-    squares: bool,
     count: i64,
     nan: i64,
     pinf: i64,
@@ -457,9 +457,18 @@ struct SumState {
 impl SumState {
     fn new(kind: AggFn) -> SumState {
         SumState {
-            squares: matches!(kind, AggFn::Var { .. }),
-            ..SumState::default()
+            kind,
+            finite: NumericMoments::default(),
+            count: 0,
+            nan: 0,
+            pinf: 0,
+            ninf: 0,
         }
+    }
+
+    /// Whether the squares are summed too.
+    fn squares(&self) -> bool {
+        matches!(self.kind, AggFn::Var { .. })
     }
 
     fn add(&mut self, v: &Numeric, sign: i64) {
@@ -468,7 +477,7 @@ impl SumState {
             Numeric::NaN => self.nan += sign,
             Numeric::PosInf => self.pinf += sign,
             Numeric::NegInf => self.ninf += sign,
-            v if self.squares => self.finite.add(v, sign),
+            v if self.squares() => self.finite.add(v, sign),
             v => self.finite.sum.add(v, sign),
         }
     }
@@ -476,7 +485,7 @@ impl SumState {
     /// `add` of the finite value `m × 10^-scale`, without big integers.
     fn add_small(&mut self, m: i128, scale: u32, sign: i64) {
         self.count += sign;
-        match self.squares {
+        match self.squares() {
             true => self.finite.add_small(m, scale, sign),
             false => self.finite.sum.add_small(m, scale, sign),
         }
@@ -497,8 +506,8 @@ impl SumState {
         })
     }
 
-    fn value(&self, kind: AggFn) -> Result<Option<Numeric>> {
-        Ok(match kind {
+    fn value(&self) -> Result<Option<Numeric>> {
+        Ok(match self.kind {
             AggFn::Sum => self.total(),
             AggFn::Avg => match self.total() {
                 Some(t) => Some(t.div(&Numeric::from_i64(self.count)).map_err(ext)?),
@@ -520,7 +529,6 @@ type Seen = std::collections::BTreeMap<Vec<u8>, i64>;
 
 #[derive(Debug)]
 struct NumericAccumulator {
-    kind: AggFn,
     state: SumState,
     /// With `DISTINCT`: the values, aggregated when the result is asked for.
     distinct: Option<Seen>,
@@ -529,7 +537,6 @@ struct NumericAccumulator {
 impl NumericAccumulator {
     fn new(kind: AggFn, distinct: bool) -> NumericAccumulator {
         NumericAccumulator {
-            kind,
             state: SumState::new(kind),
             distinct: distinct.then(Seen::new),
         }
@@ -539,7 +546,7 @@ impl NumericAccumulator {
         let arr = numeric_array::cast_to_numeric(&values[0], None).map_err(ext)?;
         if let Some(seen) = &mut self.distinct {
             for v in arr.as_binary::<i64>().iter().flatten() {
-                count_seen(seen, v.to_vec(), sign);
+                count_seen(seen, v, sign);
             }
             return Ok(());
         }
@@ -555,7 +562,7 @@ impl NumericAccumulator {
     /// The aggregate of the distinct values: equal values count once, whatever their scales,
     /// as the one with the largest bytes (PostgreSQL keeps whichever its sort put first).
     fn distinct_state(&self, seen: &Seen) -> Result<SumState> {
-        let mut state = SumState::new(self.kind);
+        let mut state = SumState::new(self.state.kind);
         let mut last: Option<&[u8]> = None;
         for v in seen.keys().rev() {
             if last.is_some_and(|l| value_key(l) == value_key(v)) {
@@ -568,11 +575,17 @@ impl NumericAccumulator {
     }
 }
 
-fn count_seen(seen: &mut Seen, v: Vec<u8>, n: i64) {
-    let c = seen.entry(v).or_insert(0);
-    *c += n;
-    if *c <= 0 {
-        seen.retain(|_, c| *c > 0);
+/// Counts `n` more (or, negative, fewer) of `v`; a value none are left of is forgotten.
+fn count_seen(seen: &mut Seen, v: &[u8], n: i64) {
+    match seen.get_mut(v) {
+        Some(c) if *c + n > 0 => *c += n,
+        Some(_) => {
+            seen.remove(v);
+        }
+        None if n > 0 => {
+            seen.insert(v.to_vec(), n);
+        }
+        None => {}
     }
 }
 
@@ -591,8 +604,8 @@ impl Accumulator for NumericAccumulator {
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
         let v = match &self.distinct {
-            Some(seen) => self.distinct_state(seen)?.value(self.kind)?,
-            None => self.state.value(self.kind)?,
+            Some(seen) => self.distinct_state(seen)?.value()?,
+            None => self.state.value()?,
         };
         Ok(ScalarValue::LargeBinary(v.map(|v| v.to_bytes())))
     }
@@ -636,11 +649,12 @@ impl Accumulator for NumericAccumulator {
                 let mut b = sums.value(i);
                 let corrupt = || ext(eddy_common::Error::internal("corrupt distinct numerics"));
                 while !b.is_empty() {
-                    let len = u32::from_be_bytes(b[..4].try_into().map_err(|_| corrupt())?);
-                    let (v, rest) = b[4..].split_at(len as usize);
-                    let n = i64::from_be_bytes(rest[..8].try_into().map_err(|_| corrupt())?);
-                    count_seen(seen, v.to_vec(), n);
-                    b = &rest[8..];
+                    let len = b.get(..4).ok_or_else(corrupt)?;
+                    let len = u32::from_be_bytes(len.try_into().expect("4")) as usize;
+                    let v = b.get(4..4 + len).ok_or_else(corrupt)?;
+                    let n = b.get(4 + len..12 + len).ok_or_else(corrupt)?;
+                    count_seen(seen, v, i64::from_be_bytes(n.try_into().expect("8")));
+                    b = &b[12 + len..];
                 }
                 continue;
             }
@@ -898,14 +912,7 @@ struct AggOverload {
 
 impl AggOverload {
     fn numeric(&self, types: &[DataType]) -> bool {
-        any_numeric(types)
-            || (self.kind.numeric_over_integers()
-                && types.iter().any(|t| {
-                    matches!(
-                        t,
-                        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
-                    )
-                }))
+        types.iter().any(|t| self.kind.over(t))
     }
 }
 

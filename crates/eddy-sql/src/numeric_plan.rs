@@ -82,6 +82,16 @@ fn is_key(e: &Expr) -> bool {
     matches!(e, Expr::ScalarFunction(f) if f.func.name() == "numeric_key")
 }
 
+/// Puts a numeric `e` (not a key already) in place by its key; whether it did.
+fn by_key(e: &mut Expr, schema: &DFSchema) -> bool {
+    if !num_type(e, schema) || is_key(e) {
+        return false;
+    }
+    let v = std::mem::replace(e, Expr::Literal(ScalarValue::Null, None));
+    *e = key(v);
+    true
+}
+
 fn unsupported_function(name: &str) -> datafusion::common::DataFusionError {
     datafusion::common::DataFusionError::External(Box::new(Error::new(
         SqlState::UNDEFINED_FUNCTION,
@@ -172,7 +182,12 @@ fn rewrite_expr(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         }
         Expr::Case(c) => case(c, schema)?,
         Expr::ScalarFunction(f) if f.func.name() == TYPMOD_CAST && f.args.len() == 3 => {
-            let typmod = numeric_ops::literal_typmod(&f.args[1], &f.args[2])?;
+            let constant = |e: &Expr| match e {
+                Expr::Literal(v, _) => Some(v.clone()),
+                _ => None,
+            };
+            let (p, s) = (constant(&f.args[1]), constant(&f.args[2]));
+            let typmod = numeric_ops::constant_typmod(p.as_ref(), s.as_ref())?;
             let inner = f.args.into_iter().next().expect("three arguments");
             Transformed::yes(numeric_ops::to_numeric(Some(typmod)).call(vec![inner]))
         }
@@ -372,13 +387,6 @@ fn case(c: Case, schema: &DFSchema) -> Result<Transformed<Expr>> {
     })))
 }
 
-fn is_int(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
-    )
-}
-
 /// The numeric aggregate replacing DataFusion's `sum`, `avg`, `var*` or `stddev*` over these
 /// arguments, if any: over numerics, and for all but `sum` over integers (a numeric in
 /// PostgreSQL).
@@ -390,8 +398,7 @@ fn numeric_aggregate(
     let [arg] = args else { return None };
     let t = ty(arg, schema)?;
     let kind = numeric_ops::AggFn::of_datafusion(name)?;
-    (is_numeric(&t) || (kind.numeric_over_integers() && is_int(&t)))
-        .then(|| numeric_ops::aggregate(kind))
+    kind.over(&t).then(|| numeric_ops::aggregate(kind))
 }
 
 fn aggregate(mut f: AggregateFunction, schema: &DFSchema) -> Result<Transformed<Expr>> {
@@ -424,17 +431,9 @@ fn window(mut w: WindowFunction, schema: &DFSchema) -> Result<Transformed<Expr>>
             changed = true;
         }
     }
-    let parts = std::mem::take(&mut w.params.partition_by);
-    w.params.partition_by = parts
-        .into_iter()
-        .map(|p| match num_type(&p, schema) {
-            true if !is_key(&p) => {
-                changed = true;
-                key(p)
-            }
-            _ => p,
-        })
-        .collect();
+    for p in w.params.partition_by.iter_mut() {
+        changed |= by_key(p, schema);
+    }
     // Equal numerics are peers in the window's order (`rank`, RANGE frames) whatever their
     // scales: order by keys, which sort as the values do. A RANGE frame with an offset needs
     // the values themselves, to add the offset to (DataFusion has no such frame over them).
@@ -446,10 +445,8 @@ fn window(mut w: WindowFunction, schema: &DFSchema) -> Result<Transformed<Expr>>
     let range = frame.units == WindowFrameUnits::Range;
     if !(range && (offset(&frame.start_bound) || offset(&frame.end_bound))) {
         for s in w.params.order_by.iter_mut() {
-            if num_type(&s.expr, schema) && !is_key(&s.expr) {
+            if by_key(&mut s.expr, schema) {
                 changed = true;
-                let e = std::mem::replace(&mut s.expr, Expr::Literal(ScalarValue::Null, None));
-                s.expr = key(e);
                 // Without offsets a RANGE frame reaches the ends or the current row's peers,
                 // as GROUPS does; DataFusion takes RANGE frames only over Arrow's numbers.
                 if range {
@@ -626,21 +623,11 @@ fn group_by_value(node: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
         LogicalPlan::Distinct(Distinct::On(mut on)) => {
             let schema = on.input.schema().clone();
             let mut changed = false;
-            let mut by_key = |e: Expr| match num_type(&e, &schema) && !is_key(&e) {
-                true => {
-                    changed = true;
-                    key(e)
-                }
-                false => e,
-            };
-            on.on_expr = on.on_expr.into_iter().map(&mut by_key).collect();
-            if let Some(sorts) = on.sort_expr.as_mut() {
-                for s in sorts.iter_mut() {
-                    s.expr = by_key(std::mem::replace(
-                        &mut s.expr,
-                        Expr::Literal(ScalarValue::Null, None),
-                    ));
-                }
+            for e in on.on_expr.iter_mut() {
+                changed |= by_key(e, &schema);
+            }
+            for s in on.sort_expr.iter_mut().flatten() {
+                changed |= by_key(&mut s.expr, &schema);
             }
             let plan = LogicalPlan::Distinct(Distinct::On(on));
             return Ok(match changed {
