@@ -81,6 +81,20 @@ impl SessionZone {
         }
     }
 
+    /// The zone's abbreviation at a UTC instant (`PST`, `CEST`), which the SQL, Postgres and
+    /// German DateStyles print after a `timestamptz`; None for a fixed offset, which they print
+    /// as a number.
+    pub fn abbreviation_at_utc(&self, utc: NaiveDateTime) -> Option<String> {
+        use chrono_tz::OffsetName;
+        match self {
+            SessionZone::Fixed(_) => None,
+            SessionZone::Named(tz) => tz
+                .offset_from_utc_datetime(&utc)
+                .abbreviation()
+                .map(str::to_string),
+        }
+    }
+
     /// The zone as an Arrow timestamp type names it: an IANA name or `+HH:MM`.
     pub fn arrow_name(&self) -> String {
         match self {
@@ -140,6 +154,124 @@ impl SessionZone {
         };
         Some((zone, shown))
     }
+}
+
+/// How dates and timestamps are printed: `DateStyle`'s first word.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DateOutput {
+    /// `1997-12-17 07:37:16-08`
+    #[default]
+    Iso,
+    /// `12/17/1997 07:37:16 PST`
+    Sql,
+    /// `Wed Dec 17 07:37:16 1997 PST`
+    Postgres,
+    /// `17.12.1997 07:37:16 PST`
+    German,
+}
+
+/// The order of day, month and year: how an ambiguous date (`01/02/03`) is read, and how the
+/// SQL and Postgres output styles print one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DateOrder {
+    #[default]
+    Mdy,
+    Dmy,
+    Ymd,
+}
+
+/// A session's `DateStyle`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DateStyle {
+    pub output: DateOutput,
+    pub order: DateOrder,
+}
+
+impl DateStyle {
+    /// Reads a `SET DateStyle` value as PostgreSQL's `check_datestyle` does: comma- or
+    /// space-separated words naming at most one style and one order. A part not given keeps
+    /// its current value, except that `German` alone also means day first. The error is the
+    /// detail PostgreSQL gives.
+    pub fn parse_setting(v: &str, current: DateStyle) -> std::result::Result<DateStyle, String> {
+        let mut output = None;
+        let mut order = None;
+        let mut german_order = false;
+        let mut words: Vec<String> = v
+            .split([',', ' '])
+            .filter(|w| !w.is_empty())
+            .map(|w| w.trim_matches('"').to_ascii_uppercase())
+            .collect();
+        if words.is_empty() {
+            return Err("Unrecognized key word: \"\".".into());
+        }
+        // `DEFAULT` in the list stands for the default's own words.
+        if let Some(at) = words.iter().position(|w| w == "DEFAULT") {
+            words.splice(at..=at, ["ISO".to_string(), "MDY".to_string()]);
+        }
+        let conflict = || "Conflicting \"datestyle\" specifications.".to_string();
+        for w in &words {
+            let (is_style, style, ord) = match w.as_str() {
+                "ISO" => (true, Some(DateOutput::Iso), None),
+                "SQL" => (true, Some(DateOutput::Sql), None),
+                "POSTGRES" => (true, Some(DateOutput::Postgres), None),
+                "GERMAN" => (true, Some(DateOutput::German), None),
+                "YMD" => (false, None, Some(DateOrder::Ymd)),
+                "DMY" | "EURO" | "EUROPEAN" => (false, None, Some(DateOrder::Dmy)),
+                "MDY" | "US" | "NONEURO" | "NONEUROPEAN" => (false, None, Some(DateOrder::Mdy)),
+                // PostgreSQL names the word as its list syntax reads it: in lower case.
+                _ => {
+                    let shown = w.to_ascii_lowercase();
+                    return Err(format!("Unrecognized key word: \"{shown}\"."));
+                }
+            };
+            if is_style {
+                if output.is_some_and(|o| Some(o) != style) {
+                    return Err(conflict());
+                }
+                output = style;
+                if style == Some(DateOutput::German) && order.is_none() {
+                    german_order = true;
+                }
+            } else {
+                if order.is_some_and(|o| Some(o) != ord) {
+                    return Err(conflict());
+                }
+                order = ord;
+                german_order = false;
+            }
+        }
+        Ok(DateStyle {
+            output: output.unwrap_or(current.output),
+            order: match order {
+                Some(o) => o,
+                None if german_order => DateOrder::Dmy,
+                None => current.order,
+            },
+        })
+    }
+
+    /// The value `SHOW DateStyle` prints: `ISO, MDY`.
+    pub fn shown(&self) -> String {
+        let output = match self.output {
+            DateOutput::Iso => "ISO",
+            DateOutput::Sql => "SQL",
+            DateOutput::Postgres => "Postgres",
+            DateOutput::German => "German",
+        };
+        let order = match self.order {
+            DateOrder::Mdy => "MDY",
+            DateOrder::Dmy => "DMY",
+            DateOrder::Ymd => "YMD",
+        };
+        format!("{output}, {order}")
+    }
+}
+
+/// The session settings that date/time text depends on, printed or read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TimeSettings {
+    pub zone: SessionZone,
+    pub style: DateStyle,
 }
 
 /// A zone by its IANA name, in any letter case as PostgreSQL allows.
@@ -211,8 +343,16 @@ fn now_in(zone: &SessionZone) -> NaiveDateTime {
     utc + Duration::seconds(zone.offset_at_utc(utc) as i64)
 }
 
-fn parse(text: &str, kind: &str, zone: &SessionZone) -> Result<Parsed> {
-    let s = text.trim();
+fn parse(text: &str, kind: &str, time: &TimeSettings) -> Result<Parsed> {
+    let zone = &time.zone;
+    let reordered = postgres_style_order(text.trim());
+    let s = reordered.as_deref().unwrap_or(text.trim());
+    // An era last (`0044-03-15 BC`), as every DateStyle prints years before 1.
+    let (s, bc) = match s.rsplit_once(' ') {
+        Some((head, era)) if era.eq_ignore_ascii_case("bc") => (head.trim_end(), true),
+        Some((head, era)) if era.eq_ignore_ascii_case("ad") => (head.trim_end(), false),
+        _ => (s, false),
+    };
     let lower = s.to_ascii_lowercase();
     let special = |local: NaiveDateTime, zone: Option<Zone>| {
         Ok(Parsed {
@@ -255,7 +395,13 @@ fn parse(text: &str, kind: &str, zone: &SessionZone) -> Result<Parsed> {
         }
         &s[start..*i]
     };
-    let (year, month, day) = date_fields(s, &mut i).ok_or_else(|| bad(kind, text))?;
+    let (year, month, day) =
+        date_fields(s, &mut i, time.style.order).ok_or_else(|| bad(kind, text))?;
+    // There is no year 0: 1 BC is followed by AD 1.
+    if year == 0 {
+        return Err(out_of_range(text));
+    }
+    let year = if bc { 1 - year } else { year };
     let date = NaiveDate::from_ymd_opt(year, month, day).ok_or_else(|| out_of_range(text))?;
     // The time: after 'T' or spaces, H:MM[:SS[.frac]] or HHMMSS[.frac].
     let mut rest_start = i;
@@ -352,11 +498,51 @@ fn parse(text: &str, kind: &str, zone: &SessionZone) -> Result<Parsed> {
     })
 }
 
-/// The date at the start of `s`, leaving `i` after it: `Y-M-D` (also with `/` or `.`),
-/// eight digits `YYYYMMDD`, and the forms PostgreSQL reads in its default `MDY` field order:
-/// `M/D/Y` (also with `-` or `.`), and a month name anywhere (`Jan 8, 1999`, `8-Jan-1999`,
-/// `1999-Jan-08`). A year of one or two digits is PostgreSQL's: 70..99 is 19xx, else 20xx.
-fn date_fields(s: &str, i: &mut usize) -> Option<(i32, u32, u32)> {
+/// PostgreSQL's own output style (`Wed Dec 17 07:37:16 1997 PST`) may lead with a weekday and
+/// puts the year after the time; PostgreSQL reads it back whatever the DateStyle. This gives
+/// such text in the order `date_fields` reads (no weekday, the year before the time), or None
+/// when the text is not of that form.
+fn postgres_style_order(s: &str) -> Option<String> {
+    let mut words: Vec<&str> = s.split_whitespace().collect();
+    let mut changed = false;
+    if words
+        .first()
+        .is_some_and(|w| weekday_named(w.trim_end_matches(',')))
+    {
+        words.remove(0);
+        changed = true;
+    }
+    if words.len() >= 4
+        && words[2].contains(':')
+        && words[3].bytes().all(|b| b.is_ascii_digit())
+        && (month_named(words[0]).is_some() || month_named(words[1]).is_some())
+    {
+        words.swap(2, 3);
+        changed = true;
+    }
+    changed.then(|| words.join(" "))
+}
+
+fn weekday_named(w: &str) -> bool {
+    const DAYS: [&str; 7] = [
+        "sunday",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+    ];
+    let w = w.to_ascii_lowercase();
+    w.len() >= 3 && DAYS.iter().any(|d| d.starts_with(&w))
+}
+
+/// The date at the start of `s`, leaving `i` after it: `Y-M-D` (also with `/` or `.`), eight
+/// digits `YYYYMMDD`, three numbers of one or two digits first in the session's field order
+/// (`M/D/Y`, `D/M/Y` or `Y/M/D`, with `/`, `-` or `.`), and a month name anywhere
+/// (`Jan 8, 1999`, `8-Jan-1999`, `1999-Jan-08`). A year of one or two digits is PostgreSQL's:
+/// 70..99 is 19xx, else 20xx.
+fn date_fields(s: &str, i: &mut usize, order: DateOrder) -> Option<(i32, u32, u32)> {
     let b = s.as_bytes();
     // The fields: up to three runs of digits or letters, with their separators.
     enum Field<'a> {
@@ -439,12 +625,18 @@ fn date_fields(s: &str, i: &mut usize) -> Option<(i32, u32, u32)> {
             }
             Some((y.parse().ok()?, num(&fields[1])? as u32, day(&fields[2])?))
         }
-        // M/D/Y
-        (Field::Num(m), Field::Num(_), Field::Num(_)) if m.len() <= 2 && !spaced => {
+        // In the DateStyle's order; PostgreSQL takes a first number as the year in YMD
+        // whatever its length.
+        (Field::Num(a), Field::Num(_), Field::Num(_)) if a.len() <= 2 && !spaced => {
             if seps[0] != seps[1] {
                 return None;
             }
-            Some((year(&fields[2])?, num(&fields[0])? as u32, day(&fields[1])?))
+            let [a, b, c] = [&fields[0], &fields[1], &fields[2]];
+            match order {
+                DateOrder::Mdy => Some((year(c)?, num(a)? as u32, day(b)?)),
+                DateOrder::Dmy => Some((year(c)?, num(b)? as u32, day(a)?)),
+                DateOrder::Ymd => Some((year(a)?, num(b)? as u32, day(c)?)),
+            }
         }
         (Field::Month(m), d, y) => Some((year(y)?, *m, day(d)?)),
         (Field::Num(y), Field::Month(m), d) if y.len() >= 3 => Some((y.parse().ok()?, *m, day(d)?)),
@@ -481,15 +673,16 @@ fn micros(dt: NaiveDateTime) -> i64 {
 }
 
 /// `timestamp without time zone` input: the wall-clock time; a zone in the text is ignored.
-pub fn parse_timestamp(text: &str) -> Result<i64> {
-    let p = parse(text, "timestamp", &SessionZone::default())?;
+pub fn parse_timestamp(text: &str, time: &TimeSettings) -> Result<i64> {
+    let p = parse(text, "timestamp", time)?;
     Ok(micros(p.local))
 }
 
 /// `timestamp with time zone` input, as microseconds since the epoch in UTC. Text without a
 /// zone is a wall-clock time in the session's zone.
-pub fn parse_timestamptz(text: &str, session: &SessionZone) -> Result<i64> {
-    let p = parse(text, "timestamp with time zone", session)?;
+pub fn parse_timestamptz(text: &str, time: &TimeSettings) -> Result<i64> {
+    let session = &time.zone;
+    let p = parse(text, "timestamp with time zone", time)?;
     let offset = match p.zone {
         Some(Zone::Offset(o)) => o,
         Some(Zone::Named(tz)) => SessionZone::Named(tz).offset_at_local(p.local),
@@ -499,8 +692,8 @@ pub fn parse_timestamptz(text: &str, session: &SessionZone) -> Result<i64> {
 }
 
 /// `date` input: days since 1970-01-01. A time of day may follow and is ignored.
-pub fn parse_date(text: &str) -> Result<i32> {
-    let p = parse(text, "date", &SessionZone::default())?;
+pub fn parse_date(text: &str, time: &TimeSettings) -> Result<i32> {
+    let p = parse(text, "date", time)?;
     let _ = p.has_time;
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
     Ok((p.local.date() - epoch).num_days() as i32)
@@ -520,8 +713,30 @@ mod tests {
         parse_timestamp(s).unwrap()
     }
 
+    fn parse_timestamp(s: &str) -> Result<i64> {
+        super::parse_timestamp(s, &TimeSettings::default())
+    }
+
+    fn parse_date(s: &str) -> Result<i32> {
+        super::parse_date(s, &TimeSettings::default())
+    }
+
+    fn in_order(order: DateOrder) -> TimeSettings {
+        TimeSettings {
+            zone: SessionZone::default(),
+            style: DateStyle {
+                output: DateOutput::Iso,
+                order,
+            },
+        }
+    }
+
     fn tstz(s: &str, zone: &str) -> i64 {
-        parse_timestamptz(s, &SessionZone::parse(zone).unwrap()).unwrap()
+        let time = TimeSettings {
+            zone: SessionZone::parse(zone).unwrap(),
+            style: DateStyle::default(),
+        };
+        parse_timestamptz(s, &time).unwrap()
     }
 
     #[test]
@@ -609,6 +824,11 @@ mod tests {
         assert_eq!(parse_date("1970-01-02").unwrap(), 1);
         assert_eq!(parse_date("2020-05-17 10:00").unwrap(), 18399);
         assert!(parse_date("2020-13-01").is_err());
+        assert_eq!(
+            parse_date("0001-12-31 BC").unwrap() + 1,
+            parse_date("0001-01-01").unwrap()
+        );
+        assert!(parse_date("0000-01-01").is_err());
         // Month first, two-digit years, month names.
         let d = |s: &str| parse_date(s).unwrap();
         assert_eq!(d("01/02/1970"), 1);
@@ -627,5 +847,55 @@ mod tests {
         ] {
             assert!(parse_date(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn field_order_follows_datestyle() {
+        let d = |s: &str, o: DateOrder| super::parse_date(s, &in_order(o)).unwrap();
+        assert_eq!(d("01/02/1970", DateOrder::Mdy), 1);
+        assert_eq!(d("02/01/1970", DateOrder::Dmy), 1);
+        assert_eq!(d("70/01/02", DateOrder::Ymd), 1);
+        assert_eq!(d("02.01.70", DateOrder::Dmy), 1);
+        // A year of three or more digits first is Y-M-D in every order.
+        assert_eq!(d("1970-01-02", DateOrder::Dmy), 1);
+        assert!(super::parse_date("13/01/2024", &in_order(DateOrder::Mdy)).is_err());
+        assert!(super::parse_date("01/13/2024", &in_order(DateOrder::Dmy)).is_err());
+    }
+
+    #[test]
+    fn postgres_style_output_reads_back() {
+        assert_eq!(ts("Wed Dec 17 07:37:16 1997"), utc("1997-12-17 07:37:16.0"));
+        assert_eq!(
+            ts("Wed 17 Dec 07:37:16.5 1997"),
+            utc("1997-12-17 07:37:16.5")
+        );
+        assert_eq!(
+            tstz("Wed Dec 17 07:37:16 1997 UTC", "Europe/Paris"),
+            utc("1997-12-17 07:37:16.0")
+        );
+        assert_eq!(parse_date("Thursday, Jan 1 1970").unwrap(), 0);
+    }
+
+    #[test]
+    fn datestyle_settings_read_like_postgres() {
+        let set = |v: &str, cur: DateStyle| DateStyle::parse_setting(v, cur).map(|s| s.shown());
+        let iso = DateStyle::default();
+        assert_eq!(set("SQL, DMY", iso).unwrap(), "SQL, DMY");
+        assert_eq!(set("german", iso).unwrap(), "German, DMY");
+        assert_eq!(set("German, MDY", iso).unwrap(), "German, MDY");
+        assert_eq!(set("MDY German", iso).unwrap(), "German, MDY");
+        assert_eq!(set("postgres", iso).unwrap(), "Postgres, MDY");
+        assert_eq!(set("euro", iso).unwrap(), "ISO, DMY");
+        let sql_dmy = DateStyle::parse_setting("sql,dmy", iso).unwrap();
+        assert_eq!(set("ISO", sql_dmy).unwrap(), "ISO, DMY");
+        assert_eq!(set("default", sql_dmy).unwrap(), "ISO, MDY");
+        assert_eq!(
+            set("ISO, SQL", iso).unwrap_err(),
+            "Conflicting \"datestyle\" specifications."
+        );
+        assert_eq!(
+            set("iso, blah", iso).unwrap_err(),
+            "Unrecognized key word: \"blah\"."
+        );
     }
 }

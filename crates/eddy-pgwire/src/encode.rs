@@ -11,19 +11,20 @@ use datafusion::arrow::datatypes::{
     TimeUnit, TimestampMicrosecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use eddy_common::datetime::SessionZone;
+use eddy_common::datetime::{DateOrder, DateOutput, DateStyle, SessionZone, TimeSettings};
 use eddy_common::{Error, PgType, Result};
 
 /// Days from 1970-01-01 (Arrow's epoch) to 2000-01-01 (PostgreSQL's).
 const PG_EPOCH_DAYS: i64 = 10_957;
 const PG_EPOCH_MICROS: i64 = PG_EPOCH_DAYS * 86_400_000_000;
 
-/// Appends the text form of `array[row]` (which must not be null) to `out`.
+/// Appends the text form of `array[row]` (which must not be null) to `out`. Dates and
+/// timestamps follow the session's DateStyle, and a `timestamptz` is shown in its TimeZone.
 pub fn text_value(
     array: &ArrayRef,
     row: usize,
     ty: &PgType,
-    zone: &SessionZone,
+    time: &TimeSettings,
     out: &mut String,
 ) -> Result<()> {
     use std::fmt::Write;
@@ -67,14 +68,18 @@ pub fn text_value(
         }
         DataType::BinaryView => bytea_text(array.as_binary_view().value(row), out),
         DataType::FixedSizeBinary(_) => bytea_text(array.as_fixed_size_binary().value(row), out),
-        DataType::Date32 => date_text(array.as_primitive::<Date32Type>().value(row) as i64, out),
+        DataType::Date32 => date_text(
+            array.as_primitive::<Date32Type>().value(row) as i64,
+            time.style,
+            out,
+        ),
         DataType::Time64(TimeUnit::Microsecond) => time_text(
             array.as_primitive::<Time64MicrosecondType>().value(row),
             out,
         ),
         DataType::Timestamp(unit, tz) => {
             let us = timestamp_micros(array, row, *unit);
-            timestamp_text(us, tz.as_ref().map(|_| zone), out)
+            timestamp_text(us, tz.as_ref().map(|_| &time.zone), time.style, out)
         }
         DataType::Interval(IntervalUnit::MonthDayNano) => {
             let v = array.as_primitive::<IntervalMonthDayNanoType>().value(row);
@@ -92,11 +97,11 @@ pub fn text_value(
                         if i > 0 {
                             out.push(' ');
                         }
-                        text_value(&values, i, elem, zone, out)?;
+                        text_value(&values, i, elem, time, out)?;
                     }
                 }
-                PgType::Array(elem) => array_text(&values, elem, zone, out)?,
-                _ => array_text(&values, &PgType::Text, zone, out)?,
+                PgType::Array(elem) => array_text(&values, elem, time, out)?,
+                _ => array_text(&values, &PgType::Text, time, out)?,
             }
         }
         _ => {
@@ -203,28 +208,35 @@ fn bytea_text(b: &[u8], out: &mut String) {
     }
 }
 
-fn date_text(days: i64, out: &mut String) {
+/// A date as PostgreSQL's `EncodeDateOnly` prints it in each DateStyle.
+fn date_text(days: i64, style: DateStyle, out: &mut String) {
+    use chrono::Datelike;
     use std::fmt::Write;
-    match NaiveDate::from_ymd_opt(1970, 1, 1)
+    let Some(d) = NaiveDate::from_ymd_opt(1970, 1, 1)
         .and_then(|d| d.checked_add_signed(chrono::Duration::days(days)))
-    {
-        Some(d) => {
-            use chrono::Datelike;
-            if d.year() <= 0 {
-                write!(
-                    out,
-                    "{:04}-{:02}-{:02} BC",
-                    1 - d.year(),
-                    d.month(),
-                    d.day()
-                )
-                .unwrap();
-            } else {
-                write!(out, "{}", d.format("%Y-%m-%d")).unwrap();
-            }
-        }
-        None => out.push_str("infinity"),
+    else {
+        out.push_str("infinity");
+        return;
+    };
+    let (y, m, day) = (year_of_era(d.year()), d.month(), d.day());
+    let dmy = style.order == DateOrder::Dmy;
+    match style.output {
+        DateOutput::Iso => write!(out, "{y:04}-{m:02}-{day:02}"),
+        DateOutput::Sql if dmy => write!(out, "{day:02}/{m:02}/{y:04}"),
+        DateOutput::Sql => write!(out, "{m:02}/{day:02}/{y:04}"),
+        DateOutput::German => write!(out, "{day:02}.{m:02}.{y:04}"),
+        DateOutput::Postgres if dmy => write!(out, "{day:02}-{m:02}-{y:04}"),
+        DateOutput::Postgres => write!(out, "{m:02}-{day:02}-{y:04}"),
     }
+    .unwrap();
+    if d.year() <= 0 {
+        out.push_str(" BC");
+    }
+}
+
+/// Years as written with an era: chrono's year 0 is 1 BC.
+fn year_of_era(y: i32) -> i32 {
+    if y <= 0 { 1 - y } else { y }
 }
 
 fn frac_text(micros: u32, out: &mut String) {
@@ -250,27 +262,59 @@ fn time_text(us: i64, out: &mut String) {
     frac_text(frac, out);
 }
 
-/// A timestamp; with a zone (for `timestamptz`), the instant shown in that zone with its offset.
-fn timestamp_text(us: i64, zone: Option<&SessionZone>, out: &mut String) {
+/// A timestamp as PostgreSQL's `EncodeDateTime` prints it in each DateStyle; with a zone (for
+/// `timestamptz`), the instant shown in that zone, followed by its offset (ISO) or its
+/// abbreviation (the other styles).
+fn timestamp_text(us: i64, zone: Option<&SessionZone>, style: DateStyle, out: &mut String) {
+    use chrono::Datelike;
     use std::fmt::Write;
-    let off = match (zone, DateTime::from_timestamp_micros(us)) {
-        (Some(z), Some(dt)) if !z.is_utc() => z.offset_at_utc(dt.naive_utc()),
+    let utc = DateTime::from_timestamp_micros(us).map(|dt| dt.naive_utc());
+    let off = match (zone, utc) {
+        (Some(z), Some(utc)) if !z.is_utc() => z.offset_at_utc(utc),
         _ => 0,
     };
     let local = us + off as i64 * 1_000_000;
     let secs = local.div_euclid(1_000_000);
     let frac = local.rem_euclid(1_000_000) as u32;
-    match DateTime::from_timestamp(secs, 0) {
-        Some(dt) => {
-            let dt = dt.naive_utc();
-            use chrono::Datelike;
-            if dt.year() <= 0 {
-                write!(out, "{:04}-{}", 1 - dt.year(), dt.format("%m-%d %H:%M:%S")).unwrap();
+    let Some(dt) = DateTime::from_timestamp(secs, 0).map(|dt| dt.naive_utc()) else {
+        out.push_str(if us > 0 { "infinity" } else { "-infinity" });
+        return;
+    };
+    let (y, m, d) = (year_of_era(dt.year()), dt.month(), dt.day());
+    let dmy = style.order == DateOrder::Dmy;
+    let hms = |out: &mut String| {
+        write!(out, "{}", dt.format("%H:%M:%S")).unwrap();
+        frac_text(frac, out);
+    };
+    match style.output {
+        DateOutput::Iso => write!(out, "{y:04}-{m:02}-{d:02} ").unwrap(),
+        DateOutput::Sql if dmy => write!(out, "{d:02}/{m:02}/{y:04} ").unwrap(),
+        DateOutput::Sql => write!(out, "{m:02}/{d:02}/{y:04} ").unwrap(),
+        DateOutput::German => write!(out, "{d:02}.{m:02}.{y:04} ").unwrap(),
+        DateOutput::Postgres => {
+            let (wd, mon) = (dt.format("%a"), dt.format("%b"));
+            if dmy {
+                write!(out, "{wd} {d:02} {mon} ").unwrap();
             } else {
-                write!(out, "{}", dt.format("%Y-%m-%d %H:%M:%S")).unwrap();
+                write!(out, "{wd} {mon} {d:02} ").unwrap();
             }
-            frac_text(frac, out);
-            if zone.is_some() {
+        }
+    }
+    hms(out);
+    if style.output == DateOutput::Postgres {
+        write!(out, " {y:04}").unwrap();
+    }
+    if let Some(z) = zone {
+        let abbreviation = match style.output {
+            DateOutput::Iso => None,
+            _ => utc.and_then(|utc| z.abbreviation_at_utc(utc)),
+        };
+        match abbreviation {
+            Some(a) => write!(out, " {a}").unwrap(),
+            None => {
+                if style.output != DateOutput::Iso {
+                    out.push(' ');
+                }
                 let (sign, a) = if off < 0 { ('-', -off) } else { ('+', off) };
                 write!(out, "{sign}{:02}", a / 3600).unwrap();
                 if a % 3600 != 0 {
@@ -280,11 +324,10 @@ fn timestamp_text(us: i64, zone: Option<&SessionZone>, out: &mut String) {
                     }
                 }
             }
-            if dt.year() <= 0 {
-                out.push_str(" BC");
-            }
         }
-        None => out.push_str(if us > 0 { "infinity" } else { "-infinity" }),
+    }
+    if dt.year() <= 0 {
+        out.push_str(" BC");
     }
 }
 
@@ -331,7 +374,7 @@ pub fn interval_text(months: i32, days: i32, micros: i64, out: &mut String) {
 fn array_text(
     values: &ArrayRef,
     elem: &PgType,
-    zone: &SessionZone,
+    time: &TimeSettings,
     out: &mut String,
 ) -> Result<()> {
     out.push('{');
@@ -345,7 +388,7 @@ fn array_text(
             continue;
         }
         buf.clear();
-        text_value(values, i, elem, zone, &mut buf)?;
+        text_value(values, i, elem, time, &mut buf)?;
         let nested = matches!(
             values.data_type(),
             DataType::List(_) | DataType::LargeList(_)
@@ -391,7 +434,7 @@ pub fn binary_value(array: &ArrayRef, row: usize, ty: &PgType, out: &mut BytesMu
         }
         (PgType::Float4, DataType::Float16) => {
             let mut s = String::new();
-            text_value(array, row, ty, &SessionZone::default(), &mut s)?;
+            text_value(array, row, ty, &TimeSettings::default(), &mut s)?;
             out.put_f32(s.parse().unwrap_or(f32::NAN))
         }
         (PgType::Float8, DataType::Float64) => {
@@ -399,7 +442,7 @@ pub fn binary_value(array: &ArrayRef, row: usize, ty: &PgType, out: &mut BytesMu
         }
         (PgType::Bytea, _) => {
             let mut s = String::new();
-            text_value(array, row, ty, &SessionZone::default(), &mut s)?;
+            text_value(array, row, ty, &TimeSettings::default(), &mut s)?;
             let hex = &s[2..];
             for i in (0..hex.len()).step_by(2) {
                 out.put_u8(u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0));
@@ -421,7 +464,7 @@ pub fn binary_value(array: &ArrayRef, row: usize, ty: &PgType, out: &mut BytesMu
         }
         (PgType::Uuid, _) => {
             let mut s = String::new();
-            text_value(array, row, ty, &SessionZone::default(), &mut s)?;
+            text_value(array, row, ty, &TimeSettings::default(), &mut s)?;
             let hex: String = s.chars().filter(|c| *c != '-').collect();
             if hex.len() != 32 {
                 return Err(Error::internal(format!("stored uuid \"{s}\" is malformed")));
@@ -433,7 +476,7 @@ pub fn binary_value(array: &ArrayRef, row: usize, ty: &PgType, out: &mut BytesMu
         (PgType::Jsonb, _) => {
             out.put_u8(1);
             let mut s = String::new();
-            text_value(array, row, ty, &SessionZone::default(), &mut s)?;
+            text_value(array, row, ty, &TimeSettings::default(), &mut s)?;
             out.put_slice(s.as_bytes());
         }
         (PgType::Numeric(_), DataType::LargeBinary) => out.put_slice(
@@ -474,7 +517,7 @@ pub fn binary_value(array: &ArrayRef, row: usize, ty: &PgType, out: &mut BytesMu
         // text, varchar, json, name, and anything whose binary form is its text
         _ => {
             let mut s = String::new();
-            text_value(array, row, ty, &SessionZone::default(), &mut s)?;
+            text_value(array, row, ty, &TimeSettings::default(), &mut s)?;
             out.put_slice(s.as_bytes());
         }
     }

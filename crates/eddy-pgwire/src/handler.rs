@@ -34,7 +34,7 @@ use tokio::net::TcpListener;
 
 use crate::encode::{binary_value, text_value};
 use crate::{Backend, Column, Described, Output, Session};
-use eddy_common::datetime::SessionZone;
+use eddy_common::datetime::TimeSettings;
 
 /// A statement prepared with Parse: the session's statement plus its described types.
 #[derive(Clone)]
@@ -452,7 +452,7 @@ fn encode_rows(
     columns: &[Column],
     batches: &[RecordBatch],
     format: Option<&Format>,
-    zone: &SessionZone,
+    time: &TimeSettings,
 ) -> PgWireResult<Vec<PgWireResult<DataRow>>> {
     let mut rows = vec![];
     let mut text = String::new();
@@ -474,7 +474,7 @@ fn encode_rows(
                     data[at..at + 4].copy_from_slice(&len.to_be_bytes());
                 } else {
                     text.clear();
-                    text_value(array, r, &col.ty, zone, &mut text).map_err(to_wire)?;
+                    text_value(array, r, &col.ty, time, &mut text).map_err(to_wire)?;
                     data.extend_from_slice(&(text.len() as i32).to_be_bytes());
                     data.extend_from_slice(text.as_bytes());
                 }
@@ -488,7 +488,7 @@ fn encode_rows(
 fn to_response(
     output: Output,
     format: Option<&Format>,
-    zone: &SessionZone,
+    time: &TimeSettings,
 ) -> PgWireResult<Response> {
     Ok(match output {
         Output::Rows {
@@ -497,7 +497,7 @@ fn to_response(
             tag,
         } => {
             let fields = Arc::new(field_infos(&columns, format));
-            let rows = encode_rows(&columns, &batches, format, zone)?;
+            let rows = encode_rows(&columns, &batches, format, time)?;
             let mut resp = QueryResponse::new(fields, stream::iter(rows));
             resp.set_command_tag(&tag);
             Response::Query(resp)
@@ -550,7 +550,7 @@ impl<B: Backend> SimpleQueryHandler for EddyHandler<B> {
                 Ok(o) => {
                     let copy_in = matches!(o, Output::CopyIn { .. });
                     report_changed(client, session.as_ref()).await?;
-                    out.push(to_response(o, None, &session.time_zone())?);
+                    out.push(to_response(o, None, &session.time_settings())?);
                     if copy_in {
                         // The rest of a multi-statement string after COPY FROM STDIN would
                         // run before the data arrives; PostgreSQL's clients never send that.
@@ -754,11 +754,11 @@ impl<B: Backend> ExtendedQueryHandler for EddyHandler<B> {
             )));
         }
         let mut params = Vec::with_capacity(want);
-        let zone = session.time_zone();
+        let time = session.time_settings();
         for (i, raw) in portal.parameters.iter().enumerate() {
             let ty = &prepared.described.params[i];
             let binary = portal.parameter_format.is_binary(i);
-            params.push(crate::params::decode(raw.as_deref(), ty, binary, &zone).map_err(to_wire)?);
+            params.push(crate::params::decode(raw.as_deref(), ty, binary, &time).map_err(to_wire)?);
         }
         let output = session
             .execute(&prepared.stmt, params)
@@ -771,7 +771,7 @@ impl<B: Backend> ExtendedQueryHandler for EddyHandler<B> {
         to_response(
             output,
             Some(&portal.result_column_format),
-            &session.time_zone(),
+            &session.time_settings(),
         )
     }
 }

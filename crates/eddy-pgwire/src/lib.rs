@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::common::ScalarValue;
-use eddy_common::datetime::SessionZone;
+use eddy_common::datetime::TimeSettings;
 use eddy_common::{PgType, Result};
 
 pub use handler::{Handlers, serve};
@@ -108,8 +108,8 @@ pub trait Session: Send + Sync + 'static {
     /// Ends a COPY FROM STDIN; returns the number of rows it stored.
     async fn copy_done(&self) -> Result<u64>;
     async fn copy_fail(&self, reason: String);
-    /// The session's `TimeZone`, in which `timestamptz` values are printed and read.
-    fn time_zone(&self) -> SessionZone;
+    /// The session's `TimeZone` and `DateStyle`, by which dates and timestamps are printed and read.
+    fn time_settings(&self) -> TimeSettings;
     /// Parameters reported in ParameterStatus at startup (`server_version`, `TimeZone`, ...).
     fn startup_parameters(&self) -> Vec<(String, String)>;
     /// Reported parameters a statement changed (`SET TimeZone`), each to be sent to the client

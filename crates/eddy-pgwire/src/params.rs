@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, IntervalMonthDayNano};
 use datafusion::common::ScalarValue;
-use eddy_common::datetime::{self, SessionZone};
+use eddy_common::datetime::{self, TimeSettings};
 use eddy_common::{Error, PgType, Result, SqlState};
 
 const PG_EPOCH_DAYS: i32 = 10_957;
@@ -16,7 +16,7 @@ pub fn decode(
     bytes: Option<&[u8]>,
     ty: &PgType,
     binary: bool,
-    zone: &SessionZone,
+    time: &TimeSettings,
 ) -> Result<ScalarValue> {
     let dt = ty.to_arrow();
     let Some(bytes) = bytes else {
@@ -25,7 +25,7 @@ pub fn decode(
     if binary {
         decode_binary(bytes, ty)
     } else {
-        decode_text(bytes, ty, &dt, zone)
+        decode_text(bytes, ty, &dt, time)
     }
 }
 
@@ -40,7 +40,7 @@ fn decode_text(
     bytes: &[u8],
     ty: &PgType,
     dt: &DataType,
-    zone: &SessionZone,
+    time: &TimeSettings,
 ) -> Result<ScalarValue> {
     let text = std::str::from_utf8(bytes).map_err(|_| {
         Error::new(
@@ -83,13 +83,13 @@ fn decode_text(
             };
             Ok(ScalarValue::LargeBinary(Some(v.to_bytes())))
         }
-        PgType::Date => Ok(ScalarValue::Date32(Some(datetime::parse_date(text)?))),
+        PgType::Date => Ok(ScalarValue::Date32(Some(datetime::parse_date(text, time)?))),
         PgType::Timestamp => Ok(ScalarValue::TimestampMicrosecond(
-            Some(datetime::parse_timestamp(text)?),
+            Some(datetime::parse_timestamp(text, time)?),
             None,
         )),
         PgType::Timestamptz => Ok(ScalarValue::TimestampMicrosecond(
-            Some(datetime::parse_timestamptz(text, zone)?),
+            Some(datetime::parse_timestamptz(text, time)?),
             Some(Arc::from("+00:00")),
         )),
         PgType::Time => crate::encode::parse_time(text.trim())
@@ -99,7 +99,7 @@ fn decode_text(
             let edt = elem.to_arrow();
             let values = text
                 .split_whitespace()
-                .map(|v| decode_text(v.as_bytes(), elem, &edt, zone))
+                .map(|v| decode_text(v.as_bytes(), elem, &edt, time))
                 .collect::<Result<Vec<_>>>()?;
             Ok(list(&values, &edt))
         }
@@ -108,7 +108,7 @@ fn decode_text(
             let values = eddy_common::array_text::parse(text)?
                 .into_iter()
                 .map(|v| match v {
-                    Some(v) => decode_text(v.as_bytes(), elem, &edt, zone),
+                    Some(v) => decode_text(v.as_bytes(), elem, &edt, time),
                     None => Ok(ScalarValue::try_from(&edt)?),
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -258,16 +258,16 @@ mod tests {
     #[test]
     fn text_params_cast_like_literals() {
         assert_eq!(
-            decode(Some(b"42"), &PgType::Int4, false, &SessionZone::default()).unwrap(),
+            decode(Some(b"42"), &PgType::Int4, false, &TimeSettings::default()).unwrap(),
             ScalarValue::Int32(Some(42))
         );
         assert_eq!(
-            decode(Some(b"t"), &PgType::Bool, false, &SessionZone::default()).unwrap(),
+            decode(Some(b"t"), &PgType::Bool, false, &TimeSettings::default()).unwrap(),
             ScalarValue::Boolean(Some(true))
         );
-        assert!(decode(Some(b"4x"), &PgType::Int4, false, &SessionZone::default()).is_err());
+        assert!(decode(Some(b"4x"), &PgType::Int4, false, &TimeSettings::default()).is_err());
         assert_eq!(
-            decode(None, &PgType::Int8, false, &SessionZone::default()).unwrap(),
+            decode(None, &PgType::Int8, false, &TimeSettings::default()).unwrap(),
             ScalarValue::Int64(None)
         );
     }

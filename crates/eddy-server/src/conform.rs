@@ -9,7 +9,7 @@ use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::display::FormatOptions;
 use eddy_catalog::{ColumnDef, TableEntry};
-use eddy_common::datetime::{self, SessionZone};
+use eddy_common::datetime::{self, TimeSettings};
 use eddy_common::{Error, PgType, Result, SqlState};
 
 /// Casts and checks `columns` (one per table column, in table order) into a batch of the
@@ -179,7 +179,7 @@ pub fn canonical_uuid(v: &str) -> Result<String> {
 
 /// Converts PostgreSQL text-format values (from COPY) into a column of `def`'s type: like a
 /// cast, plus the text forms Arrow does not know (`\x` bytea, `{a,b}` arrays).
-pub fn from_text(strings: ArrayRef, def: &ColumnDef, zone: &SessionZone) -> Result<ArrayRef> {
+pub fn from_text(strings: ArrayRef, def: &ColumnDef, time: &TimeSettings) -> Result<ArrayRef> {
     match &def.ty {
         PgType::Numeric(typmod) => eddy_common::numeric_array::cast_to_numeric(&strings, *typmod),
         PgType::Interval => {
@@ -238,7 +238,7 @@ pub fn from_text(strings: ArrayRef, def: &ColumnDef, zone: &SessionZone) -> Resu
                 }
                 offsets.push(values.len() as i32);
             }
-            let elems = from_text(Arc::new(StringArray::from(values)), &elem_def, zone)?;
+            let elems = from_text(Arc::new(StringArray::from(values)), &elem_def, time)?;
             let field = Arc::new(elem.to_arrow_field("item"));
             let list = datafusion::arrow::array::ListArray::try_new(
                 field,
@@ -272,7 +272,7 @@ pub fn from_text(strings: ArrayRef, def: &ColumnDef, zone: &SessionZone) -> Resu
             let s = strings.as_string::<i32>();
             let out: Vec<Option<i32>> = s
                 .iter()
-                .map(|v| v.map(datetime::parse_date).transpose())
+                .map(|v| v.map(|v| datetime::parse_date(v, time)).transpose())
                 .collect::<Result<_>>()?;
             Ok(Arc::new(datafusion::arrow::array::Date32Array::from(out)))
         }
@@ -282,8 +282,8 @@ pub fn from_text(strings: ArrayRef, def: &ColumnDef, zone: &SessionZone) -> Resu
                 .iter()
                 .map(|v| {
                     v.map(|v| match def.ty {
-                        PgType::Timestamp => datetime::parse_timestamp(v),
-                        _ => datetime::parse_timestamptz(v, zone),
+                        PgType::Timestamp => datetime::parse_timestamp(v, time),
+                        _ => datetime::parse_timestamptz(v, time),
                     })
                     .transpose()
                 })

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, StringArray, StringBuilder};
 use eddy_catalog::{ReadContext, TableEntry};
-use eddy_common::datetime::SessionZone;
+use eddy_common::datetime::TimeSettings;
 use eddy_common::{Error, Result, SqlState};
 use eddy_sql::copy_options::{CopyFormat, CopyOptions};
 
@@ -52,8 +52,8 @@ pub struct CopyIn {
     opts: CopyOptions,
     read: ReadContext,
     pub writes: StatementWrites,
-    /// The session's TimeZone, for `timestamptz` text without an offset.
-    zone: SessionZone,
+    /// The session's TimeZone and DateStyle, by which dates and timestamps are read.
+    time: TimeSettings,
     buf: Vec<u8>,
     /// Line number (1-based) of the next line to consume.
     line: u64,
@@ -77,7 +77,7 @@ impl CopyIn {
         opts: CopyOptions,
         read: ReadContext,
         bulk: bool,
-        zone: SessionZone,
+        time: TimeSettings,
     ) -> CopyIn {
         let n = columns.len();
         CopyIn {
@@ -92,7 +92,7 @@ impl CopyIn {
             } else {
                 StatementWrites::default()
             },
-            zone,
+            time,
             buf: vec![],
             line: 1,
             ended: false,
@@ -242,7 +242,7 @@ impl CopyIn {
         for (i, &col) in self.columns.iter().enumerate() {
             let strings: ArrayRef = Arc::new(self.builders[i].finish());
             let def = &self.entry.def.columns[col];
-            let converted = conform::from_text(strings.clone(), def, &self.zone).map_err(|e| {
+            let converted = conform::from_text(strings.clone(), def, &self.time).map_err(|e| {
                 // Name the line and value that failed, as PostgreSQL's CONTEXT does.
                 let s = strings
                     .as_any()
@@ -253,7 +253,7 @@ impl CopyIn {
                         && conform::from_text(
                             Arc::new(StringArray::from(vec![s.value(r)])),
                             def,
-                            &self.zone,
+                            &self.time,
                         )
                         .is_err()
                 });

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use datafusion::arrow::array::{Array, RecordBatch};
 use eddy_common::Result;
-use eddy_common::datetime::SessionZone;
+use eddy_common::datetime::TimeSettings;
 use eddy_pgwire::Column;
 use eddy_pgwire::encode::text_value;
 use eddy_sql::copy_options::{CopyFormat, CopyOptions};
@@ -12,7 +12,7 @@ pub fn encode(
     columns: &[Column],
     batches: &[RecordBatch],
     opts: &CopyOptions,
-    zone: &SessionZone,
+    time: &TimeSettings,
 ) -> Result<Vec<Bytes>> {
     let mut out = vec![];
     let mut v = String::new();
@@ -38,7 +38,7 @@ pub fn encode(
                     continue;
                 }
                 v.clear();
-                text_value(a, r, &col.ty, zone, &mut v)?;
+                text_value(a, r, &col.ty, time, &mut v)?;
                 match opts.format {
                     CopyFormat::Text => escape_text(&v, opts.delimiter as char, &mut line),
                     CopyFormat::Csv => line.push_str(&csv_field(&v, opts, false)),

@@ -1,7 +1,8 @@
 //! Casts to `text` print values as PostgreSQL's output functions do (`2020-01-01 10:00:00+00`,
 //! `{1,2}`, `1e+20`, `\x01`), where Arrow's string cast has its own forms (`2020-01-01T10:00:00Z`,
-//! `[1, 2]`). After analysis, such casts become `pg_text(value, zone)`, which formats with the
-//! wire encoder; `zone` is the session's TimeZone, in which a `timestamptz` is shown.
+//! `[1, 2]`). After analysis, such casts become `pg_text(value, zone, type, datestyle)`, which
+//! formats with the wire encoder: `zone` is the session's TimeZone, in which a `timestamptz` is
+//! shown, and `datestyle` the session's DateStyle.
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use datafusion::logical_expr::{
     Cast, ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF,
     ScalarUDFImpl, Signature, Volatility,
 };
-use eddy_common::datetime::SessionZone;
+use eddy_common::datetime::{DateStyle, SessionZone, TimeSettings};
 use eddy_common::{PgType, Result};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -38,11 +39,15 @@ impl ScalarUDFImpl for PgText {
         &self,
         args: ScalarFunctionArgs,
     ) -> datafusion::common::Result<ColumnarValue> {
-        let zone = match &args.args[1] {
-            ColumnarValue::Scalar(ScalarValue::Utf8(Some(z))) => {
-                SessionZone::parse(z).unwrap_or_default()
-            }
-            _ => SessionZone::default(),
+        let text_arg = |i: usize| match &args.args[i] {
+            ColumnarValue::Scalar(ScalarValue::Utf8(Some(z))) => Some(z.as_str()),
+            _ => None,
+        };
+        let time = TimeSettings {
+            zone: text_arg(1).and_then(SessionZone::parse).unwrap_or_default(),
+            style: text_arg(3)
+                .and_then(|s| DateStyle::parse_setting(s, DateStyle::default()).ok())
+                .unwrap_or_default(),
         };
         let values = args.args[0].to_array(args.number_rows)?;
         // The type the plan knew (an int2vector prints unlike the int2[] it is stored as).
@@ -60,7 +65,7 @@ impl ScalarUDFImpl for PgText {
                 continue;
             }
             s.clear();
-            eddy_pgwire::encode::text_value(&values, i, &ty, &zone, &mut s)
+            eddy_pgwire::encode::text_value(&values, i, &ty, &time, &mut s)
                 .map_err(|e| DataFusionError::External(Box::new(e)))?;
             out.append_value(&s);
         }
@@ -70,7 +75,7 @@ impl ScalarUDFImpl for PgText {
 
 fn udf() -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::new_from_impl(PgText {
-        signature: Signature::any(3, Volatility::Immutable),
+        signature: Signature::any(4, Volatility::Immutable),
     }))
 }
 
@@ -92,12 +97,14 @@ fn printed_differently(t: &DataType) -> bool {
     )
 }
 
-pub fn rewrite(plan: LogicalPlan, zone: &SessionZone) -> Result<LogicalPlan> {
+pub fn rewrite(plan: LogicalPlan, time: &TimeSettings) -> Result<LogicalPlan> {
     let f = udf();
-    let zone = zone.arrow_name();
+    let zone = time.zone.arrow_name();
+    let style = time.style.shown();
     let out = plan.transform_up_with_subqueries(|node| {
         let schema = eddy_sql::merged_input_schema(&node);
-        node.map_expressions(|e| {
+        // Names kept: a sort's hidden column refers to the cast by the name it had.
+        eddy_sql::map_expressions_keeping_names(node, |e| {
             e.transform_up(|e| {
                 let Expr::Cast(Cast { expr, field }) = e else {
                     return Ok(Transformed::no(e));
@@ -110,6 +117,7 @@ pub fn rewrite(plan: LogicalPlan, zone: &SessionZone) -> Result<LogicalPlan> {
                             *expr,
                             Expr::Literal(ScalarValue::Utf8(Some(zone.clone())), None),
                             Expr::Literal(ScalarValue::Utf8(Some(ty)), None),
+                            Expr::Literal(ScalarValue::Utf8(Some(style.clone())), None),
                         ]);
                         Ok(Transformed::yes(Expr::Cast(Cast::new_from_field(
                             Box::new(text),

@@ -31,7 +31,7 @@ use crate::copy_in::CopyIn;
 use crate::engine::Engine;
 use crate::settings::Settings;
 use crate::writes::StatementWrites;
-use eddy_common::datetime::SessionZone;
+use eddy_common::datetime::{SessionZone, TimeSettings};
 use eddy_sql::subscribe::{Piece, SubscribeStmt};
 
 struct Txn {
@@ -250,7 +250,7 @@ pub struct EddySession {
     state: tokio::sync::Mutex<State>,
     /// The session's TimeZone, mirrored out of `State` because the wire layer reads it for
     /// every result without taking the session's lock.
-    zone: std::sync::RwLock<SessionZone>,
+    time: std::sync::RwLock<TimeSettings>,
     /// Reported parameters changed by `SET`, waiting for their ParameterStatus message.
     changed: std::sync::Mutex<Vec<(String, String)>>,
     /// The session's settings as `current_setting()` reads them while a statement runs (the
@@ -338,7 +338,7 @@ impl EddySession {
                 Err(e) => return Err(e),
             }
         }
-        let zone = state.settings.zone().clone();
+        let time = state.settings.time().clone();
         *settings.write().expect("settings lock") = state.settings.clone();
         state.reset_to = state.settings.clone();
         let set_by_function = SetByFunction::default();
@@ -368,7 +368,7 @@ impl EddySession {
             ctx,
             slot,
             state: tokio::sync::Mutex::new(state),
-            zone: std::sync::RwLock::new(zone.clone()),
+            time: std::sync::RwLock::new(time.clone()),
             changed: Default::default(),
             settings,
             set_by_function,
@@ -377,7 +377,7 @@ impl EddySession {
             id: SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             nextval,
         };
-        session.apply_zone(&zone);
+        session.apply_zone(&time.zone);
         Ok(session)
     }
 
@@ -493,7 +493,7 @@ impl EddySession {
     fn finish_plan(&self, plan: LogicalPlan) -> Result<LogicalPlan> {
         let plan = crate::sequence_calls::in_session(plan, &self.nextval)?;
         let plan = if plan.get_parameter_types()?.is_empty() {
-            let plan = crate::text_input::array_comparison_literals(plan, &self.time_zone())?;
+            let plan = crate::text_input::array_comparison_literals(plan, &self.time_settings())?;
             let state = self.ctx.state();
             let plan =
                 state
@@ -504,9 +504,10 @@ impl EddySession {
             plan
         };
         let plan = eddy_sql::checked_ints::rewrite(plan)?;
-        let zone = self.time_zone();
-        let plan = crate::text_input::rewrite(plan, &zone)?;
-        let plan = crate::pg_text::rewrite(plan, &zone)?;
+        let time = self.time_settings();
+        let plan = crate::text_input::rewrite(plan, &time)?;
+        let plan = crate::pg_text::rewrite(plan, &time)?;
+        let zone = &time.zone;
         if zone.is_utc() {
             return Ok(plan);
         }
@@ -976,7 +977,7 @@ impl EddySession {
         match s {
             SubscribeStmt::Copy(sub) => {
                 let sub = self.start_subscription(sub, "copy", None).await?;
-                crate::subscribe::copy_output(sub, self.time_zone())
+                crate::subscribe::copy_output(sub, self.time_settings())
             }
             SubscribeStmt::Declare { cursor, subscribe } => {
                 if self.state.lock().await.cursors.contains_key(cursor) {
@@ -1654,8 +1655,8 @@ impl EddySession {
             }
         }
         let bulk = st.txn.is_none();
-        let zone = st.settings.zone().clone();
-        let copy = CopyIn::new(entry, cols, defaults, opts, read, bulk, zone);
+        let time = st.settings.time().clone();
+        let copy = CopyIn::new(entry, cols, defaults, opts, read, bulk, time);
         let n = copy.columns();
         st.copy = Some(copy);
         Ok(Output::CopyIn { columns: n })
@@ -1730,7 +1731,7 @@ impl EddySession {
         let plan = self.plan(&stmt, vec![]).await?;
         let columns = columns_of(&plan, Some(q));
         let batches = self.run(plan).await?;
-        let rows = crate::copy_out::encode(&columns, &batches, &opts, st.settings.zone())?;
+        let rows = crate::copy_out::encode(&columns, &batches, &opts, st.settings.time())?;
         Ok(Output::CopyOut {
             columns: columns.len(),
             rows,
@@ -1822,7 +1823,7 @@ impl EddySession {
         st: &State,
         reported_before: std::collections::HashMap<&'static str, String>,
     ) {
-        *self.zone.write().expect("zone lock") = st.settings.zone().clone();
+        *self.time.write().expect("time lock") = st.settings.time().clone();
         *self.settings.write().expect("settings lock") = st.settings.clone();
         self.apply_zone(st.settings.zone());
         let mut changed = self.changed.lock().expect("changed lock");
@@ -2359,8 +2360,8 @@ impl Session for EddySession {
         Some(self.inbox.signal.clone())
     }
 
-    fn time_zone(&self) -> SessionZone {
-        self.zone.read().expect("zone lock").clone()
+    fn time_settings(&self) -> TimeSettings {
+        self.time.read().expect("time lock").clone()
     }
 
     fn startup_parameters(&self) -> Vec<(String, String)> {

@@ -1,11 +1,12 @@
 //! Session settings (`SET`, `SHOW`, `current_setting`): the parameters PostgreSQL clients read
 //! or set on connect. Settings whose other values Eddy cannot honour yet are refused rather than
 //! accepted and ignored. `TimeZone` takes any IANA zone or offset, and governs how `timestamptz`
-//! values are printed and read and how time-zone-dependent expressions evaluate.
+//! values are printed and read and how time-zone-dependent expressions evaluate; `DateStyle`
+//! takes PostgreSQL's four output styles and three field orders.
 
 use std::collections::BTreeMap;
 
-use eddy_common::datetime::SessionZone;
+use eddy_common::datetime::{DateStyle, SessionZone, TimeSettings};
 use eddy_common::{Error, Result, SqlState};
 
 /// The PostgreSQL version clients are told, in the form they parse.
@@ -113,7 +114,7 @@ pub fn reported_name(key: &str) -> Option<&'static str> {
 #[derive(Clone, Debug)]
 pub struct Settings {
     values: BTreeMap<String, String>,
-    zone: SessionZone,
+    time: TimeSettings,
 }
 
 impl Default for Settings {
@@ -123,14 +124,19 @@ impl Default for Settings {
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            zone: SessionZone::default(),
+            time: TimeSettings::default(),
         }
     }
 }
 
 impl Settings {
     pub fn zone(&self) -> &SessionZone {
-        &self.zone
+        &self.time.zone
+    }
+
+    /// TimeZone and DateStyle, by which dates and timestamps are printed and read.
+    pub fn time(&self) -> &TimeSettings {
+        &self.time
     }
 
     pub fn get(&self, name: &str) -> Result<&str> {
@@ -166,27 +172,20 @@ impl Settings {
                         format!("invalid value for parameter \"TimeZone\": \"{v}\""),
                     )
                 })?;
-                self.zone = zone;
+                self.time.zone = zone;
                 self.values.insert(key, shown);
                 return Ok(());
             }
             "datestyle" => {
-                // Output is ISO and ambiguous input (`01/02/2024`) is read month first; any
-                // other style or field order would be a silent misreading, so it is refused.
-                let up = v.to_ascii_uppercase();
-                let parts: Vec<&str> = up.split([',', ' ']).filter(|p| !p.is_empty()).collect();
-                if !parts
-                    .iter()
-                    .all(|p| matches!(*p, "ISO" | "MDY" | "US" | "NONEURO" | "NONEUROPEAN"))
-                {
-                    return Err(Error::new(
-                        SqlState::FEATURE_NOT_SUPPORTED,
-                        format!(
-                            "DateStyle \"{v}\" is not supported yet: Eddy prints ISO dates and reads month-day-year"
-                        ),
-                    ));
-                }
-                self.values.insert(key, "ISO, MDY".into());
+                let style = DateStyle::parse_setting(&v, self.time.style).map_err(|detail| {
+                    Error::new(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        format!("invalid value for parameter \"DateStyle\": \"{v}\""),
+                    )
+                    .with_detail(detail)
+                })?;
+                self.time.style = style;
+                self.values.insert(key, style.shown());
                 return Ok(());
             }
             "intervalstyle" if v != "postgres" => {

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use datafusion::arrow::array::RecordBatch;
 use eddy_catalog::activity::{NewSubscriber, SubscriberHandle};
 use eddy_catalog::{DEFAULT_SCHEMA, Relation, ViewEntry, changelog};
-use eddy_common::datetime::SessionZone;
+use eddy_common::datetime::TimeSettings;
 use eddy_common::{Error, PgType, Result, SqlState};
 use eddy_dataflow::changes::view_contents;
 use eddy_pgwire::{Column, Output};
@@ -206,7 +206,7 @@ pub(crate) fn start(engine: &Arc<Engine>, s: &Subscribe, how: Reading) -> Result
 }
 
 /// Streams a subscription as text-format COPY rows: `epoch [progressed] diff columns...`.
-pub(crate) fn copy_output(sub: Subscription, zone: SessionZone) -> Result<Output> {
+pub(crate) fn copy_output(sub: Subscription, time: TimeSettings) -> Result<Output> {
     let n_columns = sub.columns.len() + 2 + usize::from(sub.progress);
     let opts = CopyOptions::from_ast(&[], &[])?;
     let Subscription {
@@ -222,7 +222,7 @@ pub(crate) fn copy_output(sub: Subscription, zone: SessionZone) -> Result<Output
                 tracker.advance(d.epoch, 0);
                 vec![]
             }
-            Ok(d) => match copy_lines(&d, &columns, progress, envelope, &opts, &zone) {
+            Ok(d) => match copy_lines(&d, &columns, progress, envelope, &opts, &time) {
                 Ok(lines) => {
                     let n = d.rows.as_ref().map_or(0, |r| r.0.len() as u64);
                     tracker.advance(d.epoch, n);
@@ -246,7 +246,7 @@ fn copy_lines(
     progress: bool,
     envelope: Option<Envelope>,
     opts: &CopyOptions,
-    zone: &SessionZone,
+    time: &TimeSettings,
 ) -> Result<Vec<Bytes>> {
     let Some((diffs, batch)) = &d.rows else {
         let mut line = format!("{}\tt\t\\N", d.epoch);
@@ -256,7 +256,7 @@ fn copy_lines(
         line.push('\n');
         return Ok(vec![Bytes::from(line)]);
     };
-    let lines = crate::copy_out::encode(columns, std::slice::from_ref(batch), opts, zone)?;
+    let lines = crate::copy_out::encode(columns, std::slice::from_ref(batch), opts, time)?;
     Ok(lines
         .into_iter()
         .zip(diffs)

@@ -11,7 +11,7 @@ use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use eddy_catalog::ColumnDef;
-use eddy_common::datetime::SessionZone;
+use eddy_common::datetime::TimeSettings;
 use eddy_common::{PgType, Result};
 
 fn needs_text_input(dt: &DataType) -> bool {
@@ -27,7 +27,7 @@ fn needs_text_input(dt: &DataType) -> bool {
     )
 }
 
-fn convert(text: &str, dt: &DataType, zone: &SessionZone) -> Result<ScalarValue> {
+fn convert(text: &str, dt: &DataType, time: &TimeSettings) -> Result<ScalarValue> {
     let def = ColumnDef {
         name: String::new(),
         ty: PgType::from_arrow(dt),
@@ -35,7 +35,7 @@ fn convert(text: &str, dt: &DataType, zone: &SessionZone) -> Result<ScalarValue>
         default: None,
     };
     let strings: ArrayRef = Arc::new(StringArray::from(vec![text]));
-    let arr = crate::conform::from_text(strings, &def, zone)?;
+    let arr = crate::conform::from_text(strings, &def, time)?;
     let arr = if arr.data_type() != dt {
         datafusion::arrow::compute::cast(&arr, dt)?
     } else {
@@ -44,7 +44,7 @@ fn convert(text: &str, dt: &DataType, zone: &SessionZone) -> Result<ScalarValue>
     Ok(ScalarValue::try_from_array(&arr, 0)?)
 }
 
-pub fn rewrite(plan: LogicalPlan, zone: &SessionZone) -> Result<LogicalPlan> {
+pub fn rewrite(plan: LogicalPlan, time: &TimeSettings) -> Result<LogicalPlan> {
     // Names kept: `'01/02/2024'::date` and `'1/2/24'::date` read as the same literal, and two
     // result columns of one name would be refused.
     let out = plan.transform_up_with_subqueries(|node| {
@@ -85,7 +85,7 @@ pub fn rewrite(plan: LogicalPlan, zone: &SessionZone) -> Result<LogicalPlan> {
                         | ScalarValue::LargeUtf8(Some(s)),
                         _,
                     ) => {
-                        let v = convert(s.as_str(), dt, zone).map_err(|err| {
+                        let v = convert(s.as_str(), dt, time).map_err(|err| {
                             datafusion::error::DataFusionError::External(Box::new(err))
                         })?;
                         Ok(Transformed::yes(Expr::Literal(v, None)))
@@ -101,7 +101,7 @@ pub fn rewrite(plan: LogicalPlan, zone: &SessionZone) -> Result<LogicalPlan> {
 /// A quoted literal compared with an array (`polroles = '{0}'`) is an array in PostgreSQL,
 /// read by the array's input function. DataFusion's type coercion has no string-to-array rule
 /// and refuses the comparison, so these literals are read here, before the plan is analyzed.
-pub fn array_comparison_literals(plan: LogicalPlan, zone: &SessionZone) -> Result<LogicalPlan> {
+pub fn array_comparison_literals(plan: LogicalPlan, time: &TimeSettings) -> Result<LogicalPlan> {
     use datafusion::logical_expr::{BinaryExpr, ExprSchemable};
     let out = plan.transform_up_with_subqueries(|node| {
         let inputs = node.inputs();
@@ -127,11 +127,11 @@ pub fn array_comparison_literals(plan: LogicalPlan, zone: &SessionZone) -> Resul
                 };
                 let (new_left, new_right) = match (text(left), text(right)) {
                     (Some(s), None) => match list_type(right) {
-                        Some(dt) => (lit_of(&s, &dt, zone)?, (**right).clone()),
+                        Some(dt) => (lit_of(&s, &dt, time)?, (**right).clone()),
                         None => return Ok(Transformed::no(e)),
                     },
                     (None, Some(s)) => match list_type(left) {
-                        Some(dt) => ((**left).clone(), lit_of(&s, &dt, zone)?),
+                        Some(dt) => ((**left).clone(), lit_of(&s, &dt, time)?),
                         None => return Ok(Transformed::no(e)),
                     },
                     _ => return Ok(Transformed::no(e)),
@@ -147,8 +147,8 @@ pub fn array_comparison_literals(plan: LogicalPlan, zone: &SessionZone) -> Resul
     Ok(out.data)
 }
 
-fn lit_of(text: &str, dt: &DataType, zone: &SessionZone) -> datafusion::common::Result<Expr> {
-    let v = convert(text, dt, zone)
+fn lit_of(text: &str, dt: &DataType, time: &TimeSettings) -> datafusion::common::Result<Expr> {
+    let v = convert(text, dt, time)
         .map_err(|e| datafusion::common::DataFusionError::External(Box::new(e)))?;
     Ok(Expr::Literal(v, None))
 }

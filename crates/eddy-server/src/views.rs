@@ -6,6 +6,7 @@ use std::sync::Arc;
 use datafusion::common::tree_node::TreeNode;
 use datafusion::sql::sqlparser::ast::{CreateView, ObjectType, Statement};
 use eddy_catalog::{ColumnDef, DEFAULT_SCHEMA, ReadContext, ViewCodec, ViewDef};
+use eddy_common::datetime::DateStyle;
 use eddy_common::{Error, Result, SqlState, TableId};
 use eddy_dataflow::sink::ViewSink;
 use eddy_pgwire::{Output, Session};
@@ -60,15 +61,17 @@ fn view_columns(
 }
 
 /// Plans `sql` and compiles it into view `id`'s dataflow; `names` renames the columns.
-/// A view is maintained, and compiled again at every start, without a session, that is in UTC.
-/// One created from a session in another TimeZone must mean the same there, or PostgreSQL's
-/// answer (evaluated in the creator's zone) and Eddy's would part: such a view is refused.
+/// A view is maintained, and compiled again at every start, without a session, that is in UTC
+/// with DateStyle `ISO, MDY`. One created from a session in another TimeZone or DateStyle must
+/// mean the same there, or PostgreSQL's answer (evaluated in the creator's settings) and
+/// Eddy's would part: such a view is refused.
 async fn refuse_zone_dependent(
     session: &EddySession,
     stmt: &Statement,
     plan: &datafusion::logical_expr::LogicalPlan,
 ) -> Result<()> {
-    if session.time_zone().is_utc() {
+    let time = session.time_settings();
+    if time.zone.is_utc() && time.style == DateStyle::default() {
         return Ok(());
     }
     let utc = EddySession::new(session.engine.clone(), "eddy", &[])?;
@@ -79,6 +82,14 @@ async fn refuse_zone_dependent(
     });
     let in_utc = utc.plan(stmt, vec![]).await?;
     if in_utc.display_indent().to_string() != plan.display_indent().to_string() {
+        if time.zone.is_utc() {
+            return Err(Error::new(
+                SqlState::FEATURE_NOT_SUPPORTED,
+                "a materialized view whose result depends on the session's DateStyle cannot be \
+                 created in a DateStyle other than ISO, MDY",
+            )
+            .with_hint("SET DateStyle = 'ISO, MDY' before creating the view."));
+        }
         return Err(Error::new(
             SqlState::FEATURE_NOT_SUPPORTED,
             "a materialized view whose result depends on the session's TimeZone cannot be \

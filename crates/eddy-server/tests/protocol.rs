@@ -373,9 +373,63 @@ fn startup_time_zone_is_applied_and_set_reports_the_change() {
         after_set,
         vec![("TimeZone".to_string(), "Asia/Tokyo".to_string())]
     );
+    sock.write_all(&query("SET DateStyle = german")).unwrap();
+    let (after_set, _) = parameter_statuses_until_ready(&mut sock);
+    assert_eq!(
+        after_set,
+        vec![("DateStyle".to_string(), "German, DMY".to_string())]
+    );
     // a statement that changes nothing reported sends no ParameterStatus
     sock.write_all(&query("SELECT 1")).unwrap();
     assert!(parameter_statuses_until_ready(&mut sock).0.is_empty());
+}
+
+/// COPY reads dates in the session's field order and writes them in its DateStyle, as
+/// PostgreSQL's COPY does.
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_follows_datestyle() {
+    let s = EddyServer::start();
+    let c = connect(&s.conn_str()).await;
+    c.batch_execute(
+        "CREATE TABLE dc (id int PRIMARY KEY, d date, t timestamptz); \
+         SET DateStyle = 'SQL, DMY'",
+    )
+    .await
+    .unwrap();
+    let sink = c.copy_in("COPY dc FROM STDIN").await.unwrap();
+    futures::pin_mut!(sink);
+    sink.send(Bytes::from_static(
+        b"1\t02/01/2024\t03/01/2024 10:00 UTC\n2\tSat 01 Jan 00:00:00 0001 BC\t\\N\n",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 2);
+    let out = c
+        .copy_out("COPY dc TO STDOUT WITH (FORMAT csv)")
+        .await
+        .unwrap();
+    let data: Vec<Bytes> = out.try_collect().await.unwrap();
+    let text: String = data
+        .iter()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .collect();
+    assert_eq!(
+        text,
+        "1,02/01/2024,03/01/2024 10:00:00 UTC\n2,01/01/0001 BC,\n"
+    );
+    c.batch_execute("SET DateStyle = ISO").await.unwrap();
+    let rows = c
+        .simple_query("SELECT d::text FROM dc ORDER BY id")
+        .await
+        .unwrap();
+    let got: Vec<String> = rows
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, vec!["2024-01-02", "0001-01-01 BC"]);
 }
 
 #[test]

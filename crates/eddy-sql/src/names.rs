@@ -124,6 +124,7 @@ fn unique_in_select(items: &mut [SelectItem]) {
     }
     let mut seen = std::collections::HashSet::new();
     for (n, item) in items.iter_mut().enumerate() {
+        name_column_cast(item);
         let key = match item {
             SelectItem::UnnamedExpr(e) => output_key(e, &wildcard),
             SelectItem::ExprWithAlias { alias, .. } => (ident(alias), false),
@@ -141,6 +142,30 @@ fn unique_in_select(items: &mut [SelectItem]) {
             other => other,
         };
     }
+}
+
+/// A cast column (`id::text`) gets the name PostgreSQL shows for it, the column's, as an alias.
+/// DataFusion names it after the column too, but as the column itself (`t.id`), so with
+/// `ORDER BY id` it would add the sort column under that same name and refuse the projection;
+/// with the alias, `ORDER BY id` sorts by the output column, as in PostgreSQL.
+fn name_column_cast(item: &mut SelectItem) {
+    let SelectItem::UnnamedExpr(e @ Expr::Cast { .. }) = item else {
+        return;
+    };
+    let mut inner = &*e;
+    while let Expr::Cast { expr, .. } | Expr::Nested(expr) = inner {
+        inner = expr;
+    }
+    let name = match inner {
+        Expr::Identifier(id) => ident(id),
+        Expr::CompoundIdentifier(ids) if !ids.is_empty() => ident(&ids[ids.len() - 1]),
+        _ => return,
+    };
+    let expr = e.clone();
+    *item = SelectItem::ExprWithAlias {
+        expr,
+        alias: Ident::with_quote('"', name),
+    };
 }
 
 /// The wildcards of a select list: `*`, and the qualifiers of `q.*`.
