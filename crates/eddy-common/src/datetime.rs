@@ -95,6 +95,15 @@ impl SessionZone {
         }
     }
 
+    /// The zone an Arrow timestamp type names (see `arrow_name`): an IANA name, or an offset
+    /// east of UTC (`+05:30`, unlike the POSIX reading of `SET TimeZone`).
+    pub fn from_arrow_name(name: &str) -> Option<SessionZone> {
+        if name.starts_with(['+', '-']) {
+            return parse_offset(name).map(SessionZone::Fixed);
+        }
+        zone_named(name).map(SessionZone::Named)
+    }
+
     /// The zone as an Arrow timestamp type names it: an IANA name or `+HH:MM`.
     pub fn arrow_name(&self) -> String {
         match self {

@@ -33,6 +33,7 @@ fn constant_text(ctx: &SessionContext, name: &str, value: &'static str) {
 }
 
 pub fn register(ctx: &SessionContext) {
+    crate::to_char::register(ctx);
     constant_text(ctx, "version", VERSION);
     constant_text(ctx, "current_database", eddy_catalog::DATABASE_NAME);
     constant_text(ctx, "current_schema", eddy_catalog::DEFAULT_SCHEMA);

@@ -28,6 +28,7 @@ pub mod series;
 pub mod stream_plan;
 pub mod subscribe;
 pub mod time_zone;
+pub mod to_char;
 
 pub use datafusion::sql::sqlparser;
 
