@@ -228,7 +228,8 @@ impl Numeric {
         (Self::scaled(a, sa, s), Self::scaled(b, sb, s), s)
     }
 
-    fn sign(&self) -> Ordering {
+    /// Less, Equal or Greater than zero (NaN counts as Greater, as it sorts above all).
+    pub fn sign(&self) -> Ordering {
         match self {
             Numeric::Finite { mantissa, .. } => mantissa.cmp(&BigInt::zero()),
             Numeric::PosInf | Numeric::NaN => Ordering::Greater,

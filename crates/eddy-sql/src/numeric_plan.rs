@@ -120,6 +120,8 @@ const PASS_THROUGH: &[&str] = &[
     "struct",
     "isnull",
     "pg_typeof",
+    // Refuses numerics itself, with a message that says so.
+    "to_char",
     "json_build_object",
     "jsonb_build_object",
 ];
@@ -219,13 +221,13 @@ fn rewrite_expr(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
                         else_expr: Some(Box::new(a)),
                     }))
                 }
-                "coalesce" | "greatest" | "least" | "make_array" => {
+                "coalesce" | "greatest" | "least" | "make_array" | "generate_series" => {
                     let args = f.args.into_iter().map(|a| as_numeric(a, schema)).collect();
                     Transformed::yes(Expr::ScalarFunction(
                         datafusion::logical_expr::expr::ScalarFunction::new_udf(f.func, args),
                     ))
                 }
-                "concat" | "concat_ws" | "to_char" => {
+                "concat" | "concat_ws" => {
                     // Text of a numeric is what it prints.
                     let args = (f.args.into_iter())
                         .map(|a| match num(&a) {

@@ -701,6 +701,24 @@ fn reads_columns(arg: &FunctionArg) -> bool {
     })
 }
 
+/// Whether a function argument is a `numeric` (a decimal literal or a cast to numeric), which
+/// DataFusion's table function does not take.
+fn numeric_arg(arg: &FunctionArg) -> bool {
+    use datafusion::sql::sqlparser::ast::DataType as SqlType;
+    any_expr(arg, |e| match e {
+        Expr::Value(v) => matches!(&v.value, Value::Number(n, _) if n.contains(['.', 'e', 'E'])),
+        Expr::Cast { data_type, .. } => matches!(
+            data_type,
+            SqlType::Numeric(_) | SqlType::Decimal(_) | SqlType::Dec(_)
+        ),
+        Expr::Function(f) => f
+            .name
+            .to_string()
+            .eq_ignore_ascii_case(crate::numeric_plan::TYPMOD_CAST),
+        _ => false,
+    })
+}
+
 /// Whether `e` names a column of one of `names`.
 fn mentions(e: &Expr, names: &[String]) -> bool {
     any_expr(e, |x| qualified_by(x, names, true))
@@ -1304,7 +1322,8 @@ impl VisitorMut for PgSyntax {
                 return ControlFlow::Continue(());
             }
             // `FROM generate_series(a, b) s` is the unnested array of the series: DataFusion's
-            // table function takes constants only, and catalog queries pass outer columns.
+            // table function takes integer, date and timestamp constants only, and catalog
+            // queries pass outer columns.
             if let TableFactor::Table {
                 name,
                 alias: Some(alias),
@@ -1312,7 +1331,7 @@ impl VisitorMut for PgSyntax {
                 ..
             } = t
                 && name.to_string().eq_ignore_ascii_case("generate_series")
-                && args.args.iter().any(reads_columns)
+                && args.args.iter().any(|a| reads_columns(a) || numeric_arg(a))
                 && let Some(series) =
                     parse_expr(&format!("generate_series({})", args_text(&args.args)))
             {
