@@ -291,12 +291,13 @@ fn classify_datafusion(e: DataFusionError) -> Error {
     } else if matches!(e, DataFusionError::SQL(..)) {
         (SqlState::SYNTAX_ERROR, strip_prefixes(&text))
     } else if matches!(e, DataFusionError::NotImplemented(_)) && text.contains("OuterReference") {
-        // A FROM item reading a column of another one (`FROM t, LATERAL (...)`,
-        // `FROM t, generate_series(1, t.n)`) that no rewrite could turn into a join.
+        // A FROM item reading a column of another one that neither DataFusion's
+        // decorrelation nor `eddy_sql::lateral` could turn into a join.
         (
             SqlState::FEATURE_NOT_SUPPORTED,
-            "a FROM item that reads columns of another FROM item (LATERAL) is not supported \
-             here: a set-returning function over them can go in the select list instead"
+            "this FROM item reads columns of another FROM item (LATERAL) in a form Eddy cannot \
+             run yet: a LEFT JOIN of a set-returning function, or a subquery that reads them \
+             under LIMIT, ORDER BY or grouping"
                 .to_string(),
         )
     } else if matches!(e, DataFusionError::NotImplemented(_)) {

@@ -499,6 +499,8 @@ impl EddySession {
                 state
                     .analyzer()
                     .execute_and_check(plan, state.config_options(), |_, _| {})?;
+            // Before optimization, which would prune the columns such an item reads.
+            let plan = eddy_sql::lateral::lateral_from_items(plan)?;
             eddy_sql::apply::apply_unnest_subqueries(plan, &state)?
         } else {
             plan

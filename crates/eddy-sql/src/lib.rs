@@ -18,6 +18,7 @@ pub mod functions;
 pub mod int_types;
 pub mod interval_ops;
 pub mod json_ops;
+pub mod lateral;
 pub mod names;
 pub mod numeric_fns;
 pub mod numeric_ops;

@@ -1222,6 +1222,66 @@ impl VisitorMut for PgSyntax {
     }
 
     fn post_visit_table_factor(&mut self, t: &mut TableFactor) -> ControlFlow<()> {
+        // `FROM t, unnest(t.arr) x`: DataFusion's UNNEST of another item's column loses the
+        // alias (`x` is not found), so it becomes the LATERAL subquery it means.
+        if let TableFactor::UNNEST {
+            alias: Some(alias),
+            array_exprs,
+            with_offset: false,
+            with_ordinality: false,
+            ..
+        } = t
+            && let [arr] = array_exprs.as_slice()
+            && any_expr(arr, |e| {
+                matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+            })
+            && alias.columns.len() <= 1
+        {
+            let column = match alias.columns.first() {
+                Some(c) => c.name.clone(),
+                None => alias.name.clone(),
+            };
+            let mut alias = alias.clone();
+            alias.columns = vec![TableAliasColumnDef::from_name(column.value.clone())];
+            if let Some(TableFactor::Derived {
+                subquery, sample, ..
+            }) = derived_table(&format!("SELECT unnest({arr}) AS {column}"), &alias)
+            {
+                *t = TableFactor::Derived {
+                    lateral: true,
+                    subquery,
+                    alias: Some(alias),
+                    sample,
+                };
+                return ControlFlow::Continue(());
+            }
+        }
+        // `LATERAL f(...)` is the same item as `f(...)`: a function in FROM may read the
+        // columns of the items before it either way.
+        if let TableFactor::Function {
+            lateral: true,
+            name,
+            args,
+            with_ordinality: false,
+            alias,
+        } = t
+        {
+            *t = TableFactor::Table {
+                name: name.clone(),
+                alias: alias.clone(),
+                args: Some(datafusion::sql::sqlparser::ast::TableFunctionArgs {
+                    args: std::mem::take(args),
+                    settings: None,
+                }),
+                with_hints: vec![],
+                version: None,
+                with_ordinality: false,
+                partitions: vec![],
+                json_path: None,
+                sample: None,
+                index_hints: vec![],
+            };
+        }
         if let TableFactor::Table {
             name,
             alias,
@@ -1400,6 +1460,10 @@ mod tests {
         assert_eq!(
             rewritten("SELECT s FROM pg_catalog.generate_series(1, 3) s"),
             "SELECT s FROM (SELECT CAST(value AS INT) AS value FROM generate_series(1, 3)) s (s)"
+        );
+        assert_eq!(
+            rewritten("SELECT e FROM t, unnest(t.arr) e"),
+            "SELECT e FROM t, LATERAL (SELECT unnest(t.arr) AS e) e (e)"
         );
         assert_eq!(
             rewritten("SELECT s FROM t, generate_series(1, t.n) s"),
