@@ -129,6 +129,15 @@ async fn portal_row_limit_suspends_and_resumes() {
     tx.commit().await.unwrap();
 }
 
+/// All a `COPY ... TO STDOUT` sends, as text.
+async fn copy_out_text(c: &tokio_postgres::Client, sql: &str) -> String {
+    let out = c.copy_out(sql).await.unwrap();
+    let data: Vec<Bytes> = out.try_collect().await.unwrap();
+    data.iter()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn copy_in_and_out_text_and_csv() {
     let s = EddyServer::start();
@@ -154,12 +163,7 @@ async fn copy_in_and_out_text_and_csv() {
     .await
     .unwrap();
     assert_eq!(sink.finish().await.unwrap(), 2);
-    let out = c.copy_out("COPY t TO STDOUT").await.unwrap();
-    let data: Vec<Bytes> = out.try_collect().await.unwrap();
-    let text: String = data
-        .iter()
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .collect();
+    let text = copy_out_text(&c, "COPY t TO STDOUT").await;
     let mut lines: Vec<&str> = text.lines().collect();
     lines.sort();
     assert_eq!(
@@ -171,15 +175,11 @@ async fn copy_in_and_out_text_and_csv() {
             "4\tq\"x\t"
         ]
     );
-    let out = c
-        .copy_out("COPY (SELECT id, name FROM t WHERE id > 2 ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)")
-        .await
-        .unwrap();
-    let data: Vec<Bytes> = out.try_collect().await.unwrap();
-    let text: String = data
-        .iter()
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .collect();
+    let text = copy_out_text(
+        &c,
+        "COPY (SELECT id, name FROM t WHERE id > 2 ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)",
+    )
+    .await;
     assert_eq!(text, "id,name\n3,\"th,ree\"\n4,\"q\"\"x\"\n");
 }
 
@@ -404,15 +404,7 @@ async fn copy_follows_datestyle() {
     .await
     .unwrap();
     assert_eq!(sink.finish().await.unwrap(), 2);
-    let out = c
-        .copy_out("COPY dc TO STDOUT WITH (FORMAT csv)")
-        .await
-        .unwrap();
-    let data: Vec<Bytes> = out.try_collect().await.unwrap();
-    let text: String = data
-        .iter()
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .collect();
+    let text = copy_out_text(&c, "COPY dc TO STDOUT WITH (FORMAT csv)").await;
     assert_eq!(
         text,
         "1,02/01/2024,03/01/2024 10:00:00 UTC\n2,01/01/0001 BC,\n"

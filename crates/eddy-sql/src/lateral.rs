@@ -60,12 +60,7 @@ fn applied(node: &LogicalPlan) -> Result<Option<LogicalPlan>> {
         return Ok(None);
     };
     // The join's columns: the left side's as they were, then the item's under its alias.
-    let mut exprs: Vec<Expr> = left
-        .schema()
-        .columns()
-        .into_iter()
-        .map(Expr::Column)
-        .collect();
+    let mut exprs = columns_of(left);
     for (q, f) in body.schema().iter() {
         let col = Expr::Column(Column::new(q.cloned(), f.name()));
         exprs.push(match &alias {
@@ -78,6 +73,15 @@ fn applied(node: &LogicalPlan) -> Result<Option<LogicalPlan>> {
         b = b.filter(f)?;
     }
     Ok(Some(b.build()?))
+}
+
+/// Every column of `plan`, as it names them.
+fn columns_of(plan: &LogicalPlan) -> Vec<Expr> {
+    plan.schema()
+        .columns()
+        .into_iter()
+        .map(Expr::Column)
+        .collect()
 }
 
 /// Whether `body` is only projections over its empty row.
@@ -151,12 +155,7 @@ fn over(body: &LogicalPlan, left: &LogicalPlan) -> Result<Option<LogicalPlan>> {
             {
                 return Ok(None);
             }
-            let mut exprs: Vec<Expr> = left
-                .schema()
-                .columns()
-                .into_iter()
-                .map(Expr::Column)
-                .collect();
+            let mut exprs = columns_of(left);
             for e in &p.expr {
                 exprs.push(inner(e)?);
             }
