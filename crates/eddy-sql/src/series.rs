@@ -6,9 +6,8 @@
 //! DataFusion's unchanged, except `numeric` bounds, whose series is computed here exactly, as
 //! PostgreSQL's `generate_series(numeric, numeric[, numeric])` is.
 
-use std::sync::Arc;
-
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
@@ -118,7 +117,7 @@ fn numeric_series_of(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValu
         .collect::<eddy_common::Result<_>>()
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
     let one = Numeric::from_i64(1);
-    let mut offsets = vec![0i64];
+    let mut offsets = vec![0i32];
     let mut values: Vec<Option<Numeric>> = vec![];
     for row in 0..rows {
         let bound = |i: usize| columns.get(i).and_then(|c| c[row].as_ref());
@@ -130,14 +129,18 @@ fn numeric_series_of(args: &[ColumnarValue], rows: usize) -> Result<ColumnarValu
         if let (Some(start), Some(stop), Some(step)) = (bound(0), bound(1), step) {
             values.extend(numeric_series(start, stop, step)?.into_iter().map(Some));
         }
-        offsets.push(values.len() as i64);
+        // An Arrow list counts its values in an i32.
+        offsets.push(i32::try_from(values.len()).map_err(|_| {
+            series_error(
+                SqlState::PROGRAM_LIMIT_EXCEEDED,
+                "generate_series over numerics makes more than 2147483647 values in one batch",
+            )
+        })?);
     }
     let field = Arc::new(Field::new_list_field(NUMERIC_ARROW, true));
     let list = datafusion::arrow::array::ListArray::try_new(
         field,
-        datafusion::arrow::buffer::OffsetBuffer::new(
-            offsets.into_iter().map(|o| o as i32).collect(),
-        ),
+        datafusion::arrow::buffer::OffsetBuffer::new(offsets.into()),
         numeric_array::from_values(values),
         None,
     )?;
