@@ -7,7 +7,8 @@
 //! Such an item is a chain of projections, filters and unnests over a single empty row. Run
 //! over the rows of the items before it instead of over that empty row, with the outer
 //! columns read as ordinary ones, it gives every row of the join: each row of the left side
-//! with each row its item makes from it. That is the plan built here, after optimization.
+//! with each row its item makes from it. That is the plan built here, before optimization
+//! (whose projection pushdown would drop the columns the item reads).
 
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, Result, ScalarValue};
@@ -177,7 +178,6 @@ fn over(body: &LogicalPlan, left: &LogicalPlan) -> Result<Option<LogicalPlan>> {
                 .unnest_columns_with_options(u.exec_columns.clone(), u.options.clone())?
                 .build()?
         }
-        LogicalPlan::SubqueryAlias(_) => return Ok(None),
         _ => return Ok(None),
     }))
 }
